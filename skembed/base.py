@@ -1,0 +1,323 @@
+"""Input validation and shared tags for every skembed estimator.
+
+This module is the single place where skembed checks the arrays users pass in.
+Estimators inherit :class:`ValidationMixin` and call
+``self._validate_X(...)`` or ``self._validate_X_y(...)``; functions such as the
+metrics call :func:`validate_array`. Nothing else in the package calls
+scikit-learn's ``check_array`` directly, so every estimator rejects bad input
+the same way, with a message that names the estimator, the argument, the
+problem and the fix.
+"""
+
+import numpy as np
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
+
+__all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES"]
+
+#: Floating dtypes kept as they are; any other numeric input becomes float64.
+FLOAT_DTYPES = (np.float64, np.float32)
+
+# What to tell the user, keyed by a fragment of scikit-learn's own message.
+# scikit-learn's wording is kept in full (its common checks match on it) and
+# the advice is appended.
+_ADVICE = (
+    ("NaN", "Impute or drop missing and infinite values first, e.g. with "
+     "sklearn.impute.SimpleImputer or X[np.isfinite(X).all(axis=1)]."),
+    ("infinity", "Impute or drop missing and infinite values first, e.g. with "
+     "sklearn.impute.SimpleImputer or X[np.isfinite(X).all(axis=1)]."),
+    ("Complex data", "Pass real numbers, e.g. np.abs(X) or X.real."),
+    ("could not convert", "Pass numbers: encode text or categories as numeric "
+     "vectors (embeddings) first."),
+    ("strings", "Pass numbers: encode text or categories as numeric vectors "
+     "(embeddings) first."),
+    ("sample(s)", "Pass more rows, or parameters that need fewer."),
+    ("feature(s)", "Pass at least one column."),
+    ("features, but", "Pass data with the same columns as the data seen in fit."),
+    ("feature names", "Pass data with the same columns as the data seen in fit."),
+    ("Expected 2D array", "Reshape your data with X.reshape(-1, 1) if it has a "
+     "single feature or X.reshape(1, -1) if it is a single sample."),
+    ("Sparse data", "Convert it with X.toarray() if it fits in memory."),
+)
+
+
+def _advice_for(message):
+    for fragment, advice in _ADVICE:
+        if fragment in message:
+            return advice
+    return ""
+
+
+def _reraise_with_context(exc, caller):
+    """Re-raise a validation error as "caller: problem. fix".
+
+    scikit-learn's first line states the problem in words its common checks
+    look for; the lines after it (array dumps, general advice) are replaced by
+    advice specific to the problem.
+    """
+    problem = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+    problem = problem.rstrip(" :")
+    if not problem.endswith("."):
+        problem += "."
+    advice = _advice_for(problem)
+    text = f"{caller}: {problem}"
+    if advice:
+        text = f"{text} {advice}"
+    raise type(exc)(text) from exc
+
+
+def validate_array(
+    X,
+    *,
+    caller,
+    input_name="X",
+    min_samples=1,
+    dtype=FLOAT_DTYPES,
+    accept_sparse=False,
+    ensure_2d=True,
+    copy=False,
+):
+    """Validate one array outside an estimator (metrics, datasets, the CLI).
+
+    Parameters
+    ----------
+    X : array-like
+        The input to check.
+    caller : str
+        Who is checking, used in error messages (e.g. ``"knn_recall"``).
+    input_name : str, default="X"
+        The argument's name, used in error messages.
+    min_samples : int, default=1
+        Fewest rows accepted.
+    dtype : dtype, tuple of dtypes or None, default=(float64, float32)
+        Accepted dtypes; anything else is converted to the first one.
+    accept_sparse : bool or list of str, default=False
+        Sparse formats accepted.
+    ensure_2d : bool, default=True
+        Reject 1-D input.
+    copy : bool, default=False
+        Force a copy.
+
+    Returns
+    -------
+    X : ndarray or sparse matrix
+        The validated array; the caller's own array when no conversion was
+        needed.
+    """
+    try:
+        return check_array(
+            X,
+            accept_sparse=accept_sparse,
+            dtype=dtype,
+            ensure_2d=ensure_2d,
+            ensure_min_samples=min_samples,
+            input_name=input_name,
+            copy=copy,
+        )
+    except (TypeError, ValueError) as exc:
+        _reraise_with_context(exc, caller)
+
+
+class ValidationMixin:
+    """The one input-validation path shared by every skembed estimator.
+
+    It wraps :func:`sklearn.utils.validation.validate_data` so that estimators
+    get, for free and identically:
+
+    * float64 and float32 input kept as they are, other numeric input turned
+      into float64;
+    * a ``ValueError`` for NaN or infinite values, 1-D or empty input, complex
+      numbers, strings, too few rows, and a wrong number of features or
+      different feature names after fit, whose message names the estimator,
+      the method, the argument and what to do;
+    * ``n_features_in_`` and ``feature_names_in_`` set at fit;
+    * targets (concepts, labels, continuous targets) and sample weights
+      checked by :meth:`_validate_X_y`;
+    * scikit-learn tags describing all of this.
+
+    Subclasses configure it with class attributes:
+
+    ``_min_samples`` (int, default 2)
+        Fewest rows ``fit`` accepts. Override :meth:`_min_fit_samples` when
+        it depends on parameters (e.g. ``n_clusters``).
+    ``_accept_sparse`` (False or list of formats)
+        Sparse formats ``fit`` and ``transform`` accept.
+    ``_requires_y`` (bool)
+        Whether ``fit`` needs a target.
+    ``_preserves_dtype`` (tuple of str)
+        Dtypes that ``transform`` returns unchanged.
+    """
+
+    _min_samples = 2
+    _accept_sparse = False
+    _requires_y = False
+    _preserves_dtype = ("float64", "float32")
+
+    def _min_fit_samples(self):
+        """Fewest rows that ``fit`` accepts (override to depend on parameters)."""
+        return self._min_samples
+
+    def _caller(self, method):
+        return f"{type(self).__name__}.{method}"
+
+    def _validate_X(self, X, *, reset, method=None, dtype=FLOAT_DTYPES, copy=False):
+        """Validate the data passed to ``fit`` (``reset=True``) or later methods.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+        reset : bool
+            True in ``fit``: record ``n_features_in_`` and ``feature_names_in_``
+            and require ``_min_fit_samples()`` rows. False elsewhere: check the
+            features against those seen in ``fit``.
+        method : str, optional
+            The public method being run, for error messages; defaults to
+            ``"fit"`` or ``"transform"`` from ``reset``.
+        dtype : dtype or tuple of dtypes, default=(float64, float32)
+            Accepted dtypes.
+        copy : bool, default=False
+            Force a copy (only when the caller's array would otherwise be
+            changed in place).
+
+        Returns
+        -------
+        X : ndarray or sparse matrix
+        """
+        method = method or ("fit" if reset else "transform")
+        try:
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                accept_sparse=self._accept_sparse,
+                dtype=dtype,
+                ensure_min_samples=self._min_fit_samples() if reset else 1,
+                copy=copy,
+            )
+        except (TypeError, ValueError) as exc:
+            _reraise_with_context(exc, self._caller(method))
+
+    def _validate_X_y(
+        self,
+        X,
+        y,
+        *,
+        reset=True,
+        y_kind="labels",
+        sample_weight=None,
+        method="fit",
+        dtype=FLOAT_DTYPES,
+    ):
+        """Validate data with its target (and optional sample weights).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The target.
+        reset : bool, default=True
+            As in :meth:`_validate_X`.
+        y_kind : {"labels", "concept", "continuous"}, default="labels"
+            What ``y`` must be:
+
+            * ``"labels"``: 1-D class labels (numbers or strings) with at
+              least two classes;
+            * ``"concept"``: either 1-D class labels as above, or a 2-D array
+              of continuous concept values (one column per concept);
+            * ``"continuous"``: numeric, 1-D or 2-D (regression targets).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, not all zero.
+        method : str, default="fit"
+            The public method being run, for error messages.
+        dtype : dtype or tuple of dtypes, default=(float64, float32)
+            Accepted dtypes of ``X``.
+
+        Returns
+        -------
+        X : ndarray or sparse matrix
+        y : ndarray
+            Labels keep their type; continuous values are float, of X's
+            dtype.
+        sample_weight : ndarray of X's dtype, or None
+            None when no weights were given.
+        """
+        caller = self._caller(method)
+        try:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=reset,
+                accept_sparse=self._accept_sparse,
+                dtype=dtype,
+                ensure_min_samples=self._min_fit_samples() if reset else 1,
+                multi_output=y_kind != "labels",
+                y_numeric=y_kind == "continuous",
+            )
+        except (TypeError, ValueError) as exc:
+            _reraise_with_context(exc, caller)
+
+        if y_kind == "continuous" or (y_kind == "concept" and y.ndim == 2):
+            y = y.astype(X.dtype, copy=False)
+        else:
+            y = self._check_labels(y, caller, y_kind)
+
+        if sample_weight is not None:
+            try:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            except (TypeError, ValueError) as exc:
+                _reraise_with_context(exc, caller)
+            if np.any(sample_weight < 0):
+                raise ValueError(
+                    f"{caller}: sample_weight has negative values. Pass "
+                    "non-negative weights (a weight of 0 drops a row)."
+                )
+            if not np.any(sample_weight > 0):
+                raise ValueError(
+                    f"{caller}: sample_weight is zero for every row. Give at "
+                    "least one row a positive weight."
+                )
+        return X, y, sample_weight
+
+    @staticmethod
+    def _check_labels(y, caller, y_kind):
+        if y.ndim != 1:
+            raise ValueError(
+                f"{caller}: y must be 1-D class labels, got an array of shape "
+                f"{y.shape}. Pass y.ravel() for one label column"
+                + (
+                    ", or float values of shape (n_samples, n_concepts) for "
+                    "continuous concepts."
+                    if y_kind == "concept"
+                    else "."
+                )
+            )
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "multiclass"):
+            hint = (
+                " For a continuous concept pass y.reshape(-1, 1)."
+                if y_kind == "concept" and target_type == "continuous"
+                else ""
+            )
+            raise ValueError(
+                f"{caller}: Unknown label type for y ({target_type!r}); y must "
+                f"hold class labels (integers or strings).{hint}"
+            )
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(
+                f"{caller}: y has 1 class ({classes[0]!r}), but at least 2 "
+                "classes are needed. Pass rows from at least two classes."
+            )
+        return y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = bool(self._accept_sparse)
+        tags.target_tags.required = self._requires_y
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = list(self._preserves_dtype)
+        return tags

@@ -1,0 +1,260 @@
+"""Measures shared by skembed's estimators, tests, demo and benchmarks.
+
+* :func:`knn_recall`: how many of each point's nearest neighbours survive a
+  change of representation (dimensionality reduction, quantisation, erasure).
+* :func:`clustering_accuracy`: accuracy of a clustering under the best
+  one-to-one matching of clusters to classes (Hungarian algorithm).
+* :func:`linear_probe_accuracy`: how well a linear classifier recovers a label
+  from embeddings (the figure concept erasure must bring to chance).
+"""
+
+from numbers import Integral
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics.cluster import contingency_matrix
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from .base import validate_array
+from .utils import exact_kneighbors
+
+__all__ = ["knn_recall", "clustering_accuracy", "linear_probe_accuracy"]
+
+
+@validate_params(
+    {
+        "X_reference": ["array-like"],
+        "X_embedded": ["array-like"],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_queries": [Interval(Integral, 1, None, closed="left"), None],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def knn_recall(
+    X_reference,
+    X_embedded,
+    n_neighbors=10,
+    n_queries=None,
+    metric="euclidean",
+    random_state=None,
+):
+    """Fraction of each point's k nearest neighbours kept by an embedding.
+
+    For each query point i, let N_ref(i) be its ``n_neighbors`` exact nearest
+    neighbours in ``X_reference`` and N_emb(i) those in ``X_embedded`` (the
+    point itself excluded). The recall is the mean over queries of
+    ``|N_ref(i) & N_emb(i)| / n_neighbors``: 1 when every neighbourhood is
+    kept, about ``n_neighbors / n_samples`` for a random embedding.
+
+    Neighbours are found exactly, in blocks of queries, so memory stays
+    O(n_samples) per query block, never O(n_samples^2).
+
+    Parameters
+    ----------
+    X_reference : array-like of shape (n_samples, n_features)
+        The original representation.
+    X_embedded : array-like of shape (n_samples, n_components)
+        The new representation of the same rows, in the same order.
+    n_neighbors : int, default=10
+        Neighbours compared per query.
+    n_queries : int, default=None
+        Number of query rows drawn at random without replacement; None uses
+        every row.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance in both spaces.
+    random_state : int, RandomState instance or None, default=None
+        Draw of the queries.
+
+    Returns
+    -------
+    recall : float
+        Mean fraction of neighbours kept, in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.metrics import knn_recall
+    >>> X = np.random.RandomState(0).normal(size=(200, 10))
+    >>> knn_recall(X, 2 * X, n_neighbors=5)
+    1.0
+    """
+    X_reference = validate_array(
+        X_reference, caller="knn_recall", input_name="X_reference", min_samples=2
+    )
+    X_embedded = validate_array(
+        X_embedded, caller="knn_recall", input_name="X_embedded", min_samples=2
+    )
+    n_samples = X_reference.shape[0]
+    if X_embedded.shape[0] != n_samples:
+        raise ValueError(
+            f"knn_recall: X_reference has {n_samples} rows but X_embedded has "
+            f"{X_embedded.shape[0]}. Pass the two representations of the same rows."
+        )
+    if n_neighbors >= n_samples:
+        raise ValueError(
+            f"knn_recall: n_neighbors={n_neighbors} must be smaller than the "
+            f"number of rows ({n_samples}). Ask for fewer neighbours."
+        )
+    if n_queries is None or n_queries >= n_samples:
+        queries = np.arange(n_samples)
+    else:
+        rng = check_random_state(random_state)
+        queries = np.sort(rng.choice(n_samples, size=n_queries, replace=False))
+
+    reference = exact_kneighbors(
+        X_reference, n_neighbors, queries=queries, metric=metric, return_distance=False
+    )
+    embedded = exact_kneighbors(
+        X_embedded, n_neighbors, queries=queries, metric=metric, return_distance=False
+    )
+    # Count common indices row by row; blocks keep the (q, k, k) mask small.
+    kept = 0
+    for batch in gen_batches(len(queries), max(1, 2**22 // n_neighbors**2)):
+        same = reference[batch, :, None] == embedded[batch, None, :]
+        kept += int(same.any(axis=2).sum())
+    return kept / (len(queries) * n_neighbors)
+
+
+@validate_params(
+    {"y_true": ["array-like"], "y_pred": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+def clustering_accuracy(y_true, y_pred):
+    """Accuracy of a clustering under the best matching of clusters to classes.
+
+    Cluster labels are arbitrary, so the clusters are matched one-to-one to
+    the classes by the Hungarian algorithm on the contingency table (the
+    matching that maximises the number of correctly grouped points), and the
+    accuracy of that matching is returned. This is the figure reported by the
+    subspace-clustering literature (e.g. Elhamifar & Vidal 2013). Clusters or
+    classes left unmatched when their numbers differ count as errors.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True classes.
+    y_pred : array-like of shape (n_samples,)
+        Cluster labels.
+
+    Returns
+    -------
+    accuracy : float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> from skembed.metrics import clustering_accuracy
+    >>> clustering_accuracy([0, 0, 1, 1, 2], [1, 1, 0, 0, 0])
+    0.8
+    """
+    y_true = column_or_1d(y_true)
+    y_pred = column_or_1d(y_pred)
+    check_consistent_length(y_true, y_pred)
+    if y_true.size == 0:
+        raise ValueError("clustering_accuracy: y_true is empty. Pass at least one label.")
+    table = contingency_matrix(y_true, y_pred)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / y_true.size)
+
+
+def _default_probe(random_state):
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, random_state=random_state)
+    )
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "X_test": ["array-like", None],
+        "y_test": ["array-like", None],
+        "probe": [None, HasMethods(["fit", "score"])],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def linear_probe_accuracy(
+    X, y, X_test=None, y_test=None, *, probe=None, cv=5, random_state=0
+):
+    """Accuracy of a linear classifier that predicts ``y`` from ``X``.
+
+    The standard test of what a representation encodes: a concept is
+    linearly present when a linear probe beats the majority-class rate, and
+    erased when it cannot. With ``X_test`` and ``y_test`` the probe is fit on
+    ``(X, y)`` and scored on the test pair; otherwise the score is the mean
+    stratified ``cv``-fold cross-validated accuracy on ``(X, y)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Training embeddings.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    X_test : array-like of shape (n_test, n_features), default=None
+        Held-out embeddings.
+    y_test : array-like of shape (n_test,), default=None
+        Held-out labels.
+    probe : classifier, default=None
+        The probe; by default standardisation followed by
+        :class:`~sklearn.linear_model.LogisticRegression`. It is cloned.
+    cv : int, default=5
+        Folds when no test pair is given.
+    random_state : int, RandomState instance or None, default=0
+        Shuffling of the folds and the default probe's seed.
+
+    Returns
+    -------
+    accuracy : float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.metrics import linear_probe_accuracy
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> linear_probe_accuracy(X, y) > 0.95
+    True
+    """
+    X = validate_array(X, caller="linear_probe_accuracy", min_samples=2)
+    y = column_or_1d(y)
+    check_consistent_length(X, y)
+    if np.unique(y).size < 2:
+        raise ValueError(
+            "linear_probe_accuracy: y has 1 class; a probe needs at least 2 classes."
+        )
+    probe = _default_probe(random_state) if probe is None else clone(probe)
+    if (X_test is None) != (y_test is None):
+        raise ValueError(
+            "linear_probe_accuracy: pass both X_test and y_test, or neither "
+            "(then the accuracy is cross-validated)."
+        )
+    if X_test is None:
+        folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+        return float(np.mean(cross_val_score(probe, X, y, cv=folds)))
+    X_test = validate_array(X_test, caller="linear_probe_accuracy", input_name="X_test")
+    y_test = column_or_1d(y_test)
+    check_consistent_length(X_test, y_test)
+    if X_test.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"linear_probe_accuracy: X has {X.shape[1]} features but X_test has "
+            f"{X_test.shape[1]}. Pass test data with the same columns."
+        )
+    return float(probe.fit(X, y).score(X_test, y_test))

@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+
+from skembed import __version__, cli
+
+
+@pytest.fixture
+def pca_command(monkeypatch):
+    """Register sklearn's PCA as a subcommand, to test the subcommand pattern."""
+    monkeypatch.setitem(cli.COMMANDS, "pca", cli.EstimatorCommand(PCA, "principal components"))
+    monkeypatch.setitem(
+        cli.COMMANDS,
+        "scale-supervised",
+        cli.EstimatorCommand(StandardScaler, "scaler that is given a target", needs_y=True),
+    )
+
+
+def one_line_error(capsys, status):
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 2
+    assert "demo" in capsys.readouterr().out
+
+
+def test_demo_runs_on_bundled_sample(capsys):
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "3000 words" in out and "linear probe" in out
+
+
+def test_npy_to_npy_with_params(pca_command, tmp_path, capsys):
+    X = np.random.RandomState(0).normal(size=(30, 4))
+    np.save(tmp_path / "x.npy", X)
+    status = cli.main(
+        ["pca", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out.npy"),
+         "--param", "n_components=2", "--param", "random_state=0"]
+    )
+    assert status == 0
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), PCA(2).fit_transform(X))
+
+
+def test_csv_with_header_and_target_column(pca_command, tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 3))
+    path = tmp_path / "x.csv"
+    np.savetxt(path, np.column_stack([X, np.arange(10) % 2]), delimiter=",",
+               header="a,b,c,label", comments="")
+    assert cli.main(["scale-supervised", str(path), "-o", str(tmp_path / "o.csv"),
+                     "--y-column", "label"]) == 0
+    written = np.loadtxt(tmp_path / "o.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(written, StandardScaler().fit_transform(X), rtol=1e-7)
+    assert (tmp_path / "o.csv").read_text().splitlines()[0] == "a,b,c"
+
+
+def test_parquet_input(pca_command, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(np.random.RandomState(0).normal(size=(8, 3)), columns=list("xyz"))
+    frame.to_parquet(tmp_path / "x.parquet")
+    assert cli.main(["pca", str(tmp_path / "x.parquet"), "-o", str(tmp_path / "o.npy")]) == 0
+    assert np.load(tmp_path / "o.npy").shape == (8, 3)
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda d: ["pca", str(d / "missing.npy"), "-o", str(d / "o.npy")], "no such file"),
+        (lambda d: ["pca", str(d / "x.txt"), "-o", str(d / "o.npy")], "unknown file type"),
+        (lambda d: ["pca", str(d / "x.npy"), "-o", str(d / "o.json")], "unknown file type"),
+        (lambda d: ["pca", str(d / "x.npy"), "-o", str(d / "o.npy"), "--param", "n_components"],
+         "name=value"),
+        (lambda d: ["pca", str(d / "x.npy"), "-o", str(d / "o.npy"), "--param", "colour=1"],
+         "colour"),
+        (lambda d: ["pca", str(d / "x.npy"), "-o", str(d / "o.npy"), "--param", "n_components=-3"],
+         "n_components"),
+        (lambda d: ["pca", str(d / "bad.csv"), "-o", str(d / "o.npy")], "cannot read"),
+        (lambda d: ["scale-supervised", str(d / "x.npy"), "-o", str(d / "o.npy")], "--y"),
+        (lambda d: ["pca", str(d / "x.csv"), "-o", str(d / "o.npy"), "--y-column", "nope"],
+         "not a column"),
+    ],
+)
+def test_bad_files_and_parameters_exit_2_with_one_line(pca_command, tmp_path, capsys,
+                                                        make_args, message):
+    np.save(tmp_path / "x.npy", np.ones((5, 2)))
+    np.savetxt(tmp_path / "x.csv", np.ones((5, 2)), delimiter=",", header="a,b", comments="")
+    (tmp_path / "x.txt").write_text("1 2\n")
+    (tmp_path / "bad.csv").write_text("1,2\n3,oops\n")
+    line = one_line_error(capsys, cli.main(make_args(tmp_path)))
+    assert message in line
+
+
+def test_nan_input_is_reported_by_the_estimator(pca_command, tmp_path, capsys):
+    X = np.ones((5, 2))
+    X[0, 0] = np.nan
+    np.save(tmp_path / "x.npy", X)
+    line = one_line_error(capsys, cli.main(["pca", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.npy")]))
+    assert "NaN" in line

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from skembed.utils import all_estimators, exact_kneighbors
+
+
+def test_all_estimators_lists_public_classes_sorted():
+    estimators = all_estimators()
+    names = [name for name, _ in estimators]
+    assert names == sorted(names)
+    assert all(not name.startswith("_") for name in names)
+    assert all_estimators(type_filter="transformer") == [
+        (n, c) for n, c in estimators if hasattr(c, "transform")
+    ]
+
+
+def test_all_estimators_rejects_unknown_type():
+    with pytest.raises(ValueError, match="unknown type_filter"):
+        all_estimators(type_filter="regresor")
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("block_size", [None, 1, 37])
+def test_exact_kneighbors_matches_sklearn(metric, block_size):
+    X = np.random.RandomState(0).normal(size=(300, 8))
+    distances, indices = exact_kneighbors(X, 7, metric=metric, block_size=block_size)
+    ref = NearestNeighbors(n_neighbors=7, metric=metric, algorithm="brute").fit(X)
+    ref_distances, ref_indices = ref.kneighbors()
+    np.testing.assert_array_equal(indices, ref_indices)
+    np.testing.assert_allclose(distances, ref_distances, atol=1e-10)
+
+
+def test_exact_kneighbors_query_rows_and_new_points():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(120, 5))
+    rows = np.array([3, 50, 7])
+    ref = NearestNeighbors(n_neighbors=4).fit(X)
+    np.testing.assert_array_equal(
+        exact_kneighbors(X, 3, queries=rows, return_distance=False),
+        ref.kneighbors(X[rows])[1][:, 1:],
+    )
+    new = rng.normal(size=(6, 5))
+    np.testing.assert_array_equal(
+        exact_kneighbors(X, 4, queries=new, return_distance=False), ref.kneighbors(new)[1]
+    )
+
+
+def test_exact_kneighbors_all_points_and_float32():
+    X = np.random.RandomState(2).normal(size=(10, 3)).astype(np.float32)
+    distances, indices = exact_kneighbors(X, 9)
+    assert distances.dtype == np.float32
+    assert all(set(row) == set(range(10)) - {i} for i, row in enumerate(indices))
+    assert np.all(np.diff(distances, axis=1) >= 0)
+
+
+def test_exact_kneighbors_rejects_impossible_requests():
+    X = np.ones((5, 2))
+    with pytest.raises(ValueError, match="between 1 and 4"):
+        exact_kneighbors(X, 5)
+    with pytest.raises(ValueError, match="unknown metric"):
+        exact_kneighbors(X, 2, metric="manhattan")

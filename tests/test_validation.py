@@ -1,0 +1,188 @@
+"""Bad input gets a clear error and the caller's data is never changed.
+
+Every estimator (public ones, found by ``all_estimators``, and the reference
+estimators that test ValidationMixin alone) goes through the same battery.
+"""
+
+import inspect
+import pickle
+import re
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils import get_tags
+
+from ._instances import all_instances
+
+INSTANCES = all_instances()
+IDS = [repr(estimator) for estimator in INSTANCES]
+N_SAMPLES, N_FEATURES = 60, 6
+
+
+def make_data(estimator, dtype=np.float64, n_samples=N_SAMPLES, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, N_FEATURES)).astype(dtype)
+    y = np.arange(n_samples) % 2 if get_tags(estimator).target_tags.required else None
+    return X, y
+
+
+def fit(estimator, X, y=None, **kwargs):
+    return estimator.fit(X, y, **kwargs) if y is not None else estimator.fit(X, **kwargs)
+
+
+def apply(estimator, X):
+    """The estimator's output on new data: transform, or predict for clusterers."""
+    if hasattr(estimator, "transform"):
+        return estimator.transform(X)
+    return estimator.predict(X)
+
+
+def raises_naming(estimator, match):
+    """pytest.raises(ValueError) whose message names the estimator and matches."""
+    pattern = f"(?s)(?=.*{re.escape(type(estimator).__name__)}).*{match}"
+    return pytest.raises(ValueError, match=pattern)
+
+
+@pytest.fixture(params=INSTANCES, ids=IDS)
+def estimator(request):
+    return clone(request.param)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_values_rejected_at_fit(estimator, bad):
+    X, y = make_data(estimator)
+    X[3, 2] = bad
+    with raises_naming(estimator, "NaN|infinity"):
+        fit(estimator, X, y)
+
+
+def test_non_finite_values_rejected_after_fit(estimator):
+    X, y = make_data(estimator)
+    fit(estimator, X, y)
+    X_new = X[:5].copy()
+    X_new[0, 0] = np.nan
+    with raises_naming(estimator, "NaN"):
+        apply(estimator, X_new)
+
+
+def test_one_dimensional_input_rejected(estimator):
+    X, y = make_data(estimator)
+    with raises_naming(estimator, "Expected 2D array"):
+        fit(estimator, X[:, 0], y)
+    fit(estimator, X, y)
+    with raises_naming(estimator, "Expected 2D array"):
+        apply(estimator, X[0])
+
+
+def test_empty_input_rejected(estimator):
+    X, y = make_data(estimator)
+    with raises_naming(estimator, "0 sample"):
+        fit(estimator, X[:0], None if y is None else y[:0])
+    with raises_naming(estimator, "0 feature"):
+        fit(estimator, X[:, :0], y)
+
+
+def test_too_few_samples_rejected(estimator):
+    needed = estimator._min_fit_samples()
+    X, y = make_data(estimator, n_samples=needed - 1) if needed > 1 else (None, None)
+    if X is None:
+        pytest.skip("fit accepts a single row")
+    if y is not None:
+        y = np.arange(len(y)) % 2
+    with raises_naming(estimator, f"minimum of {needed} is required"):
+        fit(estimator, X, y)
+
+
+def test_wrong_number_of_features_after_fit(estimator):
+    X, y = make_data(estimator)
+    fit(estimator, X, y)
+    with raises_naming(estimator, f"{N_FEATURES - 1} features.*expecting {N_FEATURES}"):
+        apply(estimator, X[:, :-1])
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        (np.array([["a", "b"], ["c", "d"], ["e", "f"]] * 4), "string|convert"),
+        (np.ones((12, 2)) + 1j, "Complex data"),
+    ],
+    ids=["strings", "complex"],
+)
+def test_non_numeric_input_rejected(estimator, values, match):
+    _, y = make_data(estimator, n_samples=len(values))
+    with raises_naming(estimator, match):
+        fit(estimator, values, y)
+
+
+def test_caller_arrays_unchanged(estimator):
+    X, y = make_data(estimator)
+    X_before = X.copy()
+    y_before = None if y is None else y.copy()
+    fit(estimator, X, y)
+    apply(estimator, X)
+    if hasattr(estimator, "fit_transform"):
+        clone(estimator).fit_transform(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    if y is not None:
+        np.testing.assert_array_equal(y, y_before)
+
+
+def test_read_only_input_accepted(estimator):
+    X, y = make_data(estimator)
+    X.setflags(write=False)
+    fit(estimator, X, y)
+    apply(estimator, X)
+
+
+def test_float32_preserved(estimator):
+    tags = get_tags(estimator)
+    if tags.transformer_tags is None or "float32" not in tags.transformer_tags.preserves_dtype:
+        pytest.skip("not a float32-preserving transformer")
+    X, y = make_data(estimator, dtype=np.float32)
+    fit(estimator, X, y)
+    assert apply(estimator, X).dtype == np.float32
+
+
+def test_integer_input_becomes_float64(estimator):
+    X, y = make_data(estimator)
+    X_int = np.round(10 * X).astype(np.int64)
+    fit(estimator, X_int, y)
+    output = apply(estimator, X_int)
+    if hasattr(estimator, "transform"):
+        assert output.dtype == np.float64
+
+
+def test_pickle_round_trip_is_exact(estimator):
+    X, y = make_data(estimator)
+    fit(estimator, X, y)
+    restored = pickle.loads(pickle.dumps(estimator))
+    np.testing.assert_array_equal(apply(estimator, X), apply(restored, X))
+
+
+def test_target_checks(estimator):
+    if not get_tags(estimator).target_tags.required:
+        pytest.skip("fit takes no target")
+    X, y = make_data(estimator)
+    with raises_naming(estimator, "1 class"):
+        fit(estimator, X, np.zeros_like(y))
+    with raises_naming(estimator, "inconsistent numbers of samples"):
+        fit(estimator, X, y[:-1])
+    y_nan = y.astype(float)
+    y_nan[0] = np.nan
+    with raises_naming(estimator, "NaN"):
+        fit(estimator, X, y_nan)
+
+
+def test_sample_weight_checks(estimator):
+    if "sample_weight" not in inspect.signature(estimator.fit).parameters:
+        pytest.skip("fit takes no sample_weight")
+    X, y = make_data(estimator)
+    weights = np.ones(len(X))
+    weights[0] = -1
+    with raises_naming(estimator, "negative"):
+        fit(estimator, X, y, sample_weight=weights)
+    with raises_naming(estimator, "zero"):
+        fit(estimator, X, y, sample_weight=np.zeros(len(X)))
+    with raises_naming(estimator, "sample_weight"):
+        fit(estimator, X, y, sample_weight=np.ones(len(X) - 1))
