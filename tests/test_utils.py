@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
 from skembed.utils import all_estimators, exact_kneighbors
@@ -21,10 +22,11 @@ def test_all_estimators_rejects_unknown_type():
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
-@pytest.mark.parametrize("block_size", [None, 1, 37])
-def test_exact_kneighbors_matches_sklearn(metric, block_size):
-    X = np.random.RandomState(0).normal(size=(300, 8))
-    distances, indices = exact_kneighbors(X, 7, metric=metric, block_size=block_size)
+@pytest.mark.parametrize("working_memory", [None, 1])
+def test_exact_kneighbors_matches_sklearn(metric, working_memory):
+    X = np.random.RandomState(0).normal(size=(3000, 8))
+    with config_context(working_memory=working_memory):  # 1 MiB: many chunks
+        distances, indices = exact_kneighbors(X, 7, metric=metric)
     ref = NearestNeighbors(n_neighbors=7, metric=metric, algorithm="brute").fit(X)
     ref_distances, ref_indices = ref.kneighbors()
     np.testing.assert_array_equal(indices, ref_indices)
@@ -52,6 +54,24 @@ def test_exact_kneighbors_all_points_and_float32():
     assert distances.dtype == np.float32
     assert all(set(row) == set(range(10)) - {i} for i, row in enumerate(indices))
     assert np.all(np.diff(distances, axis=1) >= 0)
+
+
+def test_exact_kneighbors_duplicates_exclude_the_query_itself():
+    X = np.array([[0.0], [0.0], [0.0], [5.0], [6.0]])
+    indices = exact_kneighbors(X, 2, return_distance=False)
+    for i in range(3):
+        assert i not in indices[i] and set(indices[i]) == {0, 1, 2} - {i}
+    np.testing.assert_array_equal(indices[3:, 0], [4, 3])  # then a tie among 0, 1, 2
+
+
+def test_exact_kneighbors_cosine_distances_and_zero_rows():
+    X = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0], [-1.0, -0.1]])
+    distances, indices = exact_kneighbors(X, 3, queries=np.array([0]), metric="cosine")
+    np.testing.assert_array_equal(indices, [[2, 1, 3]])
+    np.testing.assert_allclose(distances, [[1 - np.sqrt(0.5), 1.0, 1 + 1 / np.hypot(1, 0.1)]])
+    X[3] = 0
+    with pytest.raises(ValueError, match="all-zero row"):
+        exact_kneighbors(X, 2, metric="cosine")
 
 
 def test_exact_kneighbors_rejects_impossible_requests():
