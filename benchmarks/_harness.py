@@ -116,7 +116,8 @@ def machine_summary():
 def record(title, body, *, command=None, results=RESULTS):
     """Append a dated section with the figures and the command to RESULTS.md."""
     if command is None:
-        command = "python " + " ".join(shlex.quote(arg) for arg in sys.argv)
+        script = os.path.relpath(os.path.abspath(sys.argv[0]), RESULTS.parent.parent)
+        command = "python " + " ".join(shlex.quote(arg) for arg in [script, *sys.argv[1:]])
     stamp = datetime.date.today().isoformat()
     section = (
         f"\n## {title}\n\n"
