@@ -2,4 +2,6 @@
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from .erasure import LinearConceptEraser  # noqa: E402
+
+__all__ = ["LinearConceptEraser", "__version__"]

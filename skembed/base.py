@@ -208,6 +208,7 @@ class ValidationMixin:
         sample_weight=None,
         method="fit",
         dtype=FLOAT_DTYPES,
+        min_classes=2,
     ):
         """Validate data with its target (and optional sample weights).
 
@@ -233,6 +234,9 @@ class ValidationMixin:
             The public method being run, for error messages.
         dtype : dtype or tuple of dtypes, default=(float64, float32)
             Accepted dtypes of ``X``.
+        min_classes : int, default=2
+            Fewest classes accepted in label targets (1 for a chunk passed to
+            ``partial_fit``, which may hold a single class).
 
         Returns
         -------
@@ -262,7 +266,7 @@ class ValidationMixin:
         if y_kind == "continuous" or (y_kind == "concept" and y.ndim == 2):
             y = y.astype(X.dtype, copy=False)
         else:
-            y = self._check_labels(y, caller, y_kind)
+            y = self._check_labels(y, caller, y_kind, min_classes)
 
         if sample_weight is not None:
             try:
@@ -282,7 +286,7 @@ class ValidationMixin:
         return X, y, sample_weight
 
     @staticmethod
-    def _check_labels(y, caller, y_kind):
+    def _check_labels(y, caller, y_kind, min_classes):
         if y.ndim != 1:
             raise ValueError(
                 f"{caller}: y must be 1-D class labels, got an array of shape "
@@ -306,7 +310,7 @@ class ValidationMixin:
                 f"hold class labels (integers or strings).{hint}"
             )
         classes = np.unique(y)
-        if classes.size < 2:
+        if classes.size < min_classes:
             raise ValueError(
                 f"{caller}: y has 1 class ({classes[0]!r}), but at least 2 "
                 "classes are needed. Pass rows from at least two classes."

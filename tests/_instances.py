@@ -11,10 +11,28 @@ from skembed.utils import all_estimators
 from ._reference_estimators import ClassMeanProjector, MeanCenterer
 
 #: Extra parameter settings per estimator name (each reaches other code paths).
-CHECK_PARAMS = {}
+CHECK_PARAMS = {
+    "LinearConceptEraser": [
+        {},
+        {"method": "orth"},
+        {"method": "leace", "shrinkage": True, "affine": False},
+        {"method": "inlp", "max_iter": 3},
+        {"method": "rlace", "max_iter": 200},
+        # "splice" needs a target argument to fit, which the common checks do
+        # not pass; tests/test_erasure.py covers it.
+    ],
+}
 
 #: Expected failures: estimator name -> {check name: reason}.
 EXPECTED_FAILED_CHECKS = {}
+
+_ITERATIVE_ERASER_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "INLP and R-LACE hold out a random 20% of the rows to decide when to "
+        "stop, and R-LACE draws random mini-batches: repeating rows changes "
+        "both draws, so weights act as loss weights, not as exact repeats."
+    ),
+}
 
 #: Estimators that test the shared machinery (ValidationMixin) on its own.
 REFERENCE_ESTIMATORS = [MeanCenterer(), MeanCenterer(with_std=True), ClassMeanProjector()]
@@ -32,4 +50,7 @@ def all_instances():
 
 
 def expected_failed_checks(estimator):
-    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+    name = type(estimator).__name__
+    if name == "LinearConceptEraser" and estimator.method in ("inlp", "rlace"):
+        return _ITERATIVE_ERASER_FAILURES
+    return EXPECTED_FAILED_CHECKS.get(name, {})

@@ -1,0 +1,505 @@
+"""LinearConceptEraser: the scikit-learn transformer over skembed's erasure methods."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import ValidationMixin, validate_array
+from ._inlp import inlp_basis
+from ._leace import leace_factors
+from ._moments import WeightedMoments, shrunk_covariance
+from ._orth import orth_factors
+from ._rlace import rlace_basis
+from ._splice import splice_factors
+
+#: Methods computed from running moments (closed form, streaming-capable).
+MOMENT_METHODS = ("leace", "orth", "splice")
+#: Methods that can learn from a stream (partial_fit): SPLICE needs a target.
+STREAMING_METHODS = ("leace", "orth")
+#: Methods that learn from the rows themselves (iterative, label concepts only).
+ITERATIVE_METHODS = ("inlp", "rlace")
+DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 5000}
+
+
+class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    r"""Remove a concept from embeddings so that no linear probe can recover it.
+
+    The eraser is an affine map :math:`r(x) = x - L R^\top (x - \mu)` with
+    :math:`L, R` of shape (n_features, r), fitted so that the concept ``y``
+    (class labels or continuous values) cannot be predicted from
+    :math:`r(X)` by a linear classifier, while moving the embeddings as little
+    as the method allows.
+
+    Methods:
+
+    ``"leace"`` (default)
+        LEACE (Belrose et al., 2023), closed form. With the whitening
+        :math:`W = (\Sigma_{XX}^{1/2})^+` and :math:`U` an orthonormal basis of
+        :math:`\mathrm{colsp}(W \Sigma_{XZ})`,
+        :math:`r(x) = x - W^+ U U^\top W (x - \mu)`: the affine map of least
+        mean squared edit with :math:`\mathrm{Cov}(r(X), Z) = 0`, which is
+        exactly the condition for no linear classifier to beat a constant.
+    ``"orth"``
+        Orthogonal projection off :math:`\mathrm{colsp}(\Sigma_{XZ})`
+        (spectral attribute removal). With ``rank=k`` only the top k singular
+        directions of the cross-covariance are removed (R-LACE's closed form
+        for the regression objective).
+    ``"inlp"``
+        Iterative nullspace projection (Ravfogel et al., 2020): train a
+        logistic-regression probe, remove its weight vectors, repeat for
+        ``max_iter`` rounds (default 30), until a probe on held-out rows
+        (20%, stratified) is within ``tol`` of the majority rate, or ``rank``
+        directions are removed.
+    ``"rlace"``
+        Relaxed linear adversarial concept erasure (Ravfogel et al., 2022):
+        the minimax game between a rank-``rank`` projection, relaxed to the
+        Fantope, and a linear classifier, played by alternating mini-batch
+        gradient steps for ``max_iter`` steps (default 5000); returns the
+        orthogonal projection off the top-``rank`` eigenvectors of the relaxed
+        solution. ``rank`` defaults to 1.
+    ``"splice"``
+        SPLICE (Holstege, Ravfogel & Wouters, 2025): the oblique projection of
+        least mean squared edit that guards the concept and keeps
+        :math:`\mathrm{Cov}(X, \text{target})` exactly; pass ``target`` to
+        :meth:`fit`.
+
+    Read more in the :doc:`User Guide </user_guide/erasure>`.
+
+    Parameters
+    ----------
+    method : {"leace", "orth", "inlp", "rlace", "splice"}, default="leace"
+        The erasure method (see above).
+    rank : int, default=None
+        Number of directions to remove. For ``"leace"``, ``"orth"`` and
+        ``"splice"``: at most the concept's rank (classes - 1, or the number
+        of concept columns); None removes all of them, which is what the
+        guarantee needs. For ``"inlp"``: an upper bound (None: no bound). For
+        ``"rlace"``: the projection's rank (None: 1).
+    shrinkage : bool or float in [0, 1], default=False
+        Linear shrinkage of the covariance toward a multiple of the identity
+        for ``"leace"`` and ``"splice"``: ``True`` uses the distribution-free
+        optimal coefficient, a float sets it. Guardedness still holds exactly;
+        the edit is least-squares optimal for the shrunk covariance.
+    affine : bool, default=True
+        Keep the mean: ``r(x) = x - L R^T (x - mu)``. With False the map is
+        linear, ``r(x) = x - L R^T x`` (the concept is still guarded; the mean
+        moves).
+    tol : float, default=0.01
+        ``"inlp"``, ``"rlace"``: stop once a held-out probe is within ``tol``
+        of the majority rate.
+    max_iter : int, default=None
+        ``"inlp"``: rounds (None: 30); ``"rlace"``: gradient steps (None:
+        5000).
+    random_state : int, RandomState instance or None, default=None
+        Held-out split (``"inlp"``, ``"rlace"``) and mini-batches and
+        initialisation (``"rlace"``).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+        Weighted mean of the training data (the :math:`\mu` of the map).
+    n_samples_seen_ : float
+        Total sample weight seen (the number of rows without weights).
+    classes_ : ndarray of shape (n_classes,)
+        The concept's classes, when it is given as labels.
+    concept_readout_ : ndarray of shape (n_features, r)
+        :math:`R`: ``(x - mu) @ concept_readout_`` are the concept
+        coordinates the eraser removes.
+    concept_directions_ : ndarray of shape (n_features, r)
+        :math:`L`: the directions along which each point is moved.
+    rank_ : int
+        Number of directions removed, ``r``.
+    shrinkage_ : float
+        Shrinkage coefficient used (0 without shrinkage).
+    n_iter_ : int
+        Rounds (``"inlp"``) or gradient steps (``"rlace"``) run; 1 for the
+        closed-form methods (one exact solve).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    skembed.metrics.linear_probe_accuracy : Measure how much of the concept is left.
+
+    Notes
+    -----
+    Linear erasure leaves nonlinear information: a small MLP can often still
+    recover the concept from LEACE'd embeddings (see the user guide's figures).
+
+    The fitted map is stored as the mean and the two d x r factors, never as
+    the training data, so :meth:`transform` costs O(n d r). ``leace`` and
+    ``orth`` also learn from a stream with :meth:`partial_fit`, by merging
+    weighted moments exactly.
+
+    References
+    ----------
+    .. [1] N. Belrose, D. Schneider-Joseph, S. Ravfogel, R. Cotterell, E. Raff,
+       S. Biderman. "LEACE: Perfect linear concept erasure in closed form."
+       NeurIPS 2023.
+    .. [2] S. Ravfogel, M. Twiton, Y. Goldberg, R. Cotterell. "Linear
+       adversarial concept erasure." ICML 2022.
+    .. [3] S. Ravfogel, Y. Elazar, H. Gonen, M. Twiton, Y. Goldberg. "Null it
+       out: guarding protected attributes by iterative nullspace projection."
+       ACL 2020.
+    .. [4] F. Holstege, S. Ravfogel, B. Wouters. "Preserving task-relevant
+       information under linear concept removal." NeurIPS 2025.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skembed import LinearConceptEraser
+    >>> from skembed.metrics import linear_probe_accuracy
+    >>> X, y = make_classification(n_samples=1000, n_features=20, random_state=0)
+    >>> linear_probe_accuracy(X, y) > 0.9
+    True
+    >>> X_erased = LinearConceptEraser().fit_transform(X, y)
+    >>> linear_probe_accuracy(X_erased, y) < 0.6
+    True
+    """
+
+    _requires_y = True
+
+    _parameter_constraints = {
+        "method": [StrOptions({"leace", "orth", "inlp", "rlace", "splice"})],
+        "rank": [Interval(Integral, 1, None, closed="left"), None],
+        "shrinkage": ["boolean", Interval(Real, 0, 1, closed="both")],
+        "affine": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        method="leace",
+        *,
+        rank=None,
+        shrinkage=False,
+        affine=True,
+        tol=0.01,
+        max_iter=None,
+        random_state=None,
+    ):
+        self.method = method
+        self.rank = rank
+        self.shrinkage = shrinkage
+        self.affine = affine
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, target=None):
+        """Fit the eraser of the concept ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_concepts)
+            The concept: class labels (binary or multiclass), or continuous
+            values with one column per concept.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; integer weights are equivalent to repeated rows.
+        target : array-like of shape (n_samples,) or (n_samples, n_targets), \
+default=None
+            ``method="splice"`` only: the task target (labels or values)
+            whose covariance with X is kept.
+
+        Returns
+        -------
+        self : LinearConceptEraser
+            The fitted eraser.
+        """
+        self._check_options(target_given=target is not None)
+        X, y, sample_weight = self._validate_X_y(
+            X, y, y_kind="concept", sample_weight=sample_weight
+        )
+        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(float)
+        self._reset()
+        concept, concept_rank = self._encode_concept(y, reset=True)
+        self._check_rank(concept_rank, n_features=X.shape[1])
+
+        if self.method in MOMENT_METHODS:
+            sides = {"concept": concept}
+            if self.method == "splice":
+                sides["target"] = self._encode_target(target, X.shape[0])
+            self._moments = WeightedMoments(
+                X.shape[1],
+                {name: side.shape[1] for name, side in sides.items()},
+                track_covariance=self.method != "orth",
+            ).update(X, sides, weights)
+            self._set_from_moments()
+            self._factors = self._solve_from_moments()
+        else:
+            self._moments = None
+            self.mean_ = weights @ X / weights.sum()
+            self.n_samples_seen_ = float(weights.sum())
+            self._factors = self._solve_iteratively(X, y, weights)
+        return self
+
+    def _streaming_method(self):
+        return self.method in STREAMING_METHODS
+
+    @available_if(_streaming_method)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the eraser with one batch of rows (``"leace"`` and ``"orth"``).
+
+        The weighted moments are merged exactly (Chan et al.), so calling
+        ``partial_fit`` on chunks gives the same eraser as :meth:`fit` on all
+        rows, up to rounding. The eraser itself is recomputed lazily, on the
+        next :meth:`transform` or attribute access. Only available for
+        ``"leace"`` and ``"orth"`` (``hasattr(eraser, "partial_fit")`` is
+        False for the other methods).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_concepts)
+            The batch's concept values; a batch may hold a single class.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of a label concept. Needed on the first call unless
+            that batch already holds every class; ignored afterwards.
+
+        Returns
+        -------
+        self : LinearConceptEraser
+            The updated eraser.
+        """
+        self._check_options(target_given=False)
+        first_call = getattr(self, "_moments", None) is None
+        X, y, sample_weight = self._validate_X_y(
+            X,
+            y,
+            reset=first_call,
+            y_kind="concept",
+            sample_weight=sample_weight,
+            method="partial_fit",
+            min_classes=1,
+        )
+        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(float)
+        if first_call:
+            self._reset()
+            if classes is not None and y.ndim == 1:
+                self.classes_ = np.unique(np.asarray(classes))
+            concept, concept_rank = self._encode_concept(y, reset=True)
+            self._check_rank(concept_rank, n_features=X.shape[1])
+            self._moments = WeightedMoments(
+                X.shape[1], {"concept": concept.shape[1]}, track_covariance=self.method != "orth"
+            )
+        else:
+            concept, _ = self._encode_concept(y, reset=False)
+        self._moments.update(X, {"concept": concept}, weights)
+        self._set_from_moments()
+        self._factors = None  # recomputed lazily from the merged moments
+        return self
+
+    def _check_options(self, target_given):
+        if target_given and self.method != "splice":
+            raise ValueError(
+                f"LinearConceptEraser.fit: target is only used by method='splice', "
+                f"but method={self.method!r}. Drop target, or use method='splice'."
+            )
+        if self.method == "splice" and not target_given:
+            raise ValueError(
+                "LinearConceptEraser.fit: method='splice' keeps the covariance with a "
+                "task target: pass target=... (labels or values of each row)."
+            )
+        if self.shrinkage is not False and self.method not in ("leace", "splice"):
+            raise ValueError(
+                f"LinearConceptEraser: shrinkage applies to the covariance used by "
+                f"'leace' and 'splice', not to method={self.method!r}. Leave "
+                "shrinkage=False, or use one of those methods."
+            )
+
+    def _reset(self):
+        """Forget the concept encoding of an earlier fit."""
+        for name in ("classes_", "_concept_width"):
+            if hasattr(self, name):
+                delattr(self, name)
+
+    def _encode_concept(self, y, reset):
+        """Return ``(columns, rank)``: one-hot columns for labels, values as given.
+
+        k centred one-hot columns span k - 1 dimensions, so a label concept
+        has rank ``n_classes - 1``; a continuous one, its number of columns.
+        """
+        caller = "LinearConceptEraser." + ("fit" if reset else "partial_fit")
+        if y.ndim == 2:
+            if self.method in ITERATIVE_METHODS:
+                raise ValueError(
+                    f"{caller}: method={self.method!r} trains a classifier, so the "
+                    "concept must be 1-D class labels. Use 'leace', 'orth' or 'splice' "
+                    "for continuous concepts."
+                )
+            if reset:
+                self._concept_width = y.shape[1]
+            elif getattr(self, "_concept_width", None) != y.shape[1]:
+                raise ValueError(
+                    f"{caller}: y has {y.shape[1]} concept columns, unlike earlier "
+                    "batches. Pass the same concept in every batch."
+                )
+            return y, y.shape[1]
+        if reset and not hasattr(self, "classes_"):
+            self.classes_ = np.unique(y)
+        if not hasattr(self, "classes_"):
+            raise ValueError(
+                f"{caller}: y holds labels, but earlier batches had continuous "
+                "values. Pass the same concept in every batch."
+            )
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"{caller}: y has labels {np.unique(y[unknown]).tolist()} not seen in "
+                "the first batch. Pass every class with classes=... on the first call."
+            )
+        one_hot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
+        return one_hot, len(self.classes_) - 1
+
+    def _encode_target(self, target, n_samples):
+        target = validate_array(
+            target,
+            caller="LinearConceptEraser.fit",
+            input_name="target",
+            dtype=None,
+            ensure_2d=False,
+        )
+        if target.shape[0] != n_samples:
+            raise ValueError(
+                f"LinearConceptEraser.fit: target has {target.shape[0]} rows but X has "
+                f"{n_samples}. Pass one target value per row."
+            )
+        kind = type_of_target(target, input_name="target")
+        if kind in ("binary", "multiclass"):
+            labels = np.unique(target)
+            return (target[:, None] == labels[None, :]).astype(np.float64)
+        try:
+            values = np.asarray(target, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"LinearConceptEraser.fit: target must be class labels or numbers, "
+                f"got values of type {kind!r}."
+            ) from exc
+        return values.reshape(n_samples, -1)
+
+    def _check_rank(self, concept_rank, n_features):
+        if self.rank is None:
+            return
+        if self.method in MOMENT_METHODS and self.rank > concept_rank:
+            raise ValueError(
+                f"LinearConceptEraser.fit: rank={self.rank} exceeds the concept's rank "
+                f"({concept_rank}: classes - 1, or the number of concept columns). "
+                f"Pass rank <= {concept_rank}, or rank=None to erase all of it."
+            )
+        if self.method == "rlace" and self.rank >= n_features:
+            raise ValueError(
+                f"LinearConceptEraser.fit: rank={self.rank} must be smaller than "
+                f"n_features={n_features} for method='rlace'. Pass a smaller rank."
+            )
+
+    def _set_from_moments(self):
+        moments = self._moments
+        self.mean_ = moments.mean_x.copy()
+        self.n_samples_seen_ = float(moments.weight)
+        self.n_iter_ = 1  # one exact solve
+
+    def _solve_from_moments(self):
+        moments = self._moments
+        concept_cross = moments.cross_covariance("concept")
+        if self.method == "orth":
+            self.shrinkage_ = 0.0
+            return orth_factors(concept_cross, rank=self.rank)
+        covariance, self.shrinkage_ = shrunk_covariance(
+            moments.covariance, moments.weight, self.shrinkage
+        )
+        if self.method == "splice":
+            return splice_factors(
+                covariance, concept_cross, moments.cross_covariance("target"), rank=self.rank
+            )
+        return leace_factors(covariance, concept_cross, rank=self.rank)
+
+    def _solve_iteratively(self, X, y, weights):
+        rng = check_random_state(self.random_state)
+        max_iter = self.max_iter or DEFAULT_MAX_ITER[self.method]
+        centred = X.astype(np.float64) - self.mean_
+        self.shrinkage_ = 0.0
+        if self.method == "inlp":
+            basis, self.n_iter_ = inlp_basis(
+                centred, y, weights, max_iter=max_iter, tol=self.tol,
+                max_rank=self.rank or X.shape[1], random_state=rng,
+            )
+        else:
+            basis, self.n_iter_ = rlace_basis(
+                centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
+                tol=self.tol, random_state=rng,
+            )
+        return basis, basis
+
+    # ------------------------------------------------------------------
+    # The fitted map
+    # ------------------------------------------------------------------
+
+    def _fitted_factors(self):
+        check_is_fitted(self, "mean_")
+        if self._factors is None:
+            self._factors = self._solve_from_moments()
+        return self._factors
+
+    @property
+    def concept_readout_(self):
+        return self._fitted_factors()[0]
+
+    @property
+    def concept_directions_(self):
+        return self._fitted_factors()[1]
+
+    @property
+    def rank_(self):
+        return self._fitted_factors()[0].shape[1]
+
+    @property
+    def projection_(self):
+        """The dense (n_features, n_features) matrix ``I - R L^T``.
+
+        ``transform(X) == (X - mean_) @ projection_ + mean_`` when ``affine``,
+        ``X @ projection_`` otherwise. Only for inspection: ``transform`` uses
+        the low-rank factors.
+        """
+        readout, directions = self._fitted_factors()
+        return np.eye(readout.shape[0]) - readout @ directions.T
+
+    def transform(self, X):
+        """Erase the concept from X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        X_erased : ndarray of shape (n_samples, n_features)
+            ``X - ((X - mean_) @ concept_readout_) @ concept_directions_.T``
+            (without ``mean_`` when ``affine=False``), in X's dtype.
+        """
+        readout, directions = self._fitted_factors()
+        X = self._validate_X(X, reset=False)
+        dtype = X.dtype
+        centred = X - self.mean_.astype(dtype) if self.affine else X
+        return X - (centred @ readout.astype(dtype)) @ directions.T.astype(dtype)

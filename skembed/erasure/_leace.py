@@ -1,0 +1,110 @@
+"""LEACE: least-squares concept erasure in closed form (Belrose et al., 2023).
+
+Given the covariance Sigma of X and the cross-covariance Sigma_XZ of X with
+the concept Z, LEACE is the affine map
+
+    r(x) = x - W^+ P W (x - mu),   W = (Sigma^{1/2})^+,
+    P = U U^T, U an orthonormal basis of colsp(W Sigma_XZ),
+
+the one of least mean squared edit E||r(X) - X||^2 (in fact, least for every
+positive semi-definite inner product) among the affine maps with
+Cov(r(X), Z) = 0. That zero cross-covariance is exactly the condition under
+which no linear classifier can predict Z from r(X) better than a constant
+("linear guardedness", Belrose et al., Theorem 3.1).
+
+The edit ``W^+ U U^T W`` has rank r <= k (k = number of concept columns; k - 1
+for k centred one-hot classes), so it is stored as two d x r factors and
+applied in O(n d r):
+
+    r(x) = x - ((x - mu) @ readout) @ directions.T,
+    readout = W U,   directions = W^+ U.
+
+Pseudo-inverses use a relative tolerance (eigenvalues below
+``lambda_max * d * eps`` are zero), so rank-deficient covariances and d > n
+are handled. Equivalently, ``W^+ U U^T W = A (A^T Sigma^+ A)^+ A^T Sigma^+``
+with A spanning colsp(Sigma_XZ); SPLICE (:mod:`._splice`) adds a second
+constraint to the same least-squares problem and uses the same routine.
+"""
+
+import numpy as np
+
+
+def _numerical_support(values, size):
+    """Mask of values above the relative rank tolerance (as numpy.linalg.matrix_rank)."""
+    if values.size == 0 or values.max() <= 0:
+        return np.zeros(values.shape, dtype=bool)
+    return values > values.max() * size * np.finfo(np.float64).eps
+
+
+class Whitening:
+    """W = (Sigma^{1/2})^+ and W^+ = Sigma^{1/2}, kept as eigen-factors.
+
+    Only the eigenvectors on the numerical support of Sigma are kept, so
+    applying W or W^+ to a d x k matrix costs O(d s k) for support size s.
+    """
+
+    def __init__(self, covariance):
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+        keep = _numerical_support(eigenvalues, covariance.shape[0])
+        self.basis = eigenvectors[:, keep]
+        self.scale = np.sqrt(eigenvalues[keep])
+
+    def whiten(self, M):
+        return self.basis @ ((self.basis.T @ M) / self.scale[:, None])
+
+    def unwhiten(self, M):
+        return self.basis @ ((self.basis.T @ M) * self.scale[:, None])
+
+
+def orthonormal_basis(M, rank=None):
+    """Left singular vectors of M above the relative tolerance, the top ``rank`` of them."""
+    if M.size == 0:
+        return np.zeros((M.shape[0], 0))
+    U, singular, _ = np.linalg.svd(M, full_matrices=False)
+    U = U[:, _numerical_support(singular, max(M.shape))]
+    return U if rank is None else U[:, :rank]
+
+
+def leace_factors(covariance, cross_covariance, *, rank=None, keep_cross_covariance=None):
+    """Closed-form least-squares eraser as ``(readout, directions)`` factors.
+
+    Parameters
+    ----------
+    covariance : ndarray of shape (d, d)
+        Covariance of X (possibly shrunk).
+    cross_covariance : ndarray of shape (d, k)
+        Cross-covariance of X with the concept.
+    rank : int, optional
+        Erase only the top ``rank`` directions of colsp(W Sigma_XZ) (partial
+        erasure; the guarantee then holds for those directions only).
+    keep_cross_covariance : ndarray of shape (d, m), optional
+        Cross-covariance with a task target to keep exactly (SPLICE).
+
+    Returns
+    -------
+    readout, directions : ndarray of shape (d, r)
+        The edit is ``(x - mu) @ readout @ directions.T``.
+    """
+    whitening = Whitening(covariance)
+    concept_basis = orthonormal_basis(whitening.whiten(cross_covariance), rank)
+    if keep_cross_covariance is None:
+        return whitening.whiten(concept_basis), whitening.unwhiten(concept_basis)
+
+    # SPLICE: the oblique projection onto span(concept_basis) whose kernel
+    # contains the whitened target covariance. With Q an orthonormal basis of
+    # that covariance and U one of concept_basis minus its part along Q,
+    # E = A (U^T A)^{-1} U^T is the projection onto span(A) along
+    # span(Q) + span([A, Q])^perp (in whitened coordinates).
+    keep_basis = orthonormal_basis(whitening.whiten(keep_cross_covariance))
+    residual = concept_basis - keep_basis @ (keep_basis.T @ concept_basis)
+    readout_basis = orthonormal_basis(residual)
+    if readout_basis.shape[1] < concept_basis.shape[1]:
+        raise ValueError(
+            "LinearConceptEraser.fit: the concept's covariance directions overlap the "
+            "target's, so no projection can erase the concept while keeping the "
+            "target covariance. Use method='leace', or a target less aligned with "
+            "the concept."
+        )
+    coupling = readout_basis.T @ concept_basis
+    directions = whitening.unwhiten(concept_basis) @ np.linalg.inv(coupling)
+    return whitening.whiten(readout_basis), directions

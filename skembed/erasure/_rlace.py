@@ -1,0 +1,131 @@
+"""R-LACE: relaxed linear adversarial concept erasure (Ravfogel et al., ICML 2022).
+
+The rank-k eraser is the solution of the minimax game
+
+    max_{P in P_k} min_theta  L(theta; X (I - P), Z),
+
+where P_k are the rank-k orthogonal projections and L is the cross-entropy of
+a linear classifier theta. The paper relaxes P_k to its convex hull, the
+Fantope F_k = {A : 0 <= A <= I, tr A = k}, and alternates a gradient ascent
+step on A, followed by the Euclidean projection onto F_k, with a descent step
+on theta. The projection onto F_k keeps A's eigenvectors and replaces its
+eigenvalues lambda_i by clip(lambda_i - gamma, 0, 1), with gamma found by
+bisection so that they sum to k (Vu et al. 2013). Every ``evaluate_every``
+steps the proper projector onto A's top-k eigenvectors is scored by a probe
+trained afresh on the fitting rows and tested on held-out rows; the
+projector whose probe is closest to the majority rate is returned, and the
+game stops once that is within ``tol``.
+
+This is a NumPy port of the algorithm with mini-batches drawn from a seeded
+generator, so it is deterministic under ``random_state``.
+"""
+
+import numpy as np
+
+from ._probing import held_out_accuracy, holdout_split, majority_rate
+
+BATCH_SIZE = 256
+EVALUATE_EVERY = 100
+ADVERSARY_STEP = 0.1
+CLASSIFIER_STEP = 0.003
+
+
+def fantope_projection(A, rank):
+    """Euclidean projection of a symmetric matrix onto {0 <= A <= I, tr A = rank}."""
+    eigenvalues, eigenvectors = np.linalg.eigh((A + A.T) / 2)
+    low, high = eigenvalues.min() - 1.0, eigenvalues.max()
+    for _ in range(100):  # bisection on the shift: the clipped sum decreases in it
+        shift = (low + high) / 2
+        if np.clip(eigenvalues - shift, 0, 1).sum() > rank:
+            low = shift
+        else:
+            high = shift
+    clipped = np.clip(eigenvalues - (low + high) / 2, 0, 1)
+    return (eigenvectors * clipped) @ eigenvectors.T
+
+
+def _top_eigenvectors(A, rank):
+    return np.linalg.eigh(A)[1][:, ::-1][:, :rank]
+
+
+def _softmax_gradient(logits, targets, weights):
+    """d(weighted mean cross-entropy)/d(logits) for softmax (or sigmoid) outputs."""
+    if logits.shape[1] == 1:
+        probabilities = 1 / (1 + np.exp(-logits))
+    else:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return (probabilities - targets) * (weights / weights.sum())[:, None]
+
+
+class _Adam:
+    def __init__(self, shapes, step, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.step, self.beta1, self.beta2, self.eps = step, beta1, beta2, eps
+        self.first = [np.zeros(s) for s in shapes]
+        self.second = [np.zeros(s) for s in shapes]
+        self.t = 0
+
+    def update(self, params, grads):
+        self.t += 1
+        for p, g, m, v in zip(params, grads, self.first, self.second):
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * g**2
+            m_hat = m / (1 - self.beta1**self.t)
+            v_hat = v / (1 - self.beta2**self.t)
+            p -= self.step * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state):
+    """Orthonormal basis (d x rank) of the removed subspace, and the steps run.
+
+    ``X`` must already be centred; it is rescaled internally so that the step
+    sizes do not depend on the data's scale (the subspace does not change).
+    """
+    n_samples, n_features = X.shape
+    rng = random_state
+    X = X / max(np.sqrt(np.mean(np.sum(X**2, axis=1)) / n_features), np.finfo(float).tiny)
+    fit_rows, held_rows = holdout_split(y, rng)
+    chance = majority_rate(y[held_rows], weights[held_rows])
+
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size == 2:
+        targets = codes[:, None].astype(float)
+    else:
+        targets = np.eye(classes.size)[codes]
+    n_outputs = targets.shape[1]
+
+    A = fantope_projection(1e-1 * rng.standard_normal((n_features, n_features)), rank)
+    theta = 1e-2 * rng.standard_normal((n_features, n_outputs))
+    bias = np.zeros(n_outputs)
+    optimizer = _Adam([theta.shape, bias.shape], CLASSIFIER_STEP)
+
+    best_basis, best_gap = _top_eigenvectors(A, rank), np.inf
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        batch = fit_rows[rng.randint(0, fit_rows.size, size=min(BATCH_SIZE, fit_rows.size))]
+        Xb, targets_b, weights_b = X[batch], targets[batch], weights[batch]
+        if weights_b.sum() <= 0:
+            continue
+        erased = Xb - Xb @ A
+        # Classifier: one Adam descent step on the erased batch.
+        grad_logits = _softmax_gradient(erased @ theta + bias, targets_b, weights_b)
+        optimizer.update([theta, bias], [erased.T @ grad_logits, grad_logits.sum(axis=0)])
+        # Adversary: gradient ascent on the classifier's loss w.r.t. A, then
+        # back onto the Fantope. d loss / d A = -X_b^T G theta^T (symmetrised).
+        grad_logits = _softmax_gradient(erased @ theta + bias, targets_b, weights_b)
+        grad_A = -(Xb.T @ grad_logits) @ theta.T
+        A = fantope_projection(A + ADVERSARY_STEP * (grad_A + grad_A.T) / 2, rank)
+
+        if n_iter % EVALUATE_EVERY == 0 or n_iter == max_iter:
+            basis = _top_eigenvectors(A, rank)
+            accuracy, _ = held_out_accuracy(X, y, weights, fit_rows, held_rows, basis)
+            gap = abs(accuracy - chance)
+            if gap < best_gap:
+                best_basis, best_gap = basis, gap
+            if gap <= tol:
+                break
+    return best_basis, n_iter
