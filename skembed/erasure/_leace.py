@@ -56,12 +56,21 @@ class Whitening:
         return self.basis @ ((self.basis.T @ M) * self.scale[:, None])
 
 
-def orthonormal_basis(M, rank=None):
-    """Left singular vectors of M above the relative tolerance, the top ``rank`` of them."""
+def orthonormal_basis(M, rank=None, *, min_singular_value=None):
+    """Left singular vectors of M, the top ``rank`` of them.
+
+    Singular values count as zero below the relative rank tolerance, or below
+    ``min_singular_value`` when it is given (an absolute floor, for matrices
+    whose scale is known).
+    """
     if M.size == 0:
         return np.zeros((M.shape[0], 0))
     U, singular, _ = np.linalg.svd(M, full_matrices=False)
-    U = U[:, _numerical_support(singular, max(M.shape))]
+    if min_singular_value is None:
+        keep = _numerical_support(singular, max(M.shape))
+    else:
+        keep = singular > min_singular_value
+    U = U[:, keep]
     return U if rank is None else U[:, :rank]
 
 
@@ -97,7 +106,10 @@ def leace_factors(covariance, cross_covariance, *, rank=None, keep_cross_covaria
     # span(Q) + span([A, Q])^perp (in whitened coordinates).
     keep_basis = orthonormal_basis(whitening.whiten(keep_cross_covariance))
     residual = concept_basis - keep_basis @ (keep_basis.T @ concept_basis)
-    readout_basis = orthonormal_basis(residual)
+    # concept_basis is orthonormal, so the residual's singular values are the
+    # sines of the angles between the two subspaces; below sqrt(eps) the
+    # oblique projection would amplify rounding by more than 1e8.
+    readout_basis = orthonormal_basis(residual, min_singular_value=np.sqrt(np.finfo(float).eps))
     if readout_basis.shape[1] < concept_basis.shape[1]:
         raise ValueError(
             "LinearConceptEraser.fit: the concept's covariance directions overlap the "

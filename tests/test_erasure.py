@@ -1,0 +1,340 @@
+"""LinearConceptEraser: the guarantees of each method, streaming, weights, errors."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skembed import LinearConceptEraser
+from skembed.erasure._moments import shrunk_covariance
+from skembed.erasure._rlace import fantope_projection
+from skembed.metrics import linear_probe_accuracy
+
+GUARDED_METHODS = ["leace", "orth", "splice"]
+
+
+def one_hot(y):
+    return (y[:, None] == np.unique(y)[None, :]).astype(float)
+
+
+def cross_covariance(X, Z):
+    return (X - X.mean(axis=0)).T @ (Z - Z.mean(axis=0)) / len(X)
+
+
+@pytest.fixture(scope="module", params=[2, 3, 5, 10])
+def classification(request):
+    n_classes = request.param
+    X, y = make_classification(
+        n_samples=2048, n_features=128, n_informative=20, n_classes=n_classes,
+        random_state=0,
+    )
+    return X, y
+
+
+def fit_eraser(method, X, y, **params):
+    eraser = LinearConceptEraser(method=method, **params)
+    target = None
+    if method == "splice":
+        # A task target correlated with X but not the concept itself.
+        target = X[:, :3] @ np.array([1.0, -2.0, 0.5])
+    return eraser.fit(X, y, target=target), target
+
+
+@pytest.mark.parametrize("method", GUARDED_METHODS)
+def test_closed_form_methods_guard_label_concepts(classification, method):
+    X, y = classification
+    eraser, _ = fit_eraser(method, X, y)
+    X_erased = eraser.transform(X)
+    Z = one_hot(y)
+    before = np.abs(cross_covariance(X, Z)).max()
+    after = np.abs(cross_covariance(X_erased, Z)).max()
+    assert before > 1e-2
+    assert after <= 1e-10 * before
+    # Every class mean equals the global mean.
+    global_mean = X_erased.mean(axis=0)
+    scale = np.abs(X).max()
+    for label in np.unique(y):
+        np.testing.assert_allclose(X_erased[y == label].mean(axis=0), global_mean, atol=1e-10 * scale)
+
+
+@pytest.mark.parametrize("method", GUARDED_METHODS)
+@pytest.mark.parametrize("n_redundant", [0, 2])
+def test_unregularised_logistic_regression_learns_nothing(method, n_redundant):
+    X, y = make_classification(
+        n_samples=2048, n_features=128, n_redundant=n_redundant, random_state=42
+    )
+    raw = LogisticRegression(max_iter=1000).fit(X, y)
+    assert np.abs(raw.coef_).max() > 0.1
+    X_erased = fit_eraser(method, X, y)[0].transform(X)
+    # Unregularised (C=inf), solved by Newton-CG to full precision.
+    null = LogisticRegression(C=np.inf, solver="newton-cg", tol=1e-12).fit(X_erased, y)
+    coef = null.coef_[0]
+    if n_redundant:
+        # Redundant features leave directions of zero variance, along which a
+        # coefficient changes no prediction (the intercept absorbs it) and the
+        # solver may drift: only the part of coef in the data's span counts.
+        _, singular, Vt = np.linalg.svd(X_erased - X_erased.mean(axis=0), full_matrices=False)
+        span = Vt[singular > 1e-8 * singular[0]]
+        coef = span.T @ (span @ coef)
+    assert np.abs(coef).max() < 1e-6
+
+
+@pytest.mark.parametrize("method", GUARDED_METHODS)
+def test_continuous_concepts_are_guarded(method):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1000, 30)) @ rng.normal(size=(30, 30))
+    Z = X[:, :2] @ rng.normal(size=(2, 2)) + 0.1 * rng.normal(size=(1000, 2))
+    eraser, _ = fit_eraser(method, X, Z)
+    assert eraser.rank_ == 2
+    after = np.abs(cross_covariance(eraser.transform(X), Z)).max()
+    assert after <= 1e-10 * np.abs(cross_covariance(X, Z)).max()
+
+
+def test_leace_is_idempotent_low_rank_and_least_edit(classification):
+    X, y = classification
+    k = np.unique(y).size
+    leace = LinearConceptEraser().fit(X, y)
+    X_once = leace.transform(X)
+    np.testing.assert_allclose(leace.transform(X_once), X_once, atol=1e-10 * np.abs(X).max())
+    assert leace.rank_ <= k - 1
+    assert np.linalg.matrix_rank(np.eye(X.shape[1]) - leace.projection_) <= k - 1
+
+    def edit(eraser):
+        return np.mean(np.sum((eraser.fit(X, y).transform(X) - X) ** 2, axis=1))
+
+    leace_edit = edit(LinearConceptEraser("leace"))
+    assert leace_edit <= edit(LinearConceptEraser("orth")) + 1e-9
+    assert leace_edit <= edit(LinearConceptEraser("inlp", random_state=0)) + 1e-9
+
+
+def test_projection_property_matches_transform():
+    X, y = make_classification(n_samples=300, n_features=10, random_state=1)
+    for affine in (True, False):
+        eraser = LinearConceptEraser(affine=affine).fit(X, y)
+        mean = eraser.mean_ if affine else 0
+        np.testing.assert_allclose(
+            eraser.transform(X), (X - mean) @ eraser.projection_ + mean, atol=1e-12
+        )
+
+
+def test_leace_matches_its_closed_form():
+    """r(x) = x - W^+ P W (x - mu) computed naively with full-rank matrices."""
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(500, 8)) @ rng.normal(size=(8, 8))
+    y = (X[:, 0] + rng.normal(size=500) > 0).astype(int)
+    Z = one_hot(y)
+    sigma = np.cov(X.T, bias=True)
+    eigenvalues, V = np.linalg.eigh(sigma)
+    W = V @ np.diag(eigenvalues**-0.5) @ V.T
+    W_plus = V @ np.diag(eigenvalues**0.5) @ V.T
+    U = np.linalg.svd(W @ cross_covariance(X, Z))[0][:, :1]
+    expected = X - (X - X.mean(axis=0)) @ (W_plus @ U @ U.T @ W).T
+    np.testing.assert_allclose(LinearConceptEraser().fit_transform(X, y), expected, atol=1e-10)
+
+
+def test_rank_deficient_and_wide_data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 5)) @ rng.normal(size=(5, 100))  # rank 5, d=100 > n=40
+    y = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    X_erased = LinearConceptEraser().fit_transform(X, y)
+    assert np.isfinite(X_erased).all()
+    after = np.abs(cross_covariance(X_erased, one_hot(y))).max()
+    assert after <= 1e-8 * np.abs(cross_covariance(X, one_hot(y))).max()
+
+
+def test_splice_keeps_target_covariance():
+    X, y = make_classification(n_samples=2048, n_features=64, n_informative=10, random_state=0)
+    rng = np.random.RandomState(0)
+    target = X @ rng.normal(size=64) + rng.normal(size=2048)
+    eraser = LinearConceptEraser("splice").fit(X, y, target=target)
+    X_erased = eraser.transform(X)
+    kept = cross_covariance(X_erased, target[:, None])
+    np.testing.assert_allclose(kept, cross_covariance(X, target[:, None]), rtol=1e-10, atol=1e-10)
+    assert np.abs(cross_covariance(X_erased, one_hot(y))).max() < 1e-10
+    # Labels as target work too (one-hot covariance kept).
+    labels = (target > 0).astype(int)
+    X_labels = LinearConceptEraser("splice").fit(X, y, target=labels).transform(X)
+    np.testing.assert_allclose(
+        cross_covariance(X_labels, one_hot(labels)), cross_covariance(X, one_hot(labels)),
+        atol=1e-10,
+    )
+    # Without the target constraint the covariance is not kept (so the test can fail).
+    leace_kept = cross_covariance(LinearConceptEraser().fit_transform(X, y), target[:, None])
+    assert np.abs(leace_kept - cross_covariance(X, target[:, None])).max() > 1e-3
+
+
+def test_splice_rejects_a_target_aligned_with_the_concept():
+    X, y = make_classification(n_samples=500, n_features=10, random_state=0)
+    with pytest.raises(ValueError, match="overlap the target"):
+        LinearConceptEraser("splice").fit(X, y, target=y)
+
+
+@pytest.mark.parametrize("method", ["leace", "orth"])
+@pytest.mark.parametrize("concept", ["labels", "continuous"])
+def test_streaming_equals_batch(method, concept):
+    X, y = make_classification(n_samples=3000, n_features=40, n_classes=3,
+                               n_informative=8, random_state=0)
+    X = X + 50  # a large mean: merging must not lose precision
+    Z = y if concept == "labels" else np.column_stack([X[:, 0] * 2 + 1, X[:, 1] ** 2])
+    batch = LinearConceptEraser(method).fit(X, Z)
+    stream = LinearConceptEraser(method)
+    for chunk in np.array_split(np.arange(len(X)), 10):
+        stream.partial_fit(X[chunk], Z[chunk], classes=np.unique(y))
+    np.testing.assert_allclose(stream.mean_, batch.mean_, rtol=1e-12)
+    np.testing.assert_allclose(stream.transform(X), batch.transform(X), rtol=1e-10, atol=1e-10)
+    assert stream.n_samples_seen_ == len(X)
+
+
+def test_partial_fit_accepts_single_class_chunks_with_classes():
+    X, y = make_classification(n_samples=400, n_features=6, random_state=0)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]  # first chunk all class 0
+    stream = LinearConceptEraser()
+    stream.partial_fit(X[:200], y[:200], classes=[0, 1])
+    stream.partial_fit(X[200:], y[200:])
+    np.testing.assert_allclose(stream.transform(X), LinearConceptEraser().fit_transform(X, y), atol=1e-10)
+    with pytest.raises(ValueError, match=r"labels \[7\] not seen"):
+        stream.partial_fit(X[:5], np.full(5, 7))
+
+
+def test_partial_fit_only_for_streaming_methods():
+    assert hasattr(LinearConceptEraser("leace"), "partial_fit")
+    for method in ("inlp", "rlace", "splice"):
+        assert not hasattr(LinearConceptEraser(method), "partial_fit")
+
+
+@pytest.mark.parametrize("method", ["leace", "orth", "splice"])
+def test_integer_weights_equal_repeated_rows(method):
+    X, y = make_classification(n_samples=200, n_features=12, random_state=0)
+    weights = np.random.RandomState(0).randint(0, 4, size=200)
+    target = X[:, 0] + X[:, 1]
+    weighted = LinearConceptEraser(method).fit(
+        X, y, sample_weight=weights, target=target if method == "splice" else None
+    )
+    rows = np.repeat(np.arange(200), weights)
+    repeated = LinearConceptEraser(method).fit(
+        X[rows], y[rows], target=target[rows] if method == "splice" else None
+    )
+    np.testing.assert_allclose(weighted.transform(X), repeated.transform(X), atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["leace", "orth", "inlp", "rlace"])
+def test_float32_in_float32_out(method):
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    eraser = LinearConceptEraser(method, max_iter=200, random_state=0)
+    X32 = X.astype(np.float32)
+    out = eraser.fit(X32, y).transform(X32)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, eraser.fit(X, y).transform(X), rtol=1e-3, atol=1e-3)
+
+
+def test_rlace_rank_one_reaches_chance_on_a_planted_concept():
+    rng = np.random.RandomState(0)
+    n, d = 3000, 20
+    y = rng.randint(0, 2, n)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    X = rng.normal(size=(n, d)) + 2.0 * np.outer(2 * y - 1, direction)
+    train, test = slice(0, 2000), slice(2000, None)
+    raw = linear_probe_accuracy(X[train], y[train], X[test], y[test])
+    eraser = LinearConceptEraser("rlace", rank=1, random_state=0).fit(X[train], y[train])
+    erased = linear_probe_accuracy(
+        eraser.transform(X[train]), y[train], eraser.transform(X[test]), y[test]
+    )
+    majority = max(np.mean(y[test]), 1 - np.mean(y[test]))
+    assert raw > 0.95
+    assert erased <= majority + 0.02
+    assert eraser.rank_ == 1 and abs(eraser.concept_readout_[:, 0] @ direction) > 0.99
+
+
+def test_rlace_is_deterministic_under_random_state():
+    X, y = make_classification(n_samples=400, n_features=10, random_state=0)
+    a = LinearConceptEraser("rlace", max_iter=300, random_state=3).fit_transform(X, y)
+    b = LinearConceptEraser("rlace", max_iter=300, random_state=3).fit_transform(X, y)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_inlp_stops_at_chance_and_respects_rank():
+    X, y = make_classification(n_samples=1000, n_features=30, n_informative=5, random_state=0)
+    eraser = LinearConceptEraser("inlp", random_state=0).fit(X, y)
+    assert 1 <= eraser.n_iter_ <= 30
+    assert linear_probe_accuracy(eraser.transform(X), y) < 0.6
+    basis = eraser.concept_readout_
+    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-10)
+    assert LinearConceptEraser("inlp", rank=2, random_state=0).fit(X, y).rank_ <= 2
+
+
+def test_fantope_projection():
+    A = fantope_projection(np.random.RandomState(0).normal(size=(12, 12)), 3)
+    eigenvalues = np.linalg.eigvalsh(A)
+    assert eigenvalues.min() > -1e-10 and eigenvalues.max() < 1 + 1e-10
+    assert eigenvalues.sum() == pytest.approx(3)
+    # A point already in the Fantope is its own projection.
+    P = np.diag([1.0, 1.0, 0.5, 0.5, 0, 0])
+    np.testing.assert_allclose(fantope_projection(P, 3), P, atol=1e-10)
+
+
+def test_shrinkage():
+    rng = np.random.RandomState(0)
+    sample = np.cov(rng.normal(size=(20, 50)).T, bias=True)
+    shrunk, rho = shrunk_covariance(sample, 20, True)
+    assert 0 < rho <= 1
+    assert np.trace(shrunk) == pytest.approx(np.trace(sample))
+    assert np.linalg.eigvalsh(shrunk).min() > 0  # p > n: the sample covariance is singular
+    assert shrunk_covariance(sample, 20, 0.25)[1] == 0.25
+    X, y = make_classification(n_samples=60, n_features=80, random_state=0)
+    eraser = LinearConceptEraser(shrinkage=True).fit(X, y)
+    assert 0 < eraser.shrinkage_ <= 1
+    # Guardedness does not depend on the covariance estimate.
+    after = np.abs(cross_covariance(eraser.transform(X), one_hot(y))).max()
+    assert after <= 1e-10 * np.abs(cross_covariance(X, one_hot(y))).max()
+
+
+def test_pipeline_and_grid_search():
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    pipe = make_pipeline(LinearConceptEraser(), LogisticRegression())
+    search = GridSearchCV(pipe, {"linearconcepteraser__method": ["leace", "orth"]}, cv=3)
+    search.fit(X, y)
+    # The concept is the label itself, so the erased data predicts it at chance.
+    assert search.best_score_ < 0.65
+
+
+def test_set_output_pandas():
+    pd = pytest.importorskip("pandas")
+    X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    out = LinearConceptEraser().set_output(transform="pandas").fit(frame, y).transform(frame)
+    assert list(out.columns) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    "params, fit_kwargs, match",
+    [
+        (dict(method="leace"), dict(target=np.zeros(50)), "target is only used by method='splice'"),
+        (dict(method="splice"), {}, "pass target="),
+        (dict(method="orth", shrinkage=True), {}, "shrinkage applies"),
+        (dict(method="leace", rank=2), {}, r"rank=2 exceeds the concept's rank \(1"),
+        (dict(method="splice"), dict(target=np.zeros(49)), "target has 49 rows"),
+        (dict(method="rlace", rank=5), {}, "n_features=5"),
+    ],
+)
+def test_clear_errors(params, fit_kwargs, match):
+    X, y = make_classification(n_samples=50, n_features=5, n_informative=3, random_state=0)
+    with pytest.raises(ValueError, match=match):
+        LinearConceptEraser(**params).fit(X, y, **fit_kwargs)
+
+
+def test_iterative_methods_need_labels():
+    X = np.random.RandomState(0).normal(size=(50, 4))
+    with pytest.raises(ValueError, match="must be 1-D class labels"):
+        LinearConceptEraser("inlp").fit(X, X[:, :2])
+
+
+def test_invalid_parameters():
+    X, y = make_classification(n_samples=50, n_features=5, random_state=0)
+    with pytest.raises(ValueError, match="method"):
+        LinearConceptEraser(method="lace").fit(X, y)
+    with pytest.raises(ValueError, match="shrinkage"):
+        LinearConceptEraser(shrinkage=1.5).fit(X, y)
