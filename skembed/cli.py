@@ -46,12 +46,16 @@ class EstimatorCommand:
         The estimator is fit with a target (``--y`` or ``--y-column``).
     output : {"transform", "labels"}
         Write ``fit_transform``'s array, or ``fit_predict``'s labels.
+    target_name : str
+        What the target is called on the command line: ``--NAME FILE`` or
+        ``--NAME-column COLUMN`` (default ``y``).
     """
 
     factory: object
     help: str
     needs_y: bool = False
     output: str = "transform"
+    target_name: str = "y"
 
 
 #: Subcommand name -> how to run it. Estimator modules are imported lazily
@@ -145,23 +149,29 @@ def parse_param(text):
 
 
 def _load_xy(args, command):
-    X, columns = read_table(args.input)
+    path = args.input_option or args.input
+    if path is None:
+        raise CommandError("no input: pass the input file (INPUT or --input FILE)")
+    X, columns = read_table(path)
+    flag = f"--{command.target_name}"
     y = None
-    if args.y_column is not None:
-        if columns is None or args.y_column not in columns:
+    if args.target_column is not None:
+        if columns is None or args.target_column not in columns:
             raise CommandError(
-                f"--y-column {args.y_column!r} is not a column of {args.input} "
+                f"{flag}-column {args.target_column!r} is not a column of {path} "
                 f"(columns: {columns})"
             )
-        position = columns.index(args.y_column)
+        position = columns.index(args.target_column)
         y = X[:, position]
         X = np.delete(X, position, axis=1)
         columns = columns[:position] + columns[position + 1 :]
-    elif args.y is not None:
-        y, _ = read_table(args.y)
+    elif args.target_file is not None:
+        y, _ = read_table(args.target_file)
         y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
     if command.needs_y and y is None:
-        raise CommandError("this estimator needs a target: pass --y FILE or --y-column NAME")
+        raise CommandError(
+            f"this estimator needs a target: pass {flag} FILE or {flag}-column NAME"
+        )
     return X, y, columns
 
 
@@ -214,6 +224,45 @@ def _demo_sample(sample):
 DEMOS.append(_demo_sample)
 
 
+def _new_eraser():
+    from .erasure import LinearConceptEraser
+
+    return LinearConceptEraser()
+
+
+COMMANDS["erase"] = EstimatorCommand(
+    _new_eraser,
+    "remove a concept so no linear probe can recover it (LinearConceptEraser)",
+    needs_y=True,
+    target_name="concept",
+)
+
+
+def _demo_eraser(sample):
+    from .erasure import LinearConceptEraser
+    from .metrics import linear_probe_accuracy
+
+    gendered = np.flatnonzero(sample.target < 2)
+    train, test = gendered[::2], gendered[1::2]
+    X, y = sample.data, sample.target
+    eraser = LinearConceptEraser().fit(X[train], y[train])
+    before = linear_probe_accuracy(X[train], y[train], X[test], y[test])
+    after = linear_probe_accuracy(
+        eraser.transform(X[train]), y[train], eraser.transform(X[test]), y[test]
+    )
+    edit = np.mean(np.sum((eraser.transform(X[test]) - X[test]) ** 2, axis=1))
+    norm = np.mean(np.sum(X[test] ** 2, axis=1))
+    return [
+        "LinearConceptEraser (LEACE) erases gender from GloVe:",
+        f"  held-out linear probe accuracy {before:.1%} -> {after:.1%} (chance 50%), "
+        f"moving the vectors by {edit / norm:.1%} of their squared norm "
+        f"({eraser.rank_} direction removed).",
+    ]
+
+
+DEMOS.append(_demo_eraser)
+
+
 def run_demo():
     from .datasets import load_sample_words
 
@@ -243,11 +292,20 @@ def build_parser():
     subparsers.add_parser("demo", help="run every estimator on the bundled word sample")
     for name, command in sorted(COMMANDS.items()):
         sub = subparsers.add_parser(name, help=command.help)
-        sub.add_argument("input", help="input table: .npy, .csv or .parquet")
+        sub.add_argument("input", nargs="?", help="input table: .npy, .csv or .parquet")
+        sub.add_argument("--input", dest="input_option", help="the input table (as INPUT)")
         sub.add_argument("-o", "--output", required=True, help="output file: .npy or .csv")
         target = sub.add_mutually_exclusive_group()
-        target.add_argument("--y", help="target file (.npy, .csv or .parquet)")
-        target.add_argument("--y-column", help="column of the input table used as target")
+        target.add_argument(
+            f"--{command.target_name}",
+            dest="target_file",
+            help=f"{command.target_name} file (.npy, .csv or .parquet)",
+        )
+        target.add_argument(
+            f"--{command.target_name}-column",
+            dest="target_column",
+            help=f"column of the input table holding the {command.target_name}",
+        )
         sub.add_argument(
             "--param",
             action="append",

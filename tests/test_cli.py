@@ -110,3 +110,39 @@ def test_nan_input_is_reported_by_the_estimator(pca_command, tmp_path, capsys):
     np.save(tmp_path / "x.npy", X)
     line = one_line_error(capsys, cli.main(["pca", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.npy")]))
     assert "NaN" in line
+
+
+def test_erase_command(tmp_path):
+    from skembed import LinearConceptEraser
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 5))
+    z = (X[:, 0] > 0).astype(int)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "z.npy", z)
+    status = cli.main(
+        ["erase", "--input", str(tmp_path / "X.npy"), "--concept", str(tmp_path / "z.npy"),
+         "--output", str(tmp_path / "out.npy"), "--param", "method=orth"]
+    )
+    assert status == 0
+    expected = LinearConceptEraser(method="orth").fit_transform(X, z)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected)
+
+
+def test_erase_command_errors(tmp_path, capsys):
+    np.save(tmp_path / "X.npy", np.random.RandomState(0).normal(size=(20, 3)))
+    np.save(tmp_path / "z.npy", np.zeros(20))
+    args = ["erase", str(tmp_path / "X.npy"), "-o", str(tmp_path / "o.npy")]
+    assert "--concept FILE" in one_line_error(capsys, cli.main(args))
+    line = one_line_error(capsys, cli.main([*args, "--concept", str(tmp_path / "z.npy")]))
+    assert "1 class" in line
+    line = one_line_error(capsys, cli.main([*args, "--concept", str(tmp_path / "z.npy"),
+                                            "--param", "method=nope"]))
+    assert "method" in line
+    assert "no input" in one_line_error(capsys, cli.main(["erase", "-o", str(tmp_path / "o.npy")]))
+
+
+def test_demo_reports_the_eraser(capsys):
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "LinearConceptEraser" in out and "-> 5" in out
