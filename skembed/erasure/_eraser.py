@@ -27,6 +27,12 @@ ITERATIVE_METHODS = ("inlp", "rlace")
 DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 5000}
 
 
+def _contiguous(factors):
+    # Row-major factors make transform's products bitwise reproducible (BLAS
+    # picks kernels by memory layout), also after a pickle round trip.
+    return tuple(np.ascontiguousarray(factor) for factor in factors)
+
+
 class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""Remove a concept from embeddings so that no linear probe can recover it.
 
@@ -242,12 +248,12 @@ default=None
                 track_covariance=self.method != "orth",
             ).update(X, sides, weights)
             self._set_from_moments()
-            self._factors = self._solve_from_moments()
+            self._factors = _contiguous(self._solve_from_moments())
         else:
             self._moments = None
             self.mean_ = weights @ X / weights.sum()
             self.n_samples_seen_ = float(weights.sum())
-            self._factors = self._solve_iteratively(X, y, weights)
+            self._factors = _contiguous(self._solve_iteratively(X, y, weights))
         return self
 
     def _streaming_method(self):
@@ -458,7 +464,7 @@ default=None
     def _fitted_factors(self):
         check_is_fitted(self, "mean_")
         if self._factors is None:
-            self._factors = self._solve_from_moments()
+            self._factors = _contiguous(self._solve_from_moments())
         return self._factors
 
     @property
@@ -501,5 +507,11 @@ default=None
         readout, directions = self._fitted_factors()
         X = self._validate_X(X, reset=False)
         dtype = X.dtype
-        centred = X - self.mean_.astype(dtype) if self.affine else X
-        return X - (centred @ readout.astype(dtype)) @ directions.T.astype(dtype)
+        # (X - mean) @ R = X @ R - mean @ R: no centred n x d copy; the one
+        # n x d allocation is the output, to which X is added in place.
+        coordinates = X @ readout.astype(dtype)
+        if self.affine:
+            coordinates -= (self.mean_ @ readout).astype(dtype)
+        erased = coordinates @ (-directions.T).astype(dtype)
+        erased += X
+        return erased
