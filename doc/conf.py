@@ -42,3 +42,15 @@ sphinx_gallery_conf = {
 
 # Roles that point to scikit-learn and numpy objects cannot resolve offline.
 nitpicky = False
+
+
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    # scikit-learn adds set_{method}_request to every estimator class; their
+    # docstrings point into scikit-learn's own documentation.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)

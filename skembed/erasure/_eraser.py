@@ -128,7 +128,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         closed-form methods (one exact solve).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
