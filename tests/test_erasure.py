@@ -6,6 +6,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skembed import LinearConceptEraser
 from skembed.erasure._moments import shrunk_covariance
@@ -338,3 +339,22 @@ def test_invalid_parameters():
         LinearConceptEraser(method="lace").fit(X, y)
     with pytest.raises(ValueError, match="shrinkage"):
         LinearConceptEraser(shrinkage=1.5).fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["leace", "splice"])
+def test_features_of_very_different_scales_are_all_erased(method):
+    """Dead encoder dimensions (values ~1e-33) must not keep the concept.
+
+    A scale-invariant probe (standardise + logistic regression) sees a
+    concept left in a tiny feature as clearly as in a large one.
+    """
+    X, y = make_classification(n_samples=2000, n_features=12, n_informative=4, random_state=0)
+    X[:, 0] *= 1e-30  # informative, but far below the others' scale
+    X[:, 1] = 0.37  # constant
+    eraser, _ = fit_eraser(method, X, y)
+    X_erased = eraser.transform(X)
+    assert np.all(X_erased[:, 1] == 0.37)  # a constant column stays exactly constant
+    scaled = (X_erased - X_erased.mean(axis=0)) / np.where(X_erased.std(axis=0) > 0, X_erased.std(axis=0), 1)
+    assert np.abs(cross_covariance(scaled, one_hot(y))).max() < 1e-10
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    assert probe.fit(X_erased, y).score(X_erased, y) < 0.55

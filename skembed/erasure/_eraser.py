@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ValidationMixin, validate_array
 from ._inlp import inlp_basis
 from ._leace import leace_factors
-from ._moments import WeightedMoments, shrunk_covariance
+from ._moments import WeightedMoments, constant_features, shrunk_covariance
 from ._orth import orth_factors
 from ._rlace import rlace_basis
 from ._splice import splice_factors
@@ -27,10 +27,28 @@ ITERATIVE_METHODS = ("inlp", "rlace")
 DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 5000}
 
 
-def _contiguous(factors):
-    # Row-major factors make transform's products bitwise reproducible (BLAS
-    # picks kernels by memory layout), also after a pickle round trip.
-    return tuple(np.ascontiguousarray(factor) for factor in factors)
+def _finalise_factors(factors, constant):
+    """Zero the factors' rows on constant features; make them row-major.
+
+    A feature with no variance lies outside the covariance's support, so the
+    exact eraser leaves it untouched; in floating point the factors carry
+    rounding (about 1e-17) there, which would write a tiny but perfectly
+    concept-correlated signal into an otherwise constant column, found at once
+    by any scale-invariant probe (seen on the MiniLM vectors, which have dead
+    dimensions). Orthonormal bases (one array for both factors) are
+    re-orthonormalised after the zeroing. Row-major storage makes transform's
+    products bitwise reproducible (BLAS picks kernels by memory layout), also
+    after a pickle round trip.
+    """
+    readout, directions = factors
+    if constant.any():
+        same = readout is directions
+        readout, directions = readout.copy(), directions.copy()
+        readout[constant] = 0
+        directions[constant] = 0
+        if same:
+            readout = directions = np.linalg.qr(readout)[0] if readout.shape[1] else readout
+    return np.ascontiguousarray(readout), np.ascontiguousarray(directions)
 
 
 class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -248,12 +266,14 @@ default=None
                 track_covariance=self.method != "orth",
             ).update(X, sides, weights)
             self._set_from_moments()
-            self._factors = _contiguous(self._solve_from_moments())
+            self._factors = self._solve_from_moments()
         else:
             self._moments = None
             self.mean_ = weights @ X / weights.sum()
             self.n_samples_seen_ = float(weights.sum())
-            self._factors = _contiguous(self._solve_iteratively(X, y, weights))
+            variance = weights @ (X - self.mean_) ** 2 / weights.sum()
+            self._constant_features = constant_features(self.mean_, variance)
+            self._factors = self._solve_iteratively(X, y, weights)
         return self
 
     def _streaming_method(self):
@@ -427,18 +447,35 @@ default=None
 
     def _solve_from_moments(self):
         moments = self._moments
+        constant = constant_features(moments.mean_x, moments.variance)
         concept_cross = moments.cross_covariance("concept")
         if self.method == "orth":
             self.shrinkage_ = 0.0
-            return orth_factors(concept_cross, rank=self.rank)
-        covariance, self.shrinkage_ = shrunk_covariance(
-            moments.covariance, moments.weight, self.shrinkage
-        )
-        if self.method == "splice":
-            return splice_factors(
-                covariance, concept_cross, moments.cross_covariance("target"), rank=self.rank
+            factors = orth_factors(concept_cross, rank=self.rank)
+        else:
+            covariance, self.shrinkage_ = shrunk_covariance(
+                moments.covariance, moments.weight, self.shrinkage
             )
-        return leace_factors(covariance, concept_cross, rank=self.rank)
+            # LEACE and SPLICE are equivariant under rescaling the features
+            # (r_{DX}(Dx) = D r_X(x)), so they are solved on the correlation
+            # scale and mapped back. Same eraser in exact arithmetic, but
+            # features of very different scales (encoders have dead
+            # dimensions around 1e-33 beside others around 1e-1) are all
+            # resolved by the eigendecomposition instead of falling below
+            # its tolerance and keeping their concept signal.
+            scale = np.sqrt(np.diag(covariance))
+            scale[constant | (scale == 0)] = 1.0
+            covariance = covariance / np.outer(scale, scale)
+            concept_cross = concept_cross / scale[:, None]
+            if self.method == "splice":
+                target_cross = moments.cross_covariance("target") / scale[:, None]
+                readout, directions = splice_factors(
+                    covariance, concept_cross, target_cross, rank=self.rank
+                )
+            else:
+                readout, directions = leace_factors(covariance, concept_cross, rank=self.rank)
+            factors = (readout / scale[:, None], directions * scale[:, None])
+        return _finalise_factors(factors, constant)
 
     def _solve_iteratively(self, X, y, weights):
         rng = check_random_state(self.random_state)
@@ -455,7 +492,7 @@ default=None
                 centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
                 tol=self.tol, random_state=rng,
             )
-        return basis, basis
+        return _finalise_factors((basis, basis), self._constant_features)
 
     # ------------------------------------------------------------------
     # The fitted map
@@ -464,7 +501,7 @@ default=None
     def _fitted_factors(self):
         check_is_fitted(self, "mean_")
         if self._factors is None:
-            self._factors = _contiguous(self._solve_from_moments())
+            self._factors = self._solve_from_moments()
         return self._factors
 
     @property

@@ -66,6 +66,8 @@ class WeightedMoments:
         self.weight = 0.0
         self.mean_x = np.zeros(n_features)
         self.scatter_xx = np.zeros((n_features, n_features)) if track_covariance else None
+        # The diagonal alone is always kept: it tells which features are constant.
+        self.scatter_diag = np.zeros(n_features)
         self.side_means = {name: np.zeros(width) for name, width in side_widths.items()}
         self.cross_scatter = {
             name: np.zeros((n_features, width)) for name, width in side_widths.items()
@@ -85,6 +87,10 @@ class WeightedMoments:
             blocks.append((X, batch_mean_x))
         scatters = _centred_scatter(X, batch_mean_x, blocks, weights)
         batch_xx = scatters.pop() if self.scatter_xx is not None else None
+        if batch_xx is not None:
+            batch_diag = np.diag(batch_xx).copy()
+        else:
+            batch_diag = weights @ (X - batch_mean_x) ** 2
         batch_cross = dict(zip(self.cross_scatter, scatters))
 
         total = self.weight + batch_weight
@@ -92,6 +98,7 @@ class WeightedMoments:
         delta_x = batch_mean_x - self.mean_x
         if self.scatter_xx is not None:
             self.scatter_xx += batch_xx + factor * np.outer(delta_x, delta_x)
+        self.scatter_diag += batch_diag + factor * delta_x**2
         for name in self.cross_scatter:
             delta_side = batch_side_means[name] - self.side_means[name]
             self.cross_scatter[name] += batch_cross[name] + factor * np.outer(delta_x, delta_side)
@@ -108,6 +115,22 @@ class WeightedMoments:
 
     def cross_covariance(self, name):
         return self.cross_scatter[name] / self.weight
+
+    @property
+    def variance(self):
+        """Weighted variance of each feature of X."""
+        return self.scatter_diag / self.weight
+
+
+def constant_features(mean, variance):
+    """Mask of features that are constant: their variance is only rounding.
+
+    A constant column c centred with a computed mean differs from 0 by about
+    eps |c|, so its variance is about (eps |c|)^2; anything below
+    (64 eps |mean|)^2 is treated as exactly constant.
+    """
+    eps = np.finfo(np.float64).eps
+    return variance <= (64 * eps * np.abs(mean)) ** 2
 
 
 def shrunk_covariance(covariance, n_samples, shrinkage):
