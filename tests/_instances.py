@@ -21,6 +21,11 @@ CHECK_PARAMS = {
         # "splice" needs a target argument to fit, which the common checks do
         # not pass; tests/test_erasure.py covers it.
     ],
+    "NNPreservingReducer": [
+        {"n_components": 1, "n_neighbors": 3, "max_iter": 2},
+        {"n_components": 1, "n_neighbors": 3, "max_iter": 2, "objective": "mpad",
+         "metric": "cosine"},
+    ],
 }
 
 #: Expected failures: estimator name -> {check name: reason}.

@@ -24,7 +24,7 @@ MOMENT_METHODS = ("leace", "orth", "splice")
 STREAMING_METHODS = ("leace", "orth")
 #: Methods that learn from the rows themselves (iterative, label concepts only).
 ITERATIVE_METHODS = ("inlp", "rlace")
-DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 5000}
+DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 2000}
 
 
 def _finalise_factors(factors, constant):
@@ -84,7 +84,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         Relaxed linear adversarial concept erasure (Ravfogel et al., 2022):
         the minimax game between a rank-``rank`` projection, relaxed to the
         Fantope, and a linear classifier, played by alternating mini-batch
-        gradient steps for ``max_iter`` steps (default 5000); returns the
+        gradient steps for ``max_iter`` steps (default 2000); returns the
         orthogonal projection off the top-``rank`` eigenvectors of the relaxed
         solution. ``rank`` defaults to 1.
     ``"splice"``
@@ -119,7 +119,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         of the majority rate.
     max_iter : int, default=None
         ``"inlp"``: rounds (None: 30); ``"rlace"``: gradient steps (None:
-        5000).
+        2000).
     random_state : int, RandomState instance or None, default=None
         Held-out split (``"inlp"``, ``"rlace"``) and mini-batches and
         initialisation (``"rlace"``).

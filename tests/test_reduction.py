@@ -1,0 +1,140 @@
+"""NNPreservingReducer: objectives, gradients, guarantees and errors."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from skembed import NNPreservingReducer
+from skembed.datasets import make_subspaces
+from skembed.metrics import knn_recall
+from skembed.reduction._margin import margin_loss_and_gradient, orthogonality_penalty
+from skembed.reduction._mpad import mpad_objective_and_gradient
+
+
+def numerical_gradient(function, W, step=1e-6):
+    gradient = np.zeros_like(W)
+    for index in np.ndindex(W.shape):
+        plus, minus = W.copy(), W.copy()
+        plus[index] += step
+        minus[index] -= step
+        gradient[index] = (function(plus) - function(minus)) / (2 * step)
+    return gradient
+
+
+def test_margin_gradient_matches_finite_differences():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 7))
+    W = rng.normal(size=(7, 3))
+    queries = np.arange(5)
+    candidates = rng.randint(0, 40, size=(5, 9))
+    is_neighbour = np.zeros((5, 9), dtype=bool)
+    is_neighbour[:, :3] = True
+    valid = rng.rand(5, 9) > 0.2
+    valid[:, :3] = True
+
+    def loss(W_):
+        return margin_loss_and_gradient(W_, X, queries, candidates, is_neighbour, 0.8, valid)[0]
+
+    analytic = margin_loss_and_gradient(W, X, queries, candidates, is_neighbour, 0.8, valid)[1]
+    np.testing.assert_allclose(analytic, numerical_gradient(loss, W), rtol=1e-5, atol=1e-7)
+
+
+def test_orthogonality_penalty_gradient():
+    W = np.random.RandomState(1).normal(size=(6, 3))
+    analytic = orthogonality_penalty(W, 0.7)[1]
+    numeric = numerical_gradient(lambda W_: orthogonality_penalty(W_, 0.7)[0], W)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_mpad_subgradient_matches_finite_differences():
+    rng = np.random.RandomState(2)
+    differences = rng.normal(size=(200, 6))
+    W = rng.normal(size=(6, 2))
+    W /= np.linalg.norm(W, axis=0)
+
+    def objective(W_):
+        return mpad_objective_and_gradient(W_, differences, 0.1, 0.5)[0]
+
+    analytic = mpad_objective_and_gradient(W, differences, 0.1, 0.5)[1]
+    # Away from ties the tail set is fixed for tiny steps: the subgradient is the gradient.
+    np.testing.assert_allclose(analytic, numerical_gradient(objective, W, 1e-8), rtol=1e-4, atol=1e-6)
+
+
+def test_mpad_tail_mean_by_hand():
+    differences = np.array([[1.0], [-2.0], [3.0], [-4.0]])
+    value, gradient = mpad_objective_and_gradient(np.array([[1.0]]), differences, 0.5, 0.0)
+    assert value == pytest.approx(1.5)  # mean of the two smallest |gaps|: 1 and 2
+    np.testing.assert_allclose(gradient, [[(1 + 2) / 2]])  # sign(g) * delta = |delta|
+
+
+def test_recall_near_one_on_a_subspace_at_its_dimension():
+    X, _ = make_subspaces(n_samples=600, n_features=30, n_subspaces=1, subspace_dim=5,
+                          noise=0.01, random_state=0)
+    reducer = NNPreservingReducer(n_components=5, max_iter=3, random_state=0).fit(X)
+    assert reducer.score(X) > 0.95
+
+
+@pytest.mark.parametrize("objective", ["margin", "mpad"])
+def test_never_below_pca_start_in_training_recall(objective):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(800, 20)) * np.linspace(2, 0.5, 20)
+    reducer = NNPreservingReducer(n_components=4, objective=objective, max_iter=4,
+                                  random_state=0).fit(X)
+    history = reducer.recall_history_
+    assert max(history) >= history[0]
+    # The kept map is the best seen, the PCA start included.
+    pca_recall = knn_recall(X, PCA(4).fit_transform(X), n_neighbors=10)
+    assert reducer.score(X) >= pca_recall - 0.02
+
+
+def test_margin_beats_pca_on_clustered_data():
+    X, _ = make_subspaces(n_samples=1500, n_features=40, n_subspaces=15, subspace_dim=3,
+                          noise=0.05, random_state=1)
+    reducer = NNPreservingReducer(n_components=6, max_iter=6, random_state=0).fit(X)
+    pca_recall = knn_recall(X, PCA(6).fit_transform(X), n_neighbors=10)
+    assert reducer.score(X) > pca_recall + 0.02
+
+
+def test_transform_is_linear_deterministic_and_near_orthonormal():
+    X = np.random.RandomState(0).normal(size=(300, 12))
+    a = NNPreservingReducer(n_components=3, max_iter=2, random_state=4).fit(X)
+    b = NNPreservingReducer(n_components=3, max_iter=2, random_state=4).fit(X)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    X1, X2 = X[:50], X[50:100]
+    np.testing.assert_allclose(
+        a.transform(0.3 * X1 + 0.7 * X2), 0.3 * a.transform(X1) + 0.7 * a.transform(X2),
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(a.transform(X), (X - a.mean_) @ a.components_.T, atol=1e-12)
+    gram = a.components_ @ a.components_.T
+    assert np.abs(gram - np.eye(3)).max() < 0.1
+
+
+def test_cosine_metric_ignores_row_norms():
+    X = np.random.RandomState(0).normal(size=(200, 8))
+    reducer = NNPreservingReducer(n_components=3, metric="cosine", max_iter=2,
+                                  random_state=0).fit(X)
+    scales = np.random.RandomState(1).uniform(0.5, 3, size=(200, 1))
+    np.testing.assert_allclose(reducer.transform(X * scales), reducer.transform(X), atol=1e-12)
+
+
+def test_feature_names_out_and_pandas():
+    pd = pytest.importorskip("pandas")
+    X = np.random.RandomState(0).normal(size=(100, 6))
+    out = (NNPreservingReducer(n_components=2, max_iter=1, random_state=0)
+           .set_output(transform="pandas").fit_transform(pd.DataFrame(X)))
+    assert list(out.columns) == ["nnpreservingreducer0", "nnpreservingreducer1"]
+
+
+@pytest.mark.parametrize(
+    "params, shape, match",
+    [
+        (dict(n_components=6), (50, 6), "n_components=6 must be smaller than n_features=6"),
+        (dict(n_components=2, n_neighbors=30), (20, 6), "minimum of 31 is required"),
+        (dict(n_components=8, n_neighbors=2), (5, 10), "minimum of 8 is required"),
+    ],
+)
+def test_errors(params, shape, match):
+    X = np.random.RandomState(0).normal(size=shape)
+    with pytest.raises(ValueError, match=match):
+        NNPreservingReducer(**params).fit(X)
