@@ -146,3 +146,18 @@ def test_demo_reports_the_eraser(capsys):
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "LinearConceptEraser" in out and "-> 5" in out
+
+
+def test_reduce_command(tmp_path):
+    from skembed import NNPreservingReducer
+
+    X = np.random.RandomState(0).normal(size=(120, 6))
+    np.save(tmp_path / "X.npy", X)
+    status = cli.main(["reduce", "--input", str(tmp_path / "X.npy"), "--output",
+                       str(tmp_path / "Y.csv"), "--param", "n_components=2",
+                       "--param", "max_iter=1", "--param", "random_state=0"])
+    assert status == 0
+    expected = NNPreservingReducer(2, max_iter=1, random_state=0).fit_transform(X)
+    lines = (tmp_path / "Y.csv").read_text().splitlines()
+    assert lines[0] == "nnpreservingreducer0,nnpreservingreducer1"
+    np.testing.assert_allclose(np.loadtxt(lines[1:], delimiter=","), expected, rtol=1e-7)
