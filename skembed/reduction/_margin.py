@@ -31,6 +31,16 @@ import numpy as np
 def margin_loss_and_gradient(W, X, queries, candidates, is_neighbour, temperature, valid=None):
     """Mean softmax ranking loss over a batch of queries, and its gradient in W.
 
+    Only the rows the batch touches are projected, once each, and the
+    gradient is gathered per row:
+
+        dL/dW = 2 sum_{i,j} g_ij (x_i - x_j)(p_i - p_j)^T
+              = 2 (X_q^T S - X_u^T V),
+
+    with p = W^T x, S_i = sum_j g_ij (p_i - p_j) per query and V_u the sum of
+    g_ij (p_i - p_j) over the pairs whose candidate is row u; no
+    (batch x candidates x features) tensor is formed.
+
     Parameters
     ----------
     W : ndarray of shape (n_features, n_components)
@@ -50,9 +60,12 @@ def margin_loss_and_gradient(W, X, queries, candidates, is_neighbour, temperatur
     loss : float
     gradient : ndarray of shape (n_features, n_components)
     """
-    differences = X[queries][:, None, :] - X[candidates]  # (b, c, d)
-    projected = differences @ W  # (b, c, m)
-    distances = np.einsum("bcm,bcm->bc", projected, projected)
+    rows, position = np.unique(np.concatenate([queries, candidates.ravel()]), return_inverse=True)
+    X_rows = X[rows]
+    P = X_rows @ W  # each touched row projected once
+    query_at, candidate_at = position[: len(queries)], position[len(queries):].reshape(candidates.shape)
+    gaps = P[query_at][:, None, :] - P[candidate_at]  # (b, c, m): p_i - p_j
+    distances = np.einsum("bcm,bcm->bc", gaps, gaps)
     logits = -distances / temperature
     if valid is not None:
         logits = np.where(valid, logits, -np.inf)
@@ -65,9 +78,11 @@ def margin_loss_and_gradient(W, X, queries, candidates, is_neighbour, temperatur
     loss = -np.sum(targets * np.log(np.maximum(probabilities, 1e-300))) / batch
     # dL/dd_ij = (dL/dlogit_ij)(dlogit_ij/dd_ij) = (p_ij - t_ij)(-1/tau)
     coefficients = (targets - probabilities) / (temperature * batch)
-    n_features = differences.shape[2]
-    weighted = (projected * coefficients[:, :, None]).reshape(-1, projected.shape[2])
-    gradient = 2 * differences.reshape(-1, n_features).T @ weighted
+    weighted_gaps = gaps * coefficients[:, :, None]  # g_ij (p_i - p_j)
+    per_row = np.zeros_like(P)
+    np.add.at(per_row, query_at, weighted_gaps.sum(axis=1))
+    np.add.at(per_row, candidate_at.ravel(), -weighted_gaps.reshape(-1, P.shape[1]))
+    gradient = 2 * X_rows.T @ per_row
     return float(loss), gradient
 
 
