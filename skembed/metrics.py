@@ -18,7 +18,7 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -28,7 +28,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from .base import validate_array
-from .utils import exact_kneighbors
+from .utils import exact_kneighbors, neighbour_overlap
 
 __all__ = ["knn_recall", "clustering_accuracy", "linear_probe_accuracy"]
 
@@ -121,12 +121,7 @@ def knn_recall(
     embedded = exact_kneighbors(
         X_embedded, n_neighbors, queries=queries, metric=metric, return_distance=False
     )
-    # Count common indices row by row; blocks keep the (q, k, k) mask small.
-    kept = 0
-    for batch in gen_batches(len(queries), max(1, 2**22 // n_neighbors**2)):
-        same = reference[batch, :, None] == embedded[batch, None, :]
-        kept += int(same.any(axis=2).sum())
-    return kept / (len(queries) * n_neighbors)
+    return neighbour_overlap(embedded, reference)
 
 
 @validate_params(

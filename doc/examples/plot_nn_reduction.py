@@ -17,7 +17,7 @@ from sklearn.random_projection import GaussianRandomProjection
 
 from skembed import NNPreservingReducer
 from skembed.datasets import load_sample_words
-from skembed.utils import exact_kneighbors
+from skembed.utils import exact_kneighbors, neighbour_overlap
 
 X = load_sample_words().minilm.astype(np.float64)
 X /= np.linalg.norm(X, axis=1, keepdims=True)
@@ -29,7 +29,7 @@ truth = exact_kneighbors(X, 10, queries=queries, return_distance=False)
 def held_out_recall(model):
     reduced = model.fit(X[fit_rows]).transform(X)
     found = exact_kneighbors(reduced, 10, queries=queries, return_distance=False)
-    return (found[:, :, None] == truth[:, None, :]).any(axis=2).mean()
+    return neighbour_overlap(found, truth)
 
 
 dimensions = [4, 8, 16, 32, 64]

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
-from ..utils import exact_kneighbors
+from ..utils import exact_kneighbors, neighbour_overlap
 from ._margin import margin_loss_and_gradient, orthogonality_penalty
 from ._mpad import mpad_objective_and_gradient
 
@@ -426,4 +426,4 @@ class NNPreservingReducer(
 def _recall(centred, W, queries, truth):
     """Recall@k of ``truth`` (true neighbours of ``queries``) under the map W."""
     found = exact_kneighbors(centred @ W, truth.shape[1], queries=queries, return_distance=False)
-    return float((found[:, :, None] == truth[:, None, :]).any(axis=2).mean())
+    return neighbour_overlap(found, truth)

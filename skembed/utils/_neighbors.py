@@ -14,8 +14,9 @@ and the cosine distance through normalised Euclidean search.
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import gen_batches
 
-__all__ = ["exact_kneighbors"]
+__all__ = ["exact_kneighbors", "neighbour_overlap"]
 
 
 def _row_normalized(X, name):
@@ -129,3 +130,31 @@ def exact_kneighbors(
     if return_distance:
         return distances, indices
     return indices
+
+
+def neighbour_overlap(found, truth):
+    """Mean fraction of each row of ``truth`` that also appears in ``found``.
+
+    Parameters
+    ----------
+    found, truth : ndarray of int of shape (n_queries, k)
+        Neighbour indices per query (e.g. in a reduced and in the original
+        space).
+
+    Returns
+    -------
+    overlap : float
+        In [0, 1]; the recall@k of ``found`` against ``truth``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils import neighbour_overlap
+    >>> neighbour_overlap(np.array([[1, 2], [0, 3]]), np.array([[2, 1], [0, 2]]))
+    0.75
+    """
+    kept = 0
+    # Blocks keep the (rows, k, k) comparison small.
+    for rows in gen_batches(len(truth), max(1, 2**22 // max(truth.shape[1], 1) ** 2)):
+        kept += int((found[rows, :, None] == truth[rows, None, :]).any(axis=1).sum())
+    return kept / truth.size
