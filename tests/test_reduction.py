@@ -138,3 +138,13 @@ def test_errors(params, shape, match):
     X = np.random.RandomState(0).normal(size=shape)
     with pytest.raises(ValueError, match=match):
         NNPreservingReducer(**params).fit(X)
+
+
+def test_query_sample_on_large_data_and_thread_limit():
+    X, _ = make_subspaces(n_samples=1200, n_features=20, n_subspaces=12, subspace_dim=2,
+                          noise=0.05, random_state=3)
+    reducer = NNPreservingReducer(n_components=4, max_queries=200, max_iter=3, n_jobs=1,
+                                  random_state=0).fit(X)
+    assert reducer.n_iter_ >= 1
+    assert max(reducer.recall_history_) >= reducer.recall_history_[0]
+    np.testing.assert_allclose(reducer.transform(X), (X - reducer.mean_) @ reducer.components_.T)

@@ -13,6 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from ..base import ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
@@ -120,13 +121,17 @@ class NNPreservingReducer(
     batch_size : int, default=256
         Queries per gradient step (``"margin"``).
     max_queries : int, default=20000
-        At most this many training points serve as queries per epoch (drawn
-        at random), which bounds the cost on large data.
+        At most this many training points (a random sample, drawn once) serve
+        as queries: their exact neighbours are computed once and their
+        intruders at every epoch, which bounds the cost on large data.
     tol : float, default=1e-4
         Stop when the best held-out recall has grown by less than ``tol`` for
         two epochs in a row.
     random_state : int, RandomState instance or None, default=None
         Query sampling, negatives, held-out sample and ``init="random"``.
+    n_jobs : int, default=None
+        Threads for the neighbour searches and matrix products (None: as the
+        BLAS and OpenMP libraries are configured; -1: all cores).
     verbose : int, default=0
         Print the loss and held-out recall after each epoch.
 
@@ -182,6 +187,7 @@ class NNPreservingReducer(
         "max_queries": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -203,6 +209,7 @@ class NNPreservingReducer(
         max_queries=20_000,
         tol=1e-4,
         random_state=None,
+        n_jobs=None,
         verbose=0,
     ):
         self.n_components = n_components
@@ -220,6 +227,7 @@ class NNPreservingReducer(
         self.max_queries = max_queries
         self.tol = tol
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _min_fit_samples(self):
@@ -249,6 +257,11 @@ class NNPreservingReducer(
             The fitted reducer.
         """
         X = self._validate_X(X, reset=True)
+        limits = None if self.n_jobs is None or self.n_jobs < 0 else self.n_jobs
+        with threadpool_limits(limits=limits):
+            return self._fit(X)
+
+    def _fit(self, X):
         n_samples, n_features = X.shape
         if self.n_components >= n_features:
             raise ValueError(
@@ -313,27 +326,30 @@ class NNPreservingReducer(
     def _fit_margin(self, centred, W, rng, held_out, truth_held_out):
         n_samples = centred.shape[0]
         k = self.n_neighbors
-        queries_all = np.arange(n_samples)
-        true_neighbours = exact_kneighbors(centred, k, return_distance=False)
+        # The queries: every point, or a fixed sample of max_queries of them on
+        # large data; their exact neighbours among all points are found once.
+        queries = np.arange(n_samples)
+        if n_samples > self.max_queries:
+            queries = np.sort(rng.choice(n_samples, self.max_queries, replace=False))
+        true_neighbours = exact_kneighbors(centred, k, queries=queries, return_distance=False)
         projected = centred @ W
-        neighbour_distances = np.sum((projected[:, None] - projected[true_neighbours]) ** 2, -1)
+        neighbour_distances = np.sum(
+            (projected[queries, None] - projected[true_neighbours]) ** 2, axis=-1
+        )
         temperature = self.temperature * max(float(np.median(neighbour_distances)), 1e-12)
         n_hard = min(self.n_negatives, n_samples - 1)
         optimizer = _Adam(W.shape, self.learning_rate)
 
         def run_epoch(W):
-            queries = queries_all
-            if n_samples > self.max_queries:
-                queries = np.sort(rng.choice(n_samples, self.max_queries, replace=False))
             hard = exact_kneighbors(centred @ W, n_hard, queries=queries, return_distance=False)
             random = rng.randint(0, n_samples, size=(len(queries), 20))
-            candidates = np.concatenate([true_neighbours[queries], hard, random], axis=1)
+            candidates = np.concatenate([true_neighbours, hard, random], axis=1)
             is_neighbour = np.zeros(candidates.shape, dtype=bool)
             is_neighbour[:, :k] = True
             valid = np.ones(candidates.shape, dtype=bool)
             extra = candidates[:, k:]
             valid[:, k:] = ~(
-                (extra[:, :, None] == true_neighbours[queries][:, None, :]).any(axis=2)
+                (extra[:, :, None] == true_neighbours[:, None, :]).any(axis=2)
                 | (extra == queries[:, None])
             )
             losses = []
