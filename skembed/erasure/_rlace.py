@@ -22,6 +22,7 @@ generator, so it is deterministic under ``random_state``.
 
 import numpy as np
 
+from ..utils._optim import Adam
 from ._probing import held_out_accuracy, holdout_split, majority_rate
 
 BATCH_SIZE = 256
@@ -59,25 +60,6 @@ def _softmax_gradient(logits, targets, weights):
     return (probabilities - targets) * (weights / weights.sum())[:, None]
 
 
-class _Adam:
-    def __init__(self, shapes, step, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.step, self.beta1, self.beta2, self.eps = step, beta1, beta2, eps
-        self.first = [np.zeros(s) for s in shapes]
-        self.second = [np.zeros(s) for s in shapes]
-        self.t = 0
-
-    def update(self, params, grads):
-        self.t += 1
-        for p, g, m, v in zip(params, grads, self.first, self.second):
-            m *= self.beta1
-            m += (1 - self.beta1) * g
-            v *= self.beta2
-            v += (1 - self.beta2) * g**2
-            m_hat = m / (1 - self.beta1**self.t)
-            v_hat = v / (1 - self.beta2**self.t)
-            p -= self.step * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
 def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state):
     """Orthonormal basis (d x rank) of the removed subspace, and the steps run.
 
@@ -100,7 +82,7 @@ def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state):
     A = fantope_projection(1e-1 * rng.standard_normal((n_features, n_features)), rank)
     theta = 1e-2 * rng.standard_normal((n_features, n_outputs))
     bias = np.zeros(n_outputs)
-    optimizer = _Adam([theta.shape, bias.shape], CLASSIFIER_STEP)
+    optimizer = Adam([theta.shape, bias.shape], CLASSIFIER_STEP)
 
     best_basis, best_gap = _top_eigenvectors(A, rank), np.inf
     n_iter = 0

@@ -17,32 +17,13 @@ from threadpoolctl import threadpool_limits
 
 from ..base import ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
+from ..utils._optim import Adam
 from ._margin import margin_loss_and_gradient, orthogonality_penalty
 from ._mpad import mpad_objective_and_gradient
 
 BATCH_SIZE = 256
 PATIENCE = 2
 MIN_STEPS = 50
-ADAM_BETAS = (0.9, 0.999)
-
-
-class _Adam:
-    """Adam steps on one array (descent; pass the negated gradient to ascend)."""
-
-    def __init__(self, shape, step):
-        self.step = step
-        self.first = np.zeros(shape)
-        self.second = np.zeros(shape)
-        self.t = 0
-
-    def update(self, value, gradient):
-        beta1, beta2 = ADAM_BETAS
-        self.t += 1
-        self.first = beta1 * self.first + (1 - beta1) * gradient
-        self.second = beta2 * self.second + (1 - beta2) * gradient**2
-        first = self.first / (1 - beta1**self.t)
-        second = self.second / (1 - beta2**self.t)
-        value -= self.step * first / (np.sqrt(second) + 1e-12)
 
 
 class NNPreservingReducer(
@@ -338,7 +319,7 @@ class NNPreservingReducer(
         )
         temperature = self.temperature * max(float(np.median(neighbour_distances)), 1e-12)
         n_hard = min(self.n_negatives, n_samples - 1)
-        optimizer = _Adam(W.shape, self.learning_rate)
+        optimizer = Adam([W.shape], self.learning_rate)
 
         def run_epoch(W):
             hard = exact_kneighbors(centred @ W, n_hard, queries=queries, return_distance=False)
@@ -365,7 +346,7 @@ class NNPreservingReducer(
                     temperature, valid[batch],
                 )
                 penalty, penalty_gradient = orthogonality_penalty(W, self.orthogonality)
-                optimizer.update(W, gradient + penalty_gradient)
+                optimizer.update([W], [gradient + penalty_gradient])
                 W /= np.linalg.norm(W, axis=0)  # unit directions, as in MPAD
                 losses.append(loss + penalty)
             return float(np.mean(losses))
@@ -375,7 +356,7 @@ class NNPreservingReducer(
     def _fit_mpad(self, centred, W, rng, held_out, truth_held_out):
         n_samples = centred.shape[0]
         W /= np.linalg.norm(W, axis=0)
-        optimizer = _Adam(W.shape, self.learning_rate)
+        optimizer = Adam([W.shape], self.learning_rate)
         n_pairs = 100 * self.n_negatives
 
         def run_epoch(W):
@@ -388,7 +369,7 @@ class NNPreservingReducer(
                 objective, gradient = mpad_objective_and_gradient(
                     W, differences, self.tail_fraction, self.orthogonality
                 )
-                optimizer.update(W, -gradient)  # ascent
+                optimizer.update([W], [-gradient])  # ascent
                 W /= np.linalg.norm(W, axis=0)
                 objectives.append(objective)
             return -float(np.mean(objectives))
