@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._available_if import available_if
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
@@ -33,9 +33,9 @@ def _finalise_factors(factors, constant):
     A feature with no variance lies outside the covariance's support, so the
     exact eraser leaves it untouched; in floating point the factors carry
     rounding (about 1e-17) there, which would write a tiny but perfectly
-    concept-correlated signal into an otherwise constant column, found at once
-    by any scale-invariant probe (seen on the MiniLM vectors, which have dead
-    dimensions). Orthonormal bases (one array for both factors) are
+    concept-correlated signal into an otherwise constant column (a bias
+    feature, say), found at once by any scale-invariant probe. Orthonormal
+    bases (one array for both factors) are
     re-orthonormalised after the zeroing. Row-major storage makes transform's
     products bitwise reproducible (BLAS picks kernels by memory layout), also
     after a pickle round trip.
