@@ -20,9 +20,10 @@ intruder, by a margin of a few tau. Its gradient is
 A soft penalty alpha ||W^T W - I||_F^2, with W's columns brought back to unit
 norm after every step, keeps W near-orthonormal, so that the reduced
 distances keep the scale of the original ones and tau keeps its meaning
-(without the renormalisation the loss shrinks W on unstructured data). Among the losses tried (hinge on the k-th neighbour, pairwise
-logistic, this listwise softmax), the listwise softmax gave the best held-out
-recall on MiniLM word vectors (see benchmarks/RESULTS.md).
+(without the renormalisation the loss shrinks W on unstructured data).
+
+The listwise form is the one measured (benchmarks/RESULTS.md); hinge or
+pairwise variants have not been compared.
 """
 
 import numpy as np
