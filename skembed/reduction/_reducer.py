@@ -390,10 +390,12 @@ class NNPreservingReducer(
             In X's dtype.
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        dtype = X.dtype
-        X = self._prepare(X)
-        reduced = X @ self.components_.T.astype(dtype)
+        return self._reduce(self._prepare(self._validate_X(X, reset=False)))
+
+    def _reduce(self, prepared):
+        """The map on validated, normalised rows: one product, in their dtype."""
+        dtype = prepared.dtype
+        reduced = prepared @ self.components_.T.astype(dtype)
         reduced -= (self.mean_ @ self.components_.T).astype(dtype)
         return reduced
 
@@ -416,8 +418,8 @@ class NNPreservingReducer(
         from ..metrics import knn_recall
 
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False, method="score")
-        return knn_recall(self._prepare(X), self.transform(X), n_neighbors=self.n_neighbors)
+        prepared = self._prepare(self._validate_X(X, reset=False, method="score"))
+        return knn_recall(prepared, self._reduce(prepared), n_neighbors=self.n_neighbors)
 
 
 def _recall(centred, W, queries, truth):
