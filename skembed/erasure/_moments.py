@@ -22,8 +22,21 @@ from sklearn.utils import gen_batches
 _BLOCK_ROWS = 16_384
 
 
+def _weighted_mean(A, weights, total):
+    """sum_i w_i a_i / total, accumulated in float64 block by block.
+
+    (A float64 weight vector times a float32 matrix would make NumPy copy
+    the whole matrix to float64; blocks bound that copy.)
+    """
+    accumulated = np.zeros(A.shape[1])
+    for rows in gen_batches(A.shape[0], _BLOCK_ROWS):
+        accumulated += weights[rows] @ A[rows]
+    return accumulated / total
+
+
 def _centred_scatter(X, mean_x, blocks, weights):
-    """sum_i w_i (x_i - m_x)(b_i - m_b)^T for each (B, m_b) in ``blocks``.
+    """sum_i w_i (x_i - m_x)(b_i - m_b)^T for each (B, m_b) in ``blocks``,
+    and the diagonal sum_i w_i (x_i - m_x)^2.
 
     Rows are scaled by sqrt(w_i) on both sides, so the scatter of X with
     itself is ``A.T @ A``, which NumPy evaluates with the symmetric BLAS
@@ -31,11 +44,13 @@ def _centred_scatter(X, mean_x, blocks, weights):
     """
     n_features = X.shape[1]
     scatters = [np.zeros((n_features, B.shape[1])) for B, _ in blocks]
+    diagonal = np.zeros(n_features)
     root_weights = None if np.all(weights == 1) else np.sqrt(weights).astype(X.dtype)
     for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
         centred = X[rows] - mean_x.astype(X.dtype, copy=False)
         if root_weights is not None:
             centred *= root_weights[rows, None]
+        diagonal += np.einsum("ij,ij->j", centred, centred)
         for scatter, (B, mean_b) in zip(scatters, blocks):
             if B is X:
                 scatter += centred.T @ centred
@@ -44,7 +59,7 @@ def _centred_scatter(X, mean_x, blocks, weights):
             if root_weights is not None:
                 side *= root_weights[rows, None]
             scatter += centred.T @ side
-    return scatters
+    return scatters, diagonal
 
 
 class WeightedMoments:
@@ -79,18 +94,16 @@ class WeightedMoments:
         batch_weight = float(weights.sum())
         if batch_weight <= 0:
             return self
-        batch_mean_x = weights @ X / batch_weight
-        batch_side_means = {name: weights @ B / batch_weight for name, B in sides.items()}
+        batch_mean_x = _weighted_mean(X, weights, batch_weight)
+        batch_side_means = {
+            name: _weighted_mean(B, weights, batch_weight) for name, B in sides.items()
+        }
 
         blocks = [(sides[name], batch_side_means[name]) for name in self.cross_scatter]
         if self.scatter_xx is not None:
             blocks.append((X, batch_mean_x))
-        scatters = _centred_scatter(X, batch_mean_x, blocks, weights)
+        scatters, batch_diag = _centred_scatter(X, batch_mean_x, blocks, weights)
         batch_xx = scatters.pop() if self.scatter_xx is not None else None
-        if batch_xx is not None:
-            batch_diag = np.diag(batch_xx).copy()
-        else:
-            batch_diag = weights @ (X - batch_mean_x) ** 2
         batch_cross = dict(zip(self.cross_scatter, scatters))
 
         total = self.weight + batch_weight
