@@ -367,3 +367,9 @@ def test_features_of_very_different_scales_are_all_erased(method):
     assert np.abs(cross_covariance(scaled, one_hot(y))).max() < 1e-10
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     assert probe.fit(X_erased, y).score(X_erased, y) < 0.55
+
+
+def test_fitted_attributes_available_right_after_partial_fit():
+    X, y = make_classification(n_samples=200, n_features=8, random_state=0)
+    eraser = LinearConceptEraser(shrinkage=True).partial_fit(X, y)
+    assert 0 <= eraser.shrinkage_ <= 1 and eraser.rank_ == 1

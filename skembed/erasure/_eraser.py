@@ -450,10 +450,10 @@ default=None
         constant = constant_features(moments.mean_x, moments.variance)
         concept_cross = moments.cross_covariance("concept")
         if self.method == "orth":
-            self.shrinkage_ = 0.0
+            self._shrinkage = 0.0
             factors = orth_factors(concept_cross, rank=self.rank)
         else:
-            covariance, self.shrinkage_ = shrunk_covariance(
+            covariance, self._shrinkage = shrunk_covariance(
                 moments.covariance, moments.weight, self.shrinkage
             )
             # LEACE and SPLICE are equivariant under rescaling the features
@@ -481,7 +481,7 @@ default=None
         rng = check_random_state(self.random_state)
         max_iter = self.max_iter or DEFAULT_MAX_ITER[self.method]
         centred = X.astype(np.float64) - self.mean_
-        self.shrinkage_ = 0.0
+        self._shrinkage = 0.0
         if self.method == "inlp":
             basis, self.n_iter_ = inlp_basis(
                 centred, y, weights, max_iter=max_iter, tol=self.tol,
@@ -511,6 +511,12 @@ default=None
     @property
     def concept_directions_(self):
         return self._fitted_factors()[1]
+
+    @property
+    def shrinkage_(self):
+        # Set by the (possibly lazy) solve, so read it through the factors.
+        self._fitted_factors()
+        return self._shrinkage
 
     @property
     def rank_(self):
