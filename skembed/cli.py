@@ -26,6 +26,7 @@ from . import __version__
 
 EXIT_USAGE = 2
 WRITABLE = (".npy", ".csv")
+SAMPLE_WRITABLE = (".npz", ".csv")
 
 
 class CommandError(Exception):
@@ -44,8 +45,11 @@ class EstimatorCommand:
         One line shown by ``skembed --help``.
     needs_y : bool
         The estimator is fit with a target (``--y`` or ``--y-column``).
-    output : {"transform", "labels"}
-        Write ``fit_transform``'s array, or ``fit_predict``'s labels.
+    output : {"transform", "labels", "sample"}
+        Write ``fit_transform``'s array, ``fit_predict``'s labels, or a
+        sampler's chosen rows: ``sample_indices_`` and ``sample_weight_``
+        (``.npz`` with arrays ``indices`` and ``sample_weight``, or a ``.csv``
+        with columns ``index,sample_weight``).
     target_name : str
         What the target is called on the command line: ``--NAME FILE`` or
         ``--NAME-column COLUMN`` (default ``y``).
@@ -131,6 +135,19 @@ def write_table(path, values, column_names=None):
         )
 
 
+def _write_sample(path, indices, sample_weight):
+    """Write a sampler's rows: ``.npz`` (``indices``, ``sample_weight``) or ``.csv``."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        np.savez(path, indices=indices, sample_weight=sample_weight)
+    else:
+        table = np.column_stack([indices, sample_weight])
+        np.savetxt(
+            path, table, delimiter=",", header="index,sample_weight", comments="",
+            fmt=["%d", "%.17g"],
+        )
+
+
 def parse_param(text):
     """Turn ``name=value`` into ``(name, value)``; values are Python literals or strings."""
     name, sep, raw = text.partition("=")
@@ -178,9 +195,10 @@ def _load_xy(args, command):
 def run_estimator_command(name, args):
     """Fit the named estimator on the input file and write its output."""
     command = COMMANDS[name]
-    if Path(args.output).suffix.lower() not in WRITABLE:
+    writable = SAMPLE_WRITABLE if command.output == "sample" else WRITABLE
+    if Path(args.output).suffix.lower() not in writable:
         raise CommandError(
-            f"cannot write {args.output}: unknown file type; use .npy or .csv"
+            f"cannot write {args.output}: unknown file type; use {' or '.join(writable)}"
         )
     X, y, columns = _load_xy(args, command)
     estimator = command.factory()
@@ -190,6 +208,14 @@ def run_estimator_command(name, args):
         if command.output == "labels":
             result = estimator.fit_predict(X, y)
             names = ["label"]
+        elif command.output == "sample":
+            estimator.fit(X, y)
+            _write_sample(args.output, estimator.sample_indices_, estimator.sample_weight_)
+            print(
+                f"{name}: wrote {len(estimator.sample_indices_)} of {len(X)} rows "
+                f"(indices and weights) to {args.output}"
+            )
+            return
         else:
             result = estimator.fit_transform(X, y) if y is not None else estimator.fit_transform(X)
             input_names = columns if columns and len(columns) == X.shape[1] else None

@@ -161,3 +161,43 @@ def test_reduce_command(tmp_path):
     lines = (tmp_path / "Y.csv").read_text().splitlines()
     assert lines[0] == "nnpreservingreducer0,nnpreservingreducer1"
     np.testing.assert_allclose(np.loadtxt(lines[1:], delimiter=","), expected, rtol=1e-7)
+
+
+class _EveryOtherRow:
+    """A minimal sampler: keeps rows 0, 2, 4, ... with weight 2."""
+
+    def set_params(self, **params):
+        return self
+
+    def fit(self, X, y=None):
+        self.sample_indices_ = np.arange(0, len(X), 2)
+        self.sample_weight_ = np.full(len(self.sample_indices_), 2.0)
+        return self
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_sampler_output_writes_indices_and_weights(monkeypatch, tmp_path, capsys, suffix):
+    monkeypatch.setitem(
+        cli.COMMANDS, "halve", cli.EstimatorCommand(_EveryOtherRow, "halve", output="sample")
+    )
+    np.save(tmp_path / "x.npy", np.zeros((7, 2)))
+    out = tmp_path / f"rows{suffix}"
+    assert cli.main(["halve", str(tmp_path / "x.npy"), "-o", str(out)]) == 0
+    if suffix == ".npz":
+        saved = np.load(out)
+        indices, weights = saved["indices"], saved["sample_weight"]
+    else:
+        table = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)
+        indices, weights = table[:, 0].astype(int), table[:, 1]
+    np.testing.assert_array_equal(indices, [0, 2, 4, 6])
+    np.testing.assert_array_equal(weights, [2.0] * 4)
+    assert "wrote 4 of 7 rows" in capsys.readouterr().out
+
+
+def test_sampler_output_rejects_npy(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(
+        cli.COMMANDS, "halve", cli.EstimatorCommand(_EveryOtherRow, "halve", output="sample")
+    )
+    np.save(tmp_path / "x.npy", np.zeros((7, 2)))
+    status = cli.main(["halve", str(tmp_path / "x.npy"), "-o", str(tmp_path / "rows.npy")])
+    assert ".npz or .csv" in one_line_error(capsys, status)
