@@ -1,0 +1,479 @@
+"""RelativeRepresentation: each point described by its similarities to anchor points."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import ValidationMixin
+from ..erasure._moments import WeightedMoments, shrunk_covariance
+from ._anchors import (
+    explicit_anchors,
+    fps_anchors,
+    kmeans_anchors,
+    random_anchors,
+    stratified_anchors,
+)
+from ._similarities import SIMILARITIES, PreparedAnchors, similarity_block
+
+ANCHOR_STRATEGIES = ("random", "kmeans", "fps", "stratified")
+
+#: Output (and whitened input) entries computed per row block: bounds the
+#: temporaries of transform to a few tens of MB whatever the number of rows.
+_BLOCK_ELEMENTS = 2**22
+
+
+def inverse_square_root(covariance):
+    r"""Symmetric (ZCA) whitening matrix :math:`\Sigma^{-1/2}`.
+
+    Eigenvalues below ``n_features * eps`` times the largest are treated as
+    zero (a pseudo-inverse square root): directions without variance in the
+    fit data are dropped rather than blown up.
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    top = eigenvalues.max(initial=0.0)
+    keep = eigenvalues > covariance.shape[0] * np.finfo(np.float64).eps * top
+    if not keep.any():
+        return np.zeros_like(covariance)
+    vectors = eigenvectors[:, keep]
+    return (vectors / np.sqrt(eigenvalues[keep])) @ vectors.T
+
+
+class RelativeRepresentation(
+    ValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    r"""Represent each point by its similarities to a set of anchor points.
+
+    Two encoders (two sentence-transformers, a static and a contextual word
+    model, two vision backbones) embed the same items in incompatible spaces.
+    If the two spaces differ by a transformation that a similarity function
+    ignores (an angle-preserving map for cosine, say), then the vector of
+    similarities to a fixed set of *parallel* anchors, the same items in both
+    spaces, is the same in both: a classifier trained on one encoder's
+    relative representations works on the other's (zero-shot stitching), and
+    points can be searched across spaces (Moschella et al., 2023).
+
+    With anchors :math:`a_1, \dots, a_m` (rows of the fit data), centring
+    vector :math:`c` and whitening matrix :math:`W` (identity unless
+    ``whiten``), a point :math:`x` becomes
+
+    .. math::
+
+       r(x) = \big(s(\tilde x, \tilde a_1), \dots, s(\tilde x, \tilde a_m)\big),
+       \qquad \tilde x = (x - c)\,W,
+
+    for each similarity :math:`s` asked for (see ``similarity``). With several
+    similarities the blocks are concatenated, each standardised by the mean
+    and standard deviation of the anchors' own similarities to each other
+    (Cannistraci et al., 2024): every block keeps its invariance and none
+    dominates by scale.
+
+    Read more in the :doc:`User Guide </user_guide/relative>`.
+
+    Parameters
+    ----------
+    n_anchors : int, default=300
+        Number of anchors chosen among the rows of X (at most the number of
+        rows). Ignored when ``anchors`` is an array of row numbers.
+    anchors : {"random", "kmeans", "fps", "stratified"} or array-like of int, \
+default="random"
+        How anchors are chosen:
+
+        * ``"random"``: uniformly, without replacement (the seed paper);
+        * ``"kmeans"``: the row nearest each of ``n_anchors`` k-means
+          centroids (distinct rows);
+        * ``"fps"``: farthest-point sampling on the rows scaled to unit
+          length (spread over the directions of the data);
+        * ``"stratified"``: balanced over the classes of ``y`` (pass ``y``);
+        * an array of distinct row numbers of X: how *parallel* anchors are
+          given, the same items in two spaces.
+    similarity : str or list of str, default="cosine"
+        ``"cosine"``, ``"euclidean"`` (minus the distance), ``"l1"`` (minus
+        the city-block distance), ``"linf"`` (minus the Chebyshev distance),
+        ``"basis"`` (least-squares coordinates in the anchors' span), or a
+        list of them: the product of invariances, blocks concatenated in the
+        list's order, each standardised by the anchors' statistics.
+    center : bool, default=True
+        Subtract the anchors' mean first. Makes every similarity invariant to
+        translations of the whole space (cosine and basis are not otherwise).
+    whiten : bool, default=False
+        Whiten with the covariance of the fit data, :math:`W = \Sigma^{-1/2}`
+        (pseudo-inverse square root): cosine and Euclidean similarities then
+        become Mahalanobis ones and the representation is invariant to every
+        invertible linear map of the whole space. The anchors alone are too
+        few to estimate the covariance when ``n_anchors < n_features``; all
+        rows of X are used.
+    shrinkage : bool or float in [0, 1], default=False
+        With ``whiten=True``: shrink the covariance toward a multiple of the
+        identity (``True``: the distribution-free optimal coefficient, as
+        :class:`~skembed.LinearConceptEraser` does; a float sets it). Helps
+        when the fit data are few for their dimension, at the cost of exact
+        invariance to linear maps (shrinkage toward the identity depends on
+        the coordinates).
+    top_k : int, default=None
+        Keep only each row's ``top_k`` largest similarities in each block,
+        the others set to zero; :meth:`transform` then returns a
+        ``scipy.sparse`` CSR matrix.
+    normalize : {None, "l2", "standard"}, default=None
+        Normalisation of the output: ``"l2"`` scales each row to unit length
+        (after ``top_k``); ``"standard"`` standardises each column with its
+        mean and standard deviation over the fit data (not with ``top_k``).
+    random_state : int, RandomState instance or None, default=None
+        Anchor draw (``"random"``, ``"stratified"``), k-means initialisation
+        (``"kmeans"``) and the first anchor of ``"fps"``.
+
+    Attributes
+    ----------
+    anchor_indices_ : ndarray of int of shape (n_anchors_,)
+        Row numbers, in the fit data, of the anchors; give them as
+        ``anchors=`` to the estimator of another space for parallel anchors.
+    anchors_ : ndarray of shape (n_anchors_, n_features)
+        The anchor vectors, as given (float64).
+    n_anchors_ : int
+        Number of anchors.
+    similarities_ : tuple of str
+        The similarity of each output block, in order.
+    center_ : ndarray of shape (n_features,)
+        Subtracted before the similarities: the anchors' mean (zeros when
+        ``center=False``).
+    whitening_ : ndarray of shape (n_features, n_features) or None
+        :math:`W`, or None without ``whiten``.
+    shrinkage_ : float
+        Shrinkage coefficient used by the whitening (0 without).
+    block_mean_, block_scale_ : ndarray of shape (n_blocks,)
+        Per-block standardisation (the anchors' similarities to each other);
+        0 and 1 for a single similarity given as a string.
+    output_mean_, output_scale_ : ndarray of shape (n_features_out,) or None
+        Column statistics of ``normalize="standard"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    LatentTranslator : Map one space into another with a map fitted on
+        parallel anchors.
+
+    Notes
+    -----
+    Only the anchors, the centring vector and the whitening matrix are kept,
+    never the training data. :meth:`transform` costs O(n m d) (plus O(n d^2)
+    with ``whiten``), computed in blocks of rows so memory stays bounded; it
+    is deterministic. Float32 input gives float32 output (the L1 and
+    L-infinity distances are computed in float64 and cast back).
+
+    References
+    ----------
+    .. [1] L. Moschella, V. Maiorca, M. Fumero, A. Norelli, F. Locatello,
+       E. Rodolà. "Relative representations enable zero-shot latent space
+       communication." ICLR 2023.
+    .. [2] I. Cannistraci, L. Moschella, M. Fumero, V. Maiorca, E. Rodolà.
+       "From Bricks to Bridges: Product of Invariances to Enhance Latent Space
+       Communication." ICLR 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed import RelativeRepresentation
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(500, 20))
+    >>> rotation = np.linalg.qr(rng.normal(size=(20, 20)))[0]
+    >>> anchors = np.arange(50)  # the same items in both spaces
+    >>> R1 = RelativeRepresentation(anchors=anchors).fit_transform(X)
+    >>> R2 = RelativeRepresentation(anchors=anchors).fit_transform(3 * X @ rotation + 1)
+    >>> R1.shape
+    (500, 50)
+    >>> bool(np.abs(R1 - R2).max() < 1e-10)
+    True
+    """
+
+    _parameter_constraints = {
+        "n_anchors": [Interval(Integral, 1, None, closed="left")],
+        "anchors": [StrOptions(set(ANCHOR_STRATEGIES)), "array-like"],
+        "similarity": [StrOptions(set(SIMILARITIES)), list, tuple],
+        "center": ["boolean"],
+        "whiten": ["boolean"],
+        "shrinkage": ["boolean", Interval(Real, 0, 1, closed="both")],
+        "top_k": [Interval(Integral, 1, None, closed="left"), None],
+        "normalize": [StrOptions({"l2", "standard"}), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_anchors=300,
+        *,
+        anchors="random",
+        similarity="cosine",
+        center=True,
+        whiten=False,
+        shrinkage=False,
+        top_k=None,
+        normalize=None,
+        random_state=None,
+    ):
+        self.n_anchors = n_anchors
+        self.anchors = anchors
+        self.similarity = similarity
+        self.center = center
+        self.whiten = whiten
+        self.shrinkage = shrinkage
+        self.top_k = top_k
+        self.normalize = normalize
+        self.random_state = random_state
+
+    def _explicit(self):
+        return not isinstance(self.anchors, str)
+
+    def _min_fit_samples(self):
+        if self._explicit():
+            return max(self._min_samples, int(np.size(self.anchors)))
+        return max(self._min_samples, self.n_anchors)
+
+    # ------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------
+
+    def _check_options(self):
+        caller = "RelativeRepresentation.fit"
+        names = [self.similarity] if isinstance(self.similarity, str) else list(self.similarity)
+        unknown = [name for name in names if name not in SIMILARITIES]
+        if not names or unknown:
+            raise ValueError(
+                f"{caller}: similarity must be one of {list(SIMILARITIES)} or a non-empty "
+                f"list of them, got {self.similarity!r}."
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"{caller}: similarity lists {names}, with a repeat; a repeated block "
+                "only duplicates columns. List each similarity once."
+            )
+        if self.shrinkage is not False and not self.whiten:
+            raise ValueError(
+                f"{caller}: shrinkage applies to the whitening covariance, but "
+                "whiten=False. Pass whiten=True, or leave shrinkage=False."
+            )
+        if self.top_k is not None and self.normalize == "standard":
+            raise ValueError(
+                f"{caller}: normalize='standard' centres the columns, which would fill "
+                "the zeros left by top_k. Use normalize='l2' or None with top_k."
+            )
+        return tuple(names)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Choose the anchors and the statistics the representation needs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings; anchors are chosen among these rows.
+        y : array-like of shape (n_samples,), default=None
+            Class labels, used only by ``anchors="stratified"``.
+
+        Returns
+        -------
+        self : RelativeRepresentation
+            The fitted estimator.
+        """
+        similarities = self._check_options()
+        if not self._explicit() and self.anchors == "stratified":
+            if y is None:
+                raise ValueError(
+                    "RelativeRepresentation.fit: anchors='stratified' balances the anchors "
+                    "over the classes of y. Pass y to fit, or choose another strategy."
+                )
+            X, y, _ = self._validate_X_y(X, y, y_kind="labels")
+        else:
+            X = self._validate_X(X, reset=True)
+        n_samples = X.shape[0]
+        rng = check_random_state(self.random_state)
+
+        caller = "RelativeRepresentation.fit"
+        if self._explicit():
+            indices = explicit_anchors(self.anchors, n_samples, caller)
+        elif self.anchors == "random":
+            indices = random_anchors(n_samples, self.n_anchors, rng)
+        elif self.anchors == "kmeans":
+            indices = kmeans_anchors(X, self.n_anchors, rng)
+        elif self.anchors == "fps":
+            indices = fps_anchors(X, self.n_anchors, rng)
+        else:
+            indices = stratified_anchors(y, self.n_anchors, rng)
+        n_anchors = indices.size
+        if self.center and n_anchors < 2:
+            raise ValueError(
+                f"{caller}: with center=True a single anchor is its own mean, so every "
+                "similarity to it would be constant. Use at least 2 anchors, or center=False."
+            )
+        if self.top_k is not None and self.top_k > n_anchors:
+            raise ValueError(
+                f"{caller}: top_k={self.top_k} exceeds the number of anchors "
+                f"({n_anchors}). Pass top_k <= {n_anchors}."
+            )
+
+        self.anchor_indices_ = indices
+        self.anchors_ = np.array(X[indices], dtype=np.float64)
+        self.n_anchors_ = n_anchors
+        self.similarities_ = similarities
+        self.center_ = (
+            self.anchors_.mean(axis=0) if self.center else np.zeros(X.shape[1])
+        )
+        self.whitening_, self.shrinkage_ = None, 0.0
+        if self.whiten:
+            moments = WeightedMoments(X.shape[1], {}).update(X, {}, np.ones(n_samples))
+            covariance, self.shrinkage_ = shrunk_covariance(
+                moments.covariance, moments.weight, self.shrinkage
+            )
+            self.whitening_ = inverse_square_root(covariance)
+        self._prepared = PreparedAnchors(self._preprocess(self.anchors_), similarities)
+
+        n_blocks = len(similarities)
+        self.block_mean_, self.block_scale_ = np.zeros(n_blocks), np.ones(n_blocks)
+        if not isinstance(self.similarity, str):
+            self._fit_block_statistics()
+        self._n_features_out = n_anchors * n_blocks
+        self.output_mean_ = self.output_scale_ = None
+        if self.normalize == "standard":
+            self._fit_output_statistics(X)
+        return self
+
+    def _preprocess(self, X):
+        """(X - center_) @ whitening_, in X's dtype (a new array)."""
+        dtype = X.dtype
+        Z = X - self.center_.astype(dtype, copy=False)
+        if self.whitening_ is not None:
+            Z = Z @ self.whitening_.astype(dtype, copy=False)
+        return Z
+
+    def _fit_block_statistics(self):
+        """Mean and standard deviation of each block over the anchors' own similarities.
+
+        The anchors' similarities to each other are invariant exactly as
+        every block is, so standardising by them keeps each invariance.
+        """
+        anchors = self._prepared.anchors
+        for b, name in enumerate(self.similarities_):
+            values = similarity_block(anchors, self._prepared, name)
+            scale = values.std()
+            self.block_mean_[b] = values.mean()
+            self.block_scale_[b] = scale if scale > 0 else 1.0
+
+    def _fit_output_statistics(self, X):
+        """Column means and standard deviations of the fit data's representation.
+
+        Accumulated block by block in float64 around the first block's means
+        (a shift that keeps the one-pass variance free of cancellation).
+        """
+        total = shift = sum_ = sum_sq = None
+        for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1])):
+            block = np.concatenate(self._blocks(X[rows]), axis=1).astype(np.float64)
+            if shift is None:
+                shift = block.mean(axis=0)
+                total, sum_, sum_sq = 0, np.zeros_like(shift), np.zeros_like(shift)
+            block -= shift
+            total += block.shape[0]
+            sum_ += block.sum(axis=0)
+            sum_sq += np.einsum("ij,ij->j", block, block)
+        mean = sum_ / total
+        variance = np.maximum(sum_sq / total - mean**2, 0.0)
+        scale = np.sqrt(variance)
+        self.output_mean_ = shift + mean
+        self.output_scale_ = np.where(scale > 1e-12 * np.abs(self.output_mean_).clip(1), scale, 1.0)
+
+    # ------------------------------------------------------------------
+    # The representation
+    # ------------------------------------------------------------------
+
+    def _block_rows(self, n_features):
+        width = max(self.n_anchors_ * len(self.similarities_), n_features, 1)
+        return max(1, _BLOCK_ELEMENTS // width)
+
+    def _blocks(self, X):
+        """The standardised similarity blocks of a block of rows (dense)."""
+        Z = self._preprocess(X)
+        blocks = []
+        for b, name in enumerate(self.similarities_):
+            values = similarity_block(Z, self._prepared, name)
+            if not isinstance(self.similarity, str):
+                values -= values.dtype.type(self.block_mean_[b])
+                values *= values.dtype.type(1.0 / self.block_scale_[b])
+            blocks.append(values)
+        return blocks
+
+    def _top_k(self, blocks):
+        """CSR matrix keeping the top_k largest values of each row in each block."""
+        k, m = self.top_k, self.n_anchors_
+        n_rows = blocks[0].shape[0]
+        columns, values = [], []
+        for b, block in enumerate(blocks):
+            kept = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            columns.append(kept + b * m)
+            values.append(np.take_along_axis(block, kept, axis=1))
+        columns, values = np.concatenate(columns, axis=1), np.concatenate(values, axis=1)
+        order = np.argsort(columns, axis=1)
+        columns = np.take_along_axis(columns, order, axis=1)
+        values = np.take_along_axis(values, order, axis=1)
+        indptr = np.arange(0, n_rows * columns.shape[1] + 1, columns.shape[1])
+        return sp.csr_matrix(
+            (values.ravel(), columns.ravel(), indptr), shape=(n_rows, m * len(blocks))
+        )
+
+    def _represent(self, X):
+        blocks = self._blocks(X)
+        if self.top_k is not None:
+            out = self._top_k(blocks)
+            if self.normalize == "l2":
+                norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
+                out = sp.diags(_inverse_or_zero(norms).astype(out.dtype)) @ out
+            return out
+        out = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+        if self.normalize == "standard":
+            out -= self.output_mean_.astype(out.dtype, copy=False)
+            out /= self.output_scale_.astype(out.dtype, copy=False)
+        elif self.normalize == "l2":
+            norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+            out *= _inverse_or_zero(norms).astype(out.dtype)[:, None]
+        return out
+
+    def transform(self, X):
+        """Represent X by its similarities to the anchors.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings in the same space as the fit data.
+
+        Returns
+        -------
+        X_relative : ndarray or CSR matrix of shape (n_samples, n_anchors_ * n_blocks)
+            Blocks in the order of ``similarities_``, anchors in the order of
+            ``anchor_indices_``; in X's dtype; sparse with ``top_k``.
+        """
+        check_is_fitted(self, "anchors_")
+        X = self._validate_X(X, reset=False)
+        parts = [
+            self._represent(X[rows])
+            for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1]))
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        if self.top_k is not None:
+            return sp.vstack(parts, format="csr")
+        return np.concatenate(parts, axis=0)
+
+
+def _inverse_or_zero(norms):
+    inverse = np.zeros_like(norms, dtype=np.float64)
+    np.divide(1.0, norms, out=inverse, where=norms > 0)
+    return inverse
