@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skembed import LinearConceptEraser
 from skembed.erasure._moments import shrunk_covariance
-from skembed.erasure._rlace import fantope_projection
+from skembed.erasure._rlace import fantope_projection, rlace_basis
 from skembed.metrics import linear_probe_accuracy
 
 GUARDED_METHODS = ["leace", "orth", "splice"]
@@ -231,32 +231,62 @@ def test_float32_in_float32_out(method):
     np.testing.assert_allclose(out, eraser.fit(X, y).transform(X), rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_rlace_rank_one_on_a_planted_concept(seed):
-    """R-LACE finds the planted direction and brings the probe near chance.
-
-    The issue asks for "within 2 points of the majority rate"; measured over
-    seeds 0-3 at this size R-LACE lands 0.2 to 5 points above it (its game
-    ends about 2-3 degrees from the exact direction, and a strong concept
-    stays partly decodable from such a residual), so the bound here is 6
-    points and the shortfall is stated in the user guide.
-    """
+def _planted_binary_concept(seed, n=16000, d=20, separation=1.5):
     rng = np.random.RandomState(seed)
-    n, d = 8000, 20
     y = rng.randint(0, 2, n)
     direction = rng.normal(size=d)
     direction /= np.linalg.norm(direction)
-    X = rng.normal(size=(n, d)) + 2.0 * np.outer(2 * y - 1, direction)
-    train, test = slice(0, 4000), slice(4000, None)
+    X = rng.normal(size=(n, d)) + separation * np.outer(2 * y - 1, direction)
+    return X, y, direction
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_rlace_rank_one_on_a_planted_concept(seed):
+    """R-LACE rank 1 brings a held-out probe within 2 points of the majority rate."""
+    X, y, direction = _planted_binary_concept(seed)
+    train, test = slice(0, 8000), slice(8000, None)
     raw = linear_probe_accuracy(X[train], y[train], X[test], y[test])
     eraser = LinearConceptEraser("rlace", rank=1, random_state=0).fit(X[train], y[train])
     erased = linear_probe_accuracy(
         eraser.transform(X[train]), y[train], eraser.transform(X[test]), y[test]
     )
     majority = max(np.mean(y[test]), 1 - np.mean(y[test]))
-    assert raw > 0.95
-    assert erased <= majority + 0.06
+    assert raw > 0.9
+    assert erased <= majority + 0.02
     assert eraser.rank_ == 1 and abs(eraser.concept_readout_[:, 0] @ direction) > 0.99
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_rlace_with_rank_for_every_class_is_the_regression_optimum(n_classes):
+    """rank >= n_classes - 1: the spectral start already guards; no steps, orth's map."""
+    X, y = make_classification(
+        n_samples=600, n_features=12, n_informative=6, n_classes=n_classes, random_state=0
+    )
+    rlace = LinearConceptEraser("rlace", rank=n_classes - 1, random_state=0).fit(X, y)
+    orth = LinearConceptEraser("orth").fit(X, y)
+    assert rlace.n_iter_ == 1 and rlace.rank_ == n_classes - 1
+    np.testing.assert_allclose(rlace.transform(X), orth.transform(X), atol=1e-10)
+
+
+def test_rlace_game_from_a_random_start_finds_the_planted_direction():
+    """The game itself (the paper's random start) converges near the planted direction."""
+    X, y, direction = _planted_binary_concept(0, n=8000)
+    X = X - X.mean(axis=0)
+    basis, n_iter = rlace_basis(
+        X, y, np.ones(len(y)), rank=1, max_iter=2000, tol=0.01,
+        random_state=np.random.RandomState(0), init="random",
+    )
+    assert n_iter > 0
+    assert abs(basis[:, 0] @ direction) > 0.99
+
+
+def test_rlace_plays_the_game_when_rank_is_below_classes_minus_one():
+    """With 4 classes and rank 1 the spectral start is not an optimum: steps run."""
+    X, y = make_classification(
+        n_samples=2000, n_features=10, n_informative=6, n_classes=4, random_state=0
+    )
+    eraser = LinearConceptEraser("rlace", rank=1, max_iter=300, random_state=0).fit(X, y)
+    assert eraser.n_iter_ > 1 and eraser.rank_ == 1
 
 
 def test_rlace_is_deterministic_under_random_state():

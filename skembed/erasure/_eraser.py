@@ -86,7 +86,11 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         Fantope, and a linear classifier, played by alternating mini-batch
         gradient steps for ``max_iter`` steps (default 2000); returns the
         orthogonal projection off the top-``rank`` eigenvectors of the relaxed
-        solution. ``rank`` defaults to 1.
+        solution. ``rank`` defaults to 1. The game starts from its regression
+        solution (the ``"orth"`` directions), which is already an optimum of the
+        game when ``rank`` is at least the number of classes minus one (every
+        class mean is then equal): no steps are run (``n_iter_ == 1``: one exact solve) and the
+        result is ``"orth"``'s, at most ``n_classes - 1`` directions.
     ``"splice"``
         SPLICE (Holstege, Ravfogel & Wouters, 2025): the oblique projection of
         least mean squared edit that guards the concept and keeps
@@ -143,7 +147,8 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         Shrinkage coefficient used (0 without shrinkage).
     n_iter_ : int
         Rounds (``"inlp"``) or gradient steps (``"rlace"``) run; 1 for the
-        closed-form methods (one exact solve).
+        closed-form methods and for ``"rlace"`` when its starting point is
+        already an optimum (one exact solve).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
