@@ -1,0 +1,142 @@
+r"""The spectral step shared by every self-expressive method.
+
+From a representation matrix :math:`C` (row j expresses point j) to labels:
+
+1. **Affinity.** ``"symmetric"``: :math:`W = |\bar C| + |\bar C|^\top` where
+   :math:`\bar C` is :math:`C` with each row scaled to unit l2 norm (so every
+   point has the same say, whatever the scale of its coefficients; You et al.
+   2016). ``"knn"``: the symmetrised graph of the ``n_neighbors`` nearest rows
+   of :math:`|\bar C|` (points whose representations use the same points).
+2. **Normalised Laplacian.** :math:`L = I - D^{-1/2} W D^{-1/2}` with
+   :math:`D = \operatorname{diag}(W \mathbf 1)`; the k eigenvectors of its
+   smallest eigenvalues are those of the largest eigenvalues of the sparse
+   :math:`N = D^{-1/2} W D^{-1/2}`, found by ``eigsh`` (dense ``eigh`` for
+   small n). No dense n x n matrix is built for large n.
+3. **Row normalisation** of the n x k embedding (Ng, Jordan & Weiss, NIPS
+   2001): each point is mapped to the unit sphere before k-means. On the very
+   sparse graphs of subspace clustering, rows of points weakly connected to
+   their cluster are short and k-means on the raw embedding splits clusters
+   by row length; the normalisation removes that.
+4. **k-means** with ``n_init`` restarts.
+
+With ``n_clusters="auto"`` the number of clusters is the position of the
+largest gap between consecutive eigenvalues of :math:`L` (the eigengap
+heuristic, von Luxburg 2007): a graph with k well separated clusters has k
+eigenvalues near 0 and then a jump.
+"""
+
+import numpy as np
+from scipy import linalg, sparse
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
+
+from ..utils import exact_kneighbors
+
+#: Below this many points the eigenvectors come from a dense eigendecomposition.
+DENSE_EIGEN_LIMIT = 1000
+
+
+def affinity_from_representation(C, kind="symmetric", n_neighbors=3):
+    """Symmetric sparse affinity from a representation matrix.
+
+    Parameters
+    ----------
+    C : sparse matrix of shape (n_samples, n_samples)
+        Row j holds the coefficients of point j.
+    kind : {"symmetric", "knn"}, default="symmetric"
+        See the module docstring.
+    n_neighbors : int, default=3
+        Neighbours per point for ``"knn"``.
+
+    Returns
+    -------
+    W : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        Non-negative, symmetric.
+    """
+    rows = normalize(abs(sparse.csr_matrix(C, dtype=np.float64)), norm="l2")
+    if kind == "symmetric":
+        W = rows + rows.T
+    else:
+        n_samples = rows.shape[0]
+        n_neighbors = min(n_neighbors, n_samples - 1)
+        indices = exact_kneighbors(rows, n_neighbors, return_distance=False)
+        graph = sparse.csr_matrix(
+            (np.ones(indices.size), indices.ravel(),
+             np.arange(0, indices.size + 1, n_neighbors)),
+            shape=(n_samples, n_samples),
+        )
+        W = graph + graph.T
+    W = sparse.csr_matrix(W)
+    W.setdiag(0)
+    W.eliminate_zeros()
+    return W
+
+
+def _normalised_adjacency(W):
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    inverse_sqrt = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
+    scaling = sparse.diags(inverse_sqrt)
+    return sparse.csr_matrix(scaling @ W @ scaling)
+
+
+def top_eigenpairs(W, n_components, random_state):
+    """The ``n_components`` largest eigenpairs of the normalised adjacency.
+
+    Returns eigenvalues of the Laplacian ``L = I - N`` (ascending) and the
+    eigenvectors (n_samples x n_components).
+    """
+    N = _normalised_adjacency(W)
+    n_samples = N.shape[0]
+    if n_samples <= DENSE_EIGEN_LIMIT or n_components >= n_samples // 2:
+        values, vectors = linalg.eigh(
+            N.toarray(), subset_by_index=(n_samples - n_components, n_samples - 1)
+        )
+    else:
+        rng = check_random_state(random_state)
+        start = rng.uniform(-1, 1, n_samples)
+        # N's spectrum lies in [-1, 1]; shifting by I makes it non-negative, so
+        # the wanted eigenvalues are the largest in magnitude, where Lanczos
+        # converges fastest.
+        shifted = N + sparse.identity(n_samples, format="csr")
+        values, vectors = eigsh(shifted, k=n_components, which="LM", v0=start, tol=1e-8)
+        values = values - 1.0
+    order = np.argsort(-values)
+    return 1.0 - values[order], vectors[:, order]
+
+
+def estimate_n_clusters(W, max_clusters, random_state):
+    """Number of clusters from the largest eigengap of the normalised Laplacian."""
+    n_samples = W.shape[0]
+    n_components = max(2, min(max_clusters + 1, n_samples - 1))
+    eigenvalues, _ = top_eigenpairs(W, n_components, random_state)
+    gaps = np.diff(eigenvalues)
+    return int(np.argmax(gaps[: n_components - 1]) + 1)
+
+
+def spectral_labels(W, n_clusters, *, n_init, random_state):
+    """NJW spectral clustering of the affinity ``W``.
+
+    Parameters
+    ----------
+    W : sparse matrix of shape (n_samples, n_samples)
+        Symmetric non-negative affinity.
+    n_clusters : int
+        Clusters wanted.
+    n_init : int
+        k-means restarts.
+    random_state : int, RandomState instance or None
+        Start of the eigensolver and the k-means seeds.
+
+    Returns
+    -------
+    labels : ndarray of int of shape (n_samples,)
+    """
+    if n_clusters == 1:
+        return np.zeros(W.shape[0], dtype=np.intp)
+    rng = check_random_state(random_state)
+    _, embedding = top_eigenpairs(W, n_clusters, rng)
+    embedding = normalize(embedding, norm="l2")
+    kmeans = KMeans(n_clusters, n_init=n_init, random_state=rng)
+    return kmeans.fit_predict(embedding).astype(np.intp)

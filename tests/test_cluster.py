@@ -1,0 +1,280 @@
+"""SubspaceClusterer: each self-expression solver against its definition, the
+spectral step, predict, and the errors."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from scipy import sparse
+
+from skembed.cluster import SubspaceClusterer
+from skembed.cluster._ensc import ensc_chunk
+from skembed.cluster._lsr import lsr_coefficients
+from skembed.cluster._omp import omp_chunk
+from skembed.cluster._spectral import affinity_from_representation, spectral_labels
+from skembed.cluster._ssc import ssc_admm
+from skembed.datasets import make_subspaces
+from skembed.metrics import clustering_accuracy
+
+METHODS = ["ensc", "ssc", "omp", "lsr", "lrr", "tsc"]
+# Per-method settings of the accuracy test: OMP stops at the subspace
+# dimension (extra greedy steps on noisy data pick points of other subspaces).
+SETTINGS = {"omp": {"n_nonzero": 4}}
+
+
+@pytest.fixture(scope="module")
+def subspaces():
+    return make_subspaces(n_samples=500, n_features=30, n_subspaces=5, subspace_dim=4,
+                          noise=0.05, random_state=0)
+
+
+def dense_rows(counts, indices, values, n_samples):
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sparse.csr_matrix((values, indices, indptr),
+                             shape=(len(counts), n_samples)).toarray()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_recovers_the_subspaces(subspaces, method):
+    X, y = subspaces
+    model = SubspaceClusterer(5, method=method, random_state=0, **SETTINGS.get(method, {}))
+    labels = model.fit_predict(X)
+    assert clustering_accuracy(y, labels) >= 0.98
+    C = model.representation_matrix_
+    assert sparse.issparse(C) and C.shape == (500, 500)
+    if method != "lrr":  # LRR has no zero-diagonal constraint
+        assert np.all(C.diagonal() == 0)
+    assert model.n_clusters_ == 5 and model.n_iter_ >= 1
+    assert sparse.issparse(model.affinity_matrix_)
+    assert abs(model.affinity_matrix_ - model.affinity_matrix_.T).max() < 1e-12
+
+
+@pytest.mark.parametrize("method", ["ensc", "ssc", "omp", "tsc"])
+def test_sparse_representations_are_subspace_preserving(method):
+    X, y = make_subspaces(n_samples=300, n_features=30, n_subspaces=5, subspace_dim=4,
+                          noise=0.01, random_state=0)
+    model = SubspaceClusterer(5, method=method, random_state=0, **SETTINGS.get(method, {}))
+    C = model.fit(X).representation_matrix_.tocoo()
+    own = np.abs(C.data)[y[C.row] == y[C.col]].sum() / np.abs(C.data).sum()
+    assert own >= 0.95
+
+
+def test_sparse_methods_respect_n_nonzero(subspaces):
+    X, _ = subspaces
+    for method, k in [("ensc", 6), ("omp", 3), ("tsc", 7)]:
+        C = SubspaceClusterer(5, method=method, n_nonzero=k, random_state=0).fit(X)
+        assert np.diff(C.representation_matrix_.indptr).max() <= k
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.7])
+def test_ensc_solution_satisfies_the_elastic_net_kkt_conditions(subspaces, tau):
+    X, _ = subspaces
+    rows = np.arange(40)
+    gamma = 50.0
+    C = dense_rows(*ensc_chunk(X, rows, gamma=gamma, tau=tau, n_nonzero=None)[:3], len(X))
+    for j in rows:
+        correlations = X @ X[j]
+        correlations[j] = 0
+        lam = np.abs(correlations).max() / tau / gamma
+        c = C[j]
+        assert c[j] == 0
+        # Stationarity: X r - lam (1 - tau) c = lam tau sign(c) on the support,
+        # |X r| <= lam tau elsewhere (r the residual).
+        gradient = X @ (X[j] - c @ X) - lam * (1 - tau) * c
+        gradient[j] = 0
+        support = c != 0
+        assert support.any()
+        np.testing.assert_allclose(gradient[support], lam * tau * np.sign(c[support]),
+                                   atol=1e-6 * lam)
+        assert np.abs(gradient[~support]).max() <= lam * tau * (1 + 1e-6)
+
+
+def test_ensc_matches_cvxpy():
+    X, _ = make_subspaces(n_samples=60, n_features=8, n_subspaces=3, subspace_dim=2,
+                          noise=0.05, random_state=1)
+    gamma, tau, j = 20.0, 0.8, 7
+    ours = dense_rows(*ensc_chunk(X, np.array([j]), gamma=gamma, tau=tau,
+                                  n_nonzero=None)[:3], len(X))[0]
+    others = np.delete(np.arange(len(X)), j)
+    lam = np.abs(X[others] @ X[j]).max() / tau / gamma
+    c = cp.Variable(len(others))
+    objective = (0.5 * cp.sum_squares(X[j] - X[others].T @ c)
+                 + lam * (tau * cp.norm1(c) + (1 - tau) / 2 * cp.sum_squares(c)))
+    cp.Problem(cp.Minimize(objective)).solve(solver=cp.CLARABEL)
+    np.testing.assert_allclose(ours[others], c.value, atol=1e-5)
+
+
+def test_lsr_equals_its_closed_form():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 12))
+    lam = 0.3
+    C = lsr_coefficients(X, lam=lam)
+    # Each row solves the ridge problem with c_jj = 0: drop point j and solve.
+    for j in range(len(X)):
+        others = np.delete(np.arange(len(X)), j)
+        A = X[others]
+        expected = np.linalg.solve(A @ A.T + lam * np.eye(len(others)), A @ X[j])
+        np.testing.assert_allclose(C[j, others], expected, atol=1e-10)
+        assert C[j, j] == 0
+
+
+def test_affine_lsr_is_the_constrained_least_squares_solution():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(30, 10))
+    lam = 0.5
+    C = lsr_coefficients(X, lam=lam, affine=True)
+    np.testing.assert_allclose(C.sum(axis=1), 1.0, atol=1e-10)
+    j = 4
+    others = np.delete(np.arange(len(X)), j)
+    c = cp.Variable(len(others))
+    cp.Problem(cp.Minimize(cp.sum_squares(X[j] - X[others].T @ c) + lam * cp.sum_squares(c)),
+               [cp.sum(c) == 1]).solve(solver=cp.CLARABEL)
+    np.testing.assert_allclose(C[j, others], c.value, atol=1e-6)
+
+
+def test_affine_coefficients_sum_to_one():
+    X, y = make_subspaces(n_samples=300, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.01, affine=True, random_state=2)
+    for method, atol in [("lsr", 1e-9), ("omp", 1e-9)]:
+        model = SubspaceClusterer(3, method=method, affine=True, random_state=0).fit(X)
+        sums = np.asarray(model.representation_matrix_.sum(axis=1)).ravel()
+        np.testing.assert_allclose(sums, 1.0, atol=atol)
+        assert clustering_accuracy(y, model.labels_) >= 0.98
+        assert clustering_accuracy(y, model.predict(X)) >= 0.98
+    # ADMM meets the constraint up to its tolerance.
+    C, _ = ssc_admm(X[:100], alpha=20.0, affine=True, tol=1e-7, max_iter=5000)
+    np.testing.assert_allclose(C.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_omp_is_least_squares_on_its_support(subspaces):
+    X, _ = subspaces
+    rows = np.arange(10)
+    counts, indices, values, _ = omp_chunk(X, rows, n_nonzero=3)
+    start = 0
+    for j, count in zip(rows, counts):
+        support = indices[start:start + count]
+        coef = values[start:start + count]
+        start += count
+        assert j not in support and len(set(support)) == count
+        expected = np.linalg.lstsq(X[support].T, X[j], rcond=None)[0]
+        np.testing.assert_allclose(coef, expected, atol=1e-10)
+
+
+def test_ssc_admm_solves_the_lasso_program():
+    X, _ = make_subspaces(n_samples=40, n_features=6, n_subspaces=2, subspace_dim=2,
+                          noise=0.02, random_state=3)
+    alpha = 20.0
+    C, _ = ssc_admm(X, alpha=alpha, tol=1e-7, max_iter=5000)
+    gram = np.abs(X @ X.T)
+    np.fill_diagonal(gram, 0)
+    lam = alpha / gram.max(axis=1).min()
+    Z = cp.Variable((40, 40))
+    problem = cp.Problem(cp.Minimize(cp.sum(cp.abs(Z)) + lam / 2 * cp.sum_squares(X - Z @ X)),
+                         [cp.diag(Z) == 0])
+    problem.solve(solver=cp.CLARABEL)
+    value = np.abs(C).sum() + lam / 2 * np.sum((X - C @ X) ** 2)
+    assert value <= problem.value * (1 + 1e-3)
+
+
+def test_predict_labels_held_out_points():
+    X, y = make_subspaces(n_samples=1000, n_features=30, n_subspaces=5, subspace_dim=4,
+                          noise=0.05, random_state=4)
+    model = SubspaceClusterer(5, random_state=0).fit(X[:500])
+    # Match clusters to subspaces on the training part, then score held out.
+    mapping = {}
+    for k in range(5):
+        values, counts = np.unique(y[:500][model.labels_ == k], return_counts=True)
+        mapping[k] = values[np.argmax(counts)]
+    predicted = np.array([mapping[k] for k in model.predict(X[500:])])
+    assert np.mean(predicted == y[500:]) >= 0.98
+    assert all(basis.shape[0] == 30 and basis.shape[1] >= 1 for basis in model.subspace_bases_)
+    for basis in model.subspace_bases_:
+        np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-10)
+
+
+def test_auto_n_clusters_from_the_eigengap():
+    X, y = make_subspaces(n_samples=400, n_features=30, n_subspaces=4, subspace_dim=3,
+                          noise=0.02, random_state=5)
+    model = SubspaceClusterer("auto", random_state=0).fit(X)
+    assert model.n_clusters_ == 4
+    assert clustering_accuracy(y, model.labels_) >= 0.98
+
+
+def test_spectral_step_on_disconnected_graph_is_exact():
+    blocks = sparse.block_diag([np.ones((5, 5)) - np.eye(5)] * 3, format="csr")
+    labels = spectral_labels(blocks, 3, n_init=5, random_state=0)
+    assert clustering_accuracy(np.repeat([0, 1, 2], 5), labels) == 1.0
+
+
+def test_large_graph_uses_the_sparse_eigensolver():
+    # 3 random sparse blocks of 700 points: above the dense limit, so eigsh runs.
+    blocks = [sparse.random(700, 700, density=0.01, random_state=seed, format="csr")
+              for seed in range(3)]
+    W = sparse.block_diag([b + b.T for b in blocks], format="csr")
+    labels = spectral_labels(W, 3, n_init=3, random_state=0)
+    assert clustering_accuracy(np.repeat([0, 1, 2], 700), labels) == 1.0
+
+
+def test_knn_affinity_is_symmetric_and_clusters(subspaces):
+    X, y = subspaces
+    model = SubspaceClusterer(5, affinity="knn", random_state=0).fit(X)
+    W = model.affinity_matrix_
+    assert abs(W - W.T).max() == 0
+    assert clustering_accuracy(y, model.labels_) >= 0.98
+    W2 = affinity_from_representation(model.representation_matrix_, "knn", 3)
+    assert (W2 != W).nnz == 0
+
+
+def test_random_state_reproducible_and_float32(subspaces):
+    X, _ = subspaces
+    a = SubspaceClusterer(5, random_state=0).fit(X)
+    b = SubspaceClusterer(5, random_state=0).fit(X.astype(np.float32))
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+def test_n_jobs_gives_the_same_result(subspaces):
+    X, _ = subspaces
+    one = SubspaceClusterer(5, random_state=0).fit(X)
+    two = SubspaceClusterer(5, random_state=0, n_jobs=2).fit(X)
+    assert abs(one.representation_matrix_ - two.representation_matrix_).max() < 1e-12
+    np.testing.assert_array_equal(one.labels_, two.labels_)
+
+
+def test_caller_array_untouched(subspaces):
+    X, _ = subspaces
+    before = X.copy()
+    for method in METHODS:
+        SubspaceClusterer(5, method=method, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(method="omp", gamma=10.0), "no gamma"),
+        (dict(method="lsr", tau=0.5), "tau"),
+        (dict(gamma=1.0), "gamma > 1"),
+        (dict(method="tsc", affine=True), "affine=True"),
+        (dict(method="ensc", affine=True), "affine=True"),
+    ],
+)
+def test_option_mismatches_rejected(subspaces, params, match):
+    X, _ = subspaces
+    with pytest.raises(ValueError, match=match):
+        SubspaceClusterer(5, **params).fit(X)
+
+
+def test_too_many_clusters_rejected():
+    X = np.random.RandomState(0).normal(size=(9, 4))
+    with pytest.raises(ValueError, match="n_clusters=5 needs at least 2 points"):
+        SubspaceClusterer(5).fit(X)
+    with pytest.raises(ValueError, match="n_clusters=10"):
+        SubspaceClusterer(10).fit(X)
+
+
+def test_all_zero_rows_are_isolated_not_fatal():
+    X, _ = make_subspaces(n_samples=60, n_features=10, n_subspaces=2, subspace_dim=2,
+                          random_state=6)
+    X[3] = 0
+    for method in METHODS:
+        labels = SubspaceClusterer(2, method=method, random_state=0).fit_predict(X)
+        assert labels.shape == (60,)
