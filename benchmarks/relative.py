@@ -266,8 +266,9 @@ def throughput_part():
             }.items()
         }
         anchors_t = np.ascontiguousarray(models["cosine"].anchors_.T.astype(dtype))
-        cases = {"bare X @ A.T": lambda: Xd @ anchors_t}
-        cases.update({f"transform {name}": (lambda m=m: m.transform(Xd)) for name, m in models.items()})
+        cases = {"bare X @ A.T": lambda Xd=Xd, anchors_t=anchors_t: Xd @ anchors_t}
+        cases.update({f"transform {name}": (lambda m=m, Xd=Xd: m.transform(Xd))
+                      for name, m in models.items()})
         result = compare(cases, baseline="bare X @ A.T", repeat=3)
         for r in result:
             rows.append({"dtype": np.dtype(dtype).name, **r})

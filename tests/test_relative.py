@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 
-from skembed.relative import LatentTranslator, RelativeRepresentation
-from skembed.relative import _relative
+from skembed.relative import LatentTranslator, RelativeRepresentation, _relative
 from skembed.relative._anchors import fps_anchors
 from skembed.utils import exact_kneighbors
 
@@ -67,7 +66,7 @@ def test_centred_cosine_invariant_to_translation_uncentred_is_not(seed, shape):
 @PROPERTY
 @given(seeds, shapes)
 def test_cosine_not_invariant_to_anisotropic_scaling(seed, shape):
-    X, rng = data(seed, *shape)
+    X, _ = data(seed, *shape)
     stretch = np.linspace(0.2, 3.0, shape[1])
     assert max_difference(X, X * stretch) > 1e-3
 
@@ -220,7 +219,7 @@ def test_translator_recovers_the_map(method):
 
 
 def test_orthogonal_translator_is_robust_to_noise_and_pads_widths():
-    X, Y, Q = two_spaces(noise=0.05)
+    X, Y, _ = two_spaces(noise=0.05)
     translator = LatentTranslator().fit(X[:300], Y[:300])
     residual = np.linalg.norm(translator.transform(X[300:]) - Y[300:]) / np.linalg.norm(Y[300:] - Y.mean(0))
     assert residual < 0.1
@@ -348,8 +347,8 @@ def test_normalize_options():
 
 def test_blockwise_transform_equals_one_block(monkeypatch):
     X, _ = data(10, 300, 6)
-    params = dict(anchors=np.arange(25), similarity=["cosine", "euclidean", "l1", "basis"],
-                  whiten=True, normalize="standard")
+    params = {"anchors": np.arange(25), "similarity": ["cosine", "euclidean", "l1", "basis"],
+              "whiten": True, "normalize": "standard"}
     whole = RelativeRepresentation(**params).fit(X).transform(X)
     monkeypatch.setattr(_relative, "_BLOCK_ELEMENTS", 100 * 7)  # 7 rows per block
     blocked_model = RelativeRepresentation(**params).fit(X)
