@@ -1,0 +1,347 @@
+"""CoresetEstimator: fit any weighted estimator on a SensitivitySampler's sample."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.utils import get_tags
+from sklearn.utils._metadata_requests import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _check_method_params, check_is_fitted, has_fit_parameter
+
+from ..base import ValidationMixin
+from ._refine import check_refinable, refine_estimator
+from ._sampler import SensitivitySampler
+
+#: Losses that grow linearly in the residual / margin: sampled with p = 1.
+_LINEAR_GROWTH = ("QuantileRegressor", "HuberRegressor", "LogisticRegression", "SGDClassifier",
+                  "LinearSVC", "LinearSVR", "PoissonRegressor")
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._base_estimator(), attr)
+
+    return check
+
+
+class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
+    r"""Fit an estimator on a small weighted sample of the rows instead of all of them.
+
+    ``fit(X, y)`` runs the ``sampler`` (a :class:`SensitivitySampler`) on
+    the rows and fits a clone of ``estimator`` on the sample with the
+    sampler's loss weights as ``sample_weight``: because the weighted sample
+    approximates every lp objective :math:`\|Xb - y\|_p^p` at once, the
+    model fitted on it is nearly the model of the full data (objective within
+    :math:`1+\varepsilon`), at the cost of scoring the rows plus a fit on
+    ``n_samples`` rows. ``predict``, ``predict_proba``, ``predict_log_proba``,
+    ``decision_function``, ``transform`` and ``score`` are those of the
+    fitted estimator.
+
+    Read more in the :doc:`User Guide </user_guide/sampling>`.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        Any estimator whose ``fit`` takes ``sample_weight`` (None:
+        ``LinearRegression()``).
+    sampler : SensitivitySampler, default=None
+        None: ``SensitivitySampler(method="lewis", p=p)`` with p = 1 for
+        losses that grow linearly (quantile/LAD, Huber, logistic, hinge,
+        Poisson deviance) and p = 2 otherwise, and ``random_state``. For
+        classifiers the target is never part of the scored matrix.
+    refine : int, default=0
+        Full-data second-order passes after the coreset fit: the exact
+        solution for least squares (``LinearRegression``, ``Ridge``),
+        iteratively reweighted least squares for ``QuantileRegressor(alpha=0)``,
+        Newton steps for binary ``LogisticRegression`` (l2 penalty or none).
+        Each pass costs O(n d^2). Other estimators raise a ValueError.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the default sampler (ignored when ``sampler`` is given: set
+        its own ``random_state``).
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The estimator fitted on the sample.
+    sampler_ : SensitivitySampler
+        The fitted sampler (its ``sample_indices_``, ``sample_weight_``,
+        ``scores_``).
+    classes_ : ndarray of shape (n_classes,)
+        The classes, for classifiers.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    SensitivitySampler : The row sampler.
+
+    Notes
+    -----
+    Other fit parameters are sliced to the sampled rows and passed to the
+    estimator's ``fit``; with metadata routing enabled
+    (``sklearn.set_config(enable_metadata_routing=True)``) they are routed
+    as requested by the estimator. ``sample_weight`` is always consumed by
+    the coreset itself (the scores are computed on the weighted rows, and the
+    estimator receives the product of the weights).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import QuantileRegressor
+    >>> from skembed import CoresetEstimator, SensitivitySampler
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.standard_normal((20000, 5))
+    >>> y = X @ np.arange(1.0, 6.0) + rng.laplace(size=20000)
+    >>> lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
+    >>> coreset = CoresetEstimator(lad, SensitivitySampler(1000, p=1, random_state=0))
+    >>> coreset.fit(X, y).estimator_.coef_.round(1)
+    array([1., 2., 3., 4., 5.])
+    >>> len(coreset.sampler_.sample_indices_) < 1200
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"]), None],
+        "sampler": [HasMethods(["fit"]), None],
+        "refine": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, sampler=None, *, refine=0, random_state=None):
+        self.estimator = estimator
+        self.sampler = sampler
+        self.refine = refine
+        self.random_state = random_state
+
+    def _base_estimator(self):
+        if self.estimator is None:
+            from sklearn.linear_model import LinearRegression
+
+            return LinearRegression()
+        return self.estimator
+
+    @property
+    def _accept_sparse(self):
+        return ["csr", "csc"] if get_tags(self._base_estimator()).input_tags.sparse else False
+
+    @property
+    def _requires_y(self):
+        return True
+
+    def _make_sampler(self):
+        if self.sampler is not None:
+            return clone(self.sampler)
+        p = 1.0 if type(self._base_estimator()).__name__ in _LINEAR_GROWTH else 2.0
+        return SensitivitySampler(p=p, random_state=self.random_state)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Sample the rows, then fit a clone of the estimator on the sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values or class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, used by the sampler's scores and multiplied into the
+            weights the estimator receives.
+        **fit_params : dict
+            Other parameters of the estimator's ``fit``; arrays of length
+            n_samples are restricted to the sampled rows.
+
+        Returns
+        -------
+        self : CoresetEstimator
+            The fitted meta-estimator.
+        """
+        base = self._base_estimator()
+        caller = "CoresetEstimator.fit"
+        if not has_fit_parameter(base, "sample_weight"):
+            raise ValueError(
+                f"{caller}: {type(base).__name__}.fit takes no sample_weight, but a "
+                "coreset's rows carry weights that the fit must use. Wrap an estimator "
+                "whose fit accepts sample_weight (e.g. LinearRegression, "
+                "QuantileRegressor, HuberRegressor, LogisticRegression, SGDRegressor)."
+            )
+        if self.refine:
+            check_refinable(base, caller)
+        classifier = is_classifier(base)
+        X, y, sample_weight = self._validate_X_y(
+            X, y, y_kind="labels" if classifier else "continuous", sample_weight=sample_weight
+        )
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **fit_params)
+            estimator_params = dict(routed.estimator.fit)
+            estimator_params.pop("sample_weight", None)
+        else:
+            estimator_params = fit_params
+
+        sampler = self._make_sampler()
+        # Class labels are not a direction of the design: score X alone.
+        sampler.fit(X, None if classifier else y, sample_weight=sample_weight)
+        indices = sampler.sample_indices_
+        if classifier:
+            self.classes_ = np.unique(y)
+            missing = np.setdiff1d(self.classes_, y[indices])
+            if missing.size:
+                raise ValueError(
+                    f"{caller}: the sample of {indices.size} rows has no row of classes "
+                    f"{missing.tolist()}. Increase the sampler's n_samples, or use "
+                    "class_weight / stratify the rare classes before sampling."
+                )
+        estimator_params = _check_method_params(X, estimator_params, indices=indices)
+        estimator = clone(base)
+        estimator.fit(X[indices], y[indices], sample_weight=sampler.sample_weight_,
+                      **estimator_params)
+        if self.refine:
+            refine_estimator(estimator, X, y, sample_weight, self.refine)
+        self.estimator_ = estimator
+        self.sampler_ = sampler
+        return self
+
+    def _check_X(self, X, method):
+        check_is_fitted(self)
+        return self._validate_X(X, reset=False, method=method)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the estimator fitted on the sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            The fitted estimator's predictions.
+        """
+        return self.estimator_.predict(self._check_X(X, "predict"))
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the estimator fitted on the sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The fitted estimator's probabilities.
+        """
+        return self.estimator_.predict_proba(self._check_X(X, "predict_proba"))
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of the estimator fitted on the sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            The fitted estimator's log probabilities.
+        """
+        return self.estimator_.predict_log_proba(self._check_X(X, "predict_log_proba"))
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the estimator fitted on the sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        scores : ndarray
+            The fitted estimator's decision function.
+        """
+        return self.estimator_.decision_function(self._check_X(X, "decision_function"))
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the estimator fitted on the sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        X_new : ndarray
+            The fitted estimator's transform.
+        """
+        return self.estimator_.transform(self._check_X(X, "transform"))
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, sample_weight=None):
+        """Score of the estimator fitted on the sample (its own ``score``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            R^2 for regressors, accuracy for classifiers (or the estimator's
+            own score).
+        """
+        X = self._check_X(X, "score")
+        return self.estimator_.score(X, y, sample_weight=sample_weight)
+
+    def get_metadata_routing(self):
+        """Route ``fit`` parameters other than ``sample_weight`` to the estimator.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing information.
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                estimator=self._base_estimator(),
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            )
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self._base_estimator())
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.transformer_tags = inner.transformer_tags
+        tags.target_tags.required = True
+        tags.input_tags.sparse = inner.input_tags.sparse
+        return tags

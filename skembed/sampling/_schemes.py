@@ -1,0 +1,69 @@
+r"""Drawing the sample: Bernoulli (Poisson) sampling and i.i.d. draws with replacement.
+
+Both make the sampled objective unbiased: for any b,
+:math:`\mathbb{E}\sum_{i \in S} w_i |x_i^\top b|^p = \|Xb\|_p^p`.
+
+Bernoulli
+    Row i is kept independently with probability :math:`\pi_i =
+    \min(1, c\,q_i)` and weighted :math:`1/\pi_i`. Cohen & Peng and
+    Woodruff & Yasuda take :math:`c = m`, whose expected size is below m as
+    soon as some :math:`\pi_i` is capped at 1; we raise c until the expected
+    size is exactly :math:`\min(m, n^+)` (:math:`n^+` the rows with
+    :math:`q_i > 0`), which only adds rows, so every guarantee for c = m
+    still holds. Rows with :math:`\pi_i = 1` enter exactly, with weight 1.
+i.i.d.
+    m draws with replacement from q, each weighted :math:`1/(m q_i)`;
+    duplicates are merged by adding their weights. (Drawing without
+    replacement with these weights would be biased.)
+"""
+
+import numpy as np
+
+__all__ = ["inclusion_probabilities", "bernoulli_sample", "iid_sample"]
+
+
+def inclusion_probabilities(q, n_samples):
+    """:math:`\\pi_i = \\min(1, c q_i)` with c chosen so that :math:`\\sum_i \\pi_i = \\min(m, n^+)`.
+
+    Parameters
+    ----------
+    q : ndarray of shape (n,)
+        Non-negative sampling distribution (sums to 1).
+    n_samples : int
+        The expected sample size m.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.sampling._schemes import inclusion_probabilities
+    >>> inclusion_probabilities(np.array([0.7, 0.1, 0.1, 0.1]), 2)
+    array([1.        , 0.33333333, 0.33333333, 0.33333333])
+    """
+    positive = q > 0
+    n_positive = int(positive.sum())
+    if n_samples >= n_positive:
+        return positive.astype(np.float64)
+    # Water-filling: with q sorted decreasingly, the first k rows are capped
+    # at 1 and the rest share the remaining budget m - k in proportion to q.
+    order = np.argsort(-q, kind="stable")
+    sorted_q = q[order]
+    tail = np.cumsum(sorted_q[::-1])[::-1]  # tail[k] = sum of q from rank k on
+    ranks = np.arange(n_samples)
+    # The first rank whose row is not capped; it exists since m < n+.
+    capped = int(np.argmax((n_samples - ranks) * sorted_q[:n_samples] <= tail[:n_samples]))
+    scale = (n_samples - capped) / tail[capped]
+    return np.minimum(1.0, scale * q)
+
+
+def bernoulli_sample(q, n_samples, random_state):
+    """Keep row i with probability :math:`\\pi_i`; returns ``(indices, weights, pi)``."""
+    inclusion = inclusion_probabilities(q, n_samples)
+    kept = np.flatnonzero(random_state.uniform(size=q.shape[0]) < inclusion)
+    return kept, 1.0 / inclusion[kept], inclusion
+
+
+def iid_sample(q, n_samples, random_state):
+    """m draws with replacement; returns ``(indices, weights)`` with duplicates merged."""
+    draws = random_state.choice(q.shape[0], size=n_samples, replace=True, p=q)
+    indices, counts = np.unique(draws, return_counts=True)
+    return indices, counts / (n_samples * q[indices])

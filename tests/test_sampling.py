@@ -1,0 +1,459 @@
+"""SensitivitySampler and CoresetEstimator: scores against their definitions, unbiasedness, the meta-estimator."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    QuantileRegressor,
+)
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skembed.sampling import CoresetEstimator, SensitivitySampler
+from skembed.sampling._leverage import (
+    exact_leverage_scores,
+    sketched_leverage_scores,
+    well_conditioned_basis,
+)
+from skembed.sampling._lewis import lewis_fixed_point_map, lewis_weights, lewis_weights_convex
+from skembed.sampling._schemes import bernoulli_sample, iid_sample, inclusion_probabilities
+from skembed.sampling._sensitivity import (
+    exact_sensitivities,
+    lewis_sensitivity_bound,
+    sketched_sensitivities,
+)
+
+METHODS = ["leverage", "lewis", "sensitivity", "root_leverage", "hybrid", "uniform"]
+
+
+def heavy_tailed(n, d, seed=0, rank=None):
+    """Rows of very different norms (and optional rank deficiency)."""
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d)) * rng.standard_cauchy(size=(n, 1))
+    if rank is not None:
+        X = X[:, :rank] @ rng.standard_normal((rank, d))
+    return X
+
+
+# ----------------------------------------------------------------------------
+# Leverage scores
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rank", [None, 3])
+def test_exact_leverage_is_the_projection_diagonal(rank):
+    X = heavy_tailed(200, 6, rank=rank)
+    scores = exact_leverage_scores(X)
+    hat_diagonal = np.einsum("ij,ji->i", X, np.linalg.pinv(X))  # diag(X X^+)
+    np.testing.assert_allclose(scores, hat_diagonal, atol=1e-10)
+    assert scores.sum() == pytest.approx(np.linalg.matrix_rank(X), abs=1e-8)
+    assert scores.max() <= 1 + 1e-12
+
+
+def test_exact_leverage_on_sparse_matches_dense():
+    rng = np.random.RandomState(1)
+    X = sp.random(3000, 8, density=0.3, format="csr", random_state=rng)
+    X = sp.hstack([X, np.ones((3000, 1))], format="csr")
+    np.testing.assert_allclose(exact_leverage_scores(X), exact_leverage_scores(X.toarray()),
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("sketch", ["countsketch", "srht"])
+def test_sketched_leverage_within_factor_two(sketch):
+    # With the default sketch (4 d^2 + 200 rows) the distortion is well inside
+    # a factor 2 with high probability: over 5 seeds every row must be.
+    X = heavy_tailed(20000, 8)
+    exact = exact_leverage_scores(X)
+    for seed in range(5):
+        estimate = sketched_leverage_scores(X, np.random.RandomState(seed), sketch=sketch)
+        ratio = estimate / exact
+        assert 0.5 <= ratio.min() and ratio.max() <= 2.0
+
+
+def test_sketched_leverage_with_jl_projection():
+    X = heavy_tailed(20000, 30)
+    exact = exact_leverage_scores(X)
+    estimate = sketched_leverage_scores(X, np.random.RandomState(0), jl_dim=400)
+    ratio = estimate / exact
+    assert 0.5 <= ratio.min() and ratio.max() <= 2.0
+
+
+def test_sketched_leverage_on_sparse_input():
+    X = sp.random(20000, 10, density=0.2, format="csr", random_state=0)
+    estimate = sketched_leverage_scores(X, np.random.RandomState(0))
+    exact = exact_leverage_scores(X.toarray())
+    zero = exact < 1e-12  # empty rows
+    assert zero.any() and np.all(estimate[zero] == 0)
+    ratio = estimate[~zero] / exact[~zero]
+    assert 0.5 <= ratio.min() and ratio.max() <= 2.0
+
+
+# ----------------------------------------------------------------------------
+# Lewis weights
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3, 5])
+@pytest.mark.parametrize("rank", [None, 4])
+def test_lewis_weights_fixed_point_and_sum(p, rank):
+    X = heavy_tailed(300, 6, rank=rank)
+    weights, n_iter = lewis_weights(X, p, tol=1e-13, max_iter=2000)
+    assert n_iter < 2000
+    basis = well_conditioned_basis(X, np.random.RandomState(0))
+    residual = np.abs(lewis_fixed_point_map(basis, weights, p) - weights) / weights
+    assert residual.max() <= 1e-8
+    assert weights.sum() == pytest.approx(np.linalg.matrix_rank(X), rel=1e-8)
+
+
+def test_lewis_weights_at_p2_are_leverage_scores():
+    X = heavy_tailed(300, 5)
+    np.testing.assert_allclose(lewis_weights(X, 2)[0], exact_leverage_scores(X), rtol=1e-10)
+
+
+def test_lewis_weights_invariant_under_column_mixing():
+    X = heavy_tailed(300, 4)
+    A = np.random.RandomState(3).standard_normal((4, 4))
+    np.testing.assert_allclose(lewis_weights(X, 1, tol=1e-12)[0],
+                               lewis_weights(X @ A, 1, tol=1e-12)[0], rtol=1e-8)
+
+
+def test_damped_iteration_matches_convex_program_at_p5():
+    # p >= 4: the plain fixed point does not contract; the damped one must
+    # land on the optimum of Lewis's log-det program.
+    X = heavy_tailed(40, 3, seed=2)
+    iterative = lewis_weights(X, 5, tol=1e-13, max_iter=2000)[0]
+    convex = lewis_weights_convex(X, 5)
+    np.testing.assert_allclose(iterative, convex, rtol=1e-5)
+
+
+def test_lewis_weights_sparse_and_zero_rows():
+    X = sp.random(2000, 6, density=0.5, format="csr", random_state=0).toarray()
+    X[:10] = 0
+    dense = lewis_weights(X, 1, tol=1e-12)[0]
+    sparse = lewis_weights(sp.csr_matrix(X), 1, tol=1e-12)[0]
+    assert np.all(dense[:10] <= 1e-12)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-7, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# Sensitivities
+# ----------------------------------------------------------------------------
+
+
+def brute_force_sensitivities(X, p, n_angles=200_000):
+    """max over a fine grid of directions b of |x_i b|^p / ||X b||_p^p (d = 2)."""
+    angles = np.linspace(0, np.pi, n_angles, endpoint=False)
+    B = np.vstack([np.cos(angles), np.sin(angles)])
+    values = np.abs(X @ B) ** p
+    return (values / values.sum(axis=0)).max(axis=1)
+
+
+@pytest.mark.parametrize("p", [1, 1.5, 3])
+def test_exact_sensitivities_match_brute_force(p):
+    X = heavy_tailed(12, 2, seed=4)
+    exact = exact_sensitivities(X, p)
+    np.testing.assert_allclose(exact, brute_force_sensitivities(X, p), rtol=1e-4)
+
+
+@pytest.mark.parametrize("p", [1, 3])
+def test_sensitivities_below_lewis_bound(p):
+    X = heavy_tailed(30, 3, seed=5)
+    sensitivities = exact_sensitivities(X, p)
+    lewis = lewis_weights(X, p, tol=1e-12)[0]
+    bound = lewis_sensitivity_bound(lewis, p, rank=3)
+    assert np.all(sensitivities <= bound * (1 + 1e-6))
+    # And they are real programs, not the bound itself.
+    assert sensitivities.sum() < 0.95 * bound.sum()
+
+
+def test_sensitivities_at_p2_are_leverage_scores():
+    X = heavy_tailed(50, 3)
+    np.testing.assert_allclose(exact_sensitivities(X, 2), exact_leverage_scores(X), rtol=1e-9)
+
+
+def test_linprog_path_matches_warm_started_simplex():
+    from skembed.sampling._sensitivity import _l1_minima, _l1_minima_linprog
+
+    X = heavy_tailed(40, 3, seed=6)
+    np.testing.assert_allclose(_l1_minima(X, X[:8]), _l1_minima_linprog(X, X[:8]), rtol=1e-7)
+
+
+def test_sketched_sensitivities_close_to_exact():
+    X = heavy_tailed(400, 3, seed=7)
+    exact = exact_sensitivities(X, 1)
+    sketched, _ = sketched_sensitivities(X, 1, np.random.RandomState(0), embedding_size=200)
+    ratio = sketched / exact
+    assert np.median(ratio) == pytest.approx(1, abs=0.2)
+    assert 0.5 <= ratio.min() and ratio.max() <= 3
+
+
+# ----------------------------------------------------------------------------
+# Sampling schemes
+# ----------------------------------------------------------------------------
+
+
+def test_inclusion_probabilities_water_filling():
+    q = np.array([0.5, 0.3, 0.1, 0.05, 0.05])
+    pi = inclusion_probabilities(q, 3)
+    assert pi.sum() == pytest.approx(3)
+    assert pi[0] == 1 and pi[1] == 1
+    np.testing.assert_allclose(pi[2:] / q[2:], pi[2] / q[2])  # proportional below the cap
+    np.testing.assert_array_equal(inclusion_probabilities(q, 5), np.ones(5))
+
+
+@pytest.mark.parametrize("scheme", ["bernoulli", "iid"])
+@pytest.mark.parametrize("p", [1, 2])
+def test_sampled_objective_is_unbiased(scheme, p):
+    X = heavy_tailed(400, 3, seed=8)
+    q = lewis_weights(X, p)[0]
+    q = 0.5 * q / q.sum() + 0.5 / len(q)
+    b = np.array([1.0, -2.0, 0.5])
+    values = np.abs(X @ b) ** p
+    draw = bernoulli_sample if scheme == "bernoulli" else iid_sample
+    estimates = []
+    for seed in range(2000):
+        indices, weights = draw(q, 40, np.random.RandomState(seed))[:2]
+        estimates.append(weights @ values[indices])
+    estimates = np.array(estimates)
+    standard_error = estimates.std() / np.sqrt(len(estimates))
+    assert abs(estimates.mean() - values.sum()) <= 4 * standard_error
+    # A biased scheme (without replacement, weights 1/(m q)) fails this test.
+    biased = []
+    for seed in range(2000):
+        rng = np.random.RandomState(seed)
+        indices = rng.choice(len(q), size=40, replace=False, p=q)
+        biased.append((values[indices] / (40 * q[indices])).sum())
+    assert abs(np.mean(biased) - values.sum()) > 4 * np.std(biased) / np.sqrt(2000)
+
+
+# ----------------------------------------------------------------------------
+# SensitivitySampler
+# ----------------------------------------------------------------------------
+
+
+def regression(n=3000, d=4, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d)) * rng.exponential(size=(n, 1))
+    y = X @ np.arange(1.0, d + 1) + rng.laplace(size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scheme", ["bernoulli", "iid"])
+def test_sampler_attributes(method, scheme):
+    # Exact sensitivities solve one LP per row: keep n small for them.
+    n = 150 if method in ("sensitivity", "hybrid") else 600
+    X, y = regression(n=n, d=3)
+    sampler = SensitivitySampler(40, p=1, method=method, scheme=scheme, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert X_res.shape == (len(sampler.sample_indices_), 3)
+    assert sampler.n_iter_ >= 1
+    np.testing.assert_array_equal(y_res, y[sampler.sample_indices_])
+    assert sampler.scores_.shape == (n,)
+    assert sampler.total_sensitivity_ == pytest.approx(sampler.scores_.sum())
+    assert sampler.probabilities_.sum() == pytest.approx(1)
+    if scheme == "bernoulli":
+        assert np.all(sampler.sample_weight_ >= 1 - 1e-12)  # 1 / pi, pi <= 1
+        assert 10 <= len(sampler.sample_indices_) <= 80
+    else:
+        assert len(sampler.sample_indices_) <= 40
+        assert sampler.sample_weight_.sum() == pytest.approx(n, rel=0.8)
+    assert np.all(np.diff(sampler.sample_indices_) > 0)
+    if method == "lewis":
+        # Lewis weights of [X, y, 1] sum to its rank.
+        assert sampler.total_sensitivity_ == pytest.approx(5, rel=1e-6)
+
+
+def test_sampler_keeps_every_row_when_asked_for_more():
+    X, y = regression(n=50)
+    for scheme in ("bernoulli", "iid"):
+        sampler = SensitivitySampler(1000, scheme=scheme).fit(X, y)
+        np.testing.assert_array_equal(sampler.sample_indices_, np.arange(50))
+        np.testing.assert_array_equal(sampler.sample_weight_, np.ones(50))
+
+
+def test_sampler_reproducible_and_does_not_touch_input():
+    X, y = regression()
+    X_before = X.copy()
+    a = SensitivitySampler(200, p=1, random_state=3).fit(X, y)
+    b = SensitivitySampler(200, p=1, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
+    np.testing.assert_array_equal(X, X_before)
+
+
+def test_sampler_sample_weight_scales_rows_and_output():
+    X, y = regression(n=500)
+    v = np.random.RandomState(0).uniform(0.5, 2, size=500)
+    sampler = SensitivitySampler(100, p=1, random_state=0).fit(X, y, sample_weight=v)
+    design = np.hstack([X, y[:, None], np.ones((500, 1))]) * v[:, None]
+    np.testing.assert_allclose(sampler.scores_, lewis_weights(design, 1)[0], rtol=1e-5)
+    indices = sampler.sample_indices_
+    np.testing.assert_allclose(sampler.sample_weight_,
+                               v[indices] / sampler.inclusion_probabilities_[indices])
+
+
+def test_sampler_string_labels_not_in_design():
+    X, _ = regression(n=300)
+    labels = np.where(X[:, 0] > 0, "a", "b")
+    with_labels = SensitivitySampler(50, random_state=0).fit(X, labels)
+    without = SensitivitySampler(50, random_state=0).fit(X)
+    np.testing.assert_allclose(with_labels.scores_, without.scores_)
+
+
+def test_sampler_sparse_input():
+    X = sp.random(2000, 6, density=0.3, format="csr", random_state=0)
+    y = np.asarray(X.sum(axis=1)).ravel()
+    dense = SensitivitySampler(200, p=1, random_state=0).fit(X.toarray(), y)
+    sparse = SensitivitySampler(200, p=1, random_state=0).fit(X, y)
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-6, atol=1e-12)
+    X_res, _ = sparse.fit_resample(X, y)
+    assert sp.issparse(X_res)
+
+
+def test_sampler_bad_input():
+    X, y = regression(n=100)
+    with pytest.raises(ValueError, match="SensitivitySampler.*NaN"):
+        SensitivitySampler().fit(np.where(X > 2, np.nan, X), y)
+    with pytest.raises(ValueError, match="p"):
+        SensitivitySampler(p=0.5).fit(X, y)
+    with pytest.raises(ValueError, match="method"):
+        SensitivitySampler(method="magic").fit(X, y)
+    with pytest.raises(ValueError, match="SensitivitySampler.*negative"):
+        SensitivitySampler().fit(X, sample_weight=-np.ones(100))
+    with pytest.raises(ValueError, match="SensitivitySampler.*inconsistent"):
+        SensitivitySampler().fit(X, y[:-1])
+
+
+def test_lewis_beats_uniform_on_a_coherent_design():
+    # One rare binary feature (5 rows of 8,000) with a large coefficient:
+    # uniform samples of 400 rows usually miss it; Lewis weights keep it.
+    rng = np.random.RandomState(0)
+    n = 8000
+    X = rng.standard_normal((n, 3))
+    rare = np.zeros(n)
+    rare[rng.choice(n, 5, replace=False)] = 1
+    X = np.column_stack([X, rare])
+    y = X @ np.array([1.0, 1.0, 1.0, 100.0]) + rng.laplace(size=n)
+    lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
+    full = clone(lad).fit(X, y)
+
+    def objective(model):
+        return np.abs(y - model.predict(X)).sum()
+
+    optimum = objective(full)
+    ratios = {}
+    for method in ("uniform", "lewis"):
+        values = []
+        for seed in range(3):
+            sampler = SensitivitySampler(400, p=1, method=method, random_state=seed)
+            values.append(objective(CoresetEstimator(lad, sampler).fit(X, y)) / optimum)
+        ratios[method] = np.median(values)
+    assert ratios["lewis"] < 1.1
+    assert ratios["uniform"] - 1 > 10 * (ratios["lewis"] - 1)
+
+
+# ----------------------------------------------------------------------------
+# CoresetEstimator
+# ----------------------------------------------------------------------------
+
+
+def test_coreset_least_squares_close_to_full_fit():
+    X, y = regression(n=20000, d=5)
+    full = LinearRegression().fit(X, y)
+    coreset = CoresetEstimator(LinearRegression(), SensitivitySampler(1000, random_state=0))
+    coreset.fit(X, y)
+    loss = lambda model: np.sum((y - model.predict(X)) ** 2)  # noqa: E731
+    assert loss(coreset) / loss(full) < 1.05
+    assert len(coreset.sampler_.sample_indices_) < 1200
+
+
+def test_refine_least_squares_is_exact():
+    X, y = regression(n=5000, d=4)
+    full = LinearRegression().fit(X, y)
+    coreset = CoresetEstimator(
+        LinearRegression(), SensitivitySampler(200, random_state=0), refine=1
+    ).fit(X, y)
+    np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-8)
+    assert coreset.estimator_.intercept_ == pytest.approx(full.intercept_, abs=1e-8)
+
+
+def test_refine_quantile_regression_improves_objective():
+    X, y = regression(n=6000, d=4)
+    lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
+    full = clone(lad).fit(X, y)
+    loss = lambda model: np.abs(y - model.predict(X)).sum()  # noqa: E731
+    sampler = SensitivitySampler(300, p=1, random_state=0)
+    plain = CoresetEstimator(lad, sampler).fit(X, y)
+    refined = CoresetEstimator(lad, sampler, refine=10).fit(X, y)
+    assert loss(refined) <= loss(plain)
+    assert loss(refined) / loss(full) < 1.002
+
+
+def test_refine_logistic_regression_reaches_full_fit():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((20000, 4))
+    y = (X @ np.array([1.0, -1.0, 2.0, 0.5]) + rng.logistic(size=20000) > 0).astype(int)
+    full = LogisticRegression(C=10.0, tol=1e-10, max_iter=1000).fit(X, y)
+    coreset = CoresetEstimator(
+        LogisticRegression(C=10.0), SensitivitySampler(500, p=1, random_state=0), refine=8
+    ).fit(X, y)
+    np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-4)
+    assert coreset.predict_proba(X[:5]).shape == (5, 2)
+    assert set(coreset.classes_) == {0, 1}
+
+
+def test_coreset_errors():
+    X, y = regression(n=200)
+    with pytest.raises(ValueError, match="KNeighborsRegressor.fit takes no sample_weight"):
+        CoresetEstimator(KNeighborsRegressor()).fit(X, y)
+    with pytest.raises(ValueError, match="refine supports"):
+        CoresetEstimator(QuantileRegressor(alpha=1.0), refine=2).fit(X, y)
+    labels = np.r_[np.zeros(199, int), 1]
+    sampler = SensitivitySampler(20, random_state=0)
+    with pytest.raises(ValueError, match="no row of classes"):
+        CoresetEstimator(LogisticRegression(), sampler).fit(X, labels)
+
+
+def test_coreset_default_sampler_p_follows_the_loss():
+    X, y = regression(n=300)
+    lad = CoresetEstimator(QuantileRegressor(alpha=0, solver="highs")).fit(X, y)
+    ls = CoresetEstimator().fit(X, y)
+    assert lad.sampler_.p == 1 and ls.sampler_.p == 2
+
+
+def test_coreset_in_pipeline_and_grid_search():
+    X, y = regression(n=2000)
+    pipe = make_pipeline(
+        StandardScaler(),
+        CoresetEstimator(LinearRegression(), SensitivitySampler(100, random_state=0)),
+    )
+    search = GridSearchCV(pipe, {"coresetestimator__sampler__n_samples": [100, 400]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_["coresetestimator__sampler__n_samples"] in (100, 400)
+    assert search.score(X, y) > 0.8
+
+
+def test_coreset_routes_fit_params():
+    import sklearn
+
+    class Recorder(LinearRegression):
+        def fit(self, X, y, sample_weight=None, tag=None):
+            self.tag_ = tag
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    X, y = regression(n=500)
+    tag = np.arange(500)
+    coreset = CoresetEstimator(Recorder(), SensitivitySampler(50, random_state=0))
+    coreset.fit(X, y, tag=tag)
+    np.testing.assert_array_equal(coreset.estimator_.tag_, tag[coreset.sampler_.sample_indices_])
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = CoresetEstimator(Recorder().set_fit_request(tag=True, sample_weight=True),
+                                  SensitivitySampler(50, random_state=0))
+        routed.fit(X, y, tag=tag)
+        np.testing.assert_array_equal(routed.estimator_.tag_,
+                                      tag[routed.sampler_.sample_indices_])
