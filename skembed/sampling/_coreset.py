@@ -230,7 +230,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             The fitted estimator's predictions.
         """
-        return self.estimator_.predict(self._check_X(X, "predict"))
+        X = self._check_X(X, "predict")
+        return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
@@ -246,7 +247,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             The fitted estimator's probabilities.
         """
-        return self.estimator_.predict_proba(self._check_X(X, "predict_proba"))
+        X = self._check_X(X, "predict_proba")
+        return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -262,7 +264,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             The fitted estimator's log probabilities.
         """
-        return self.estimator_.predict_log_proba(self._check_X(X, "predict_log_proba"))
+        X = self._check_X(X, "predict_log_proba")
+        return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
@@ -278,7 +281,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         scores : ndarray
             The fitted estimator's decision function.
         """
-        return self.estimator_.decision_function(self._check_X(X, "decision_function"))
+        X = self._check_X(X, "decision_function")
+        return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("transform"))
     def transform(self, X):
@@ -294,7 +298,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         X_new : ndarray
             The fitted estimator's transform.
         """
-        return self.estimator_.transform(self._check_X(X, "transform"))
+        X = self._check_X(X, "transform")
+        return self.estimator_.transform(X)
 
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
@@ -342,6 +347,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         tags.classifier_tags = inner.classifier_tags
         tags.regressor_tags = inner.regressor_tags
         tags.transformer_tags = inner.transformer_tags
+        tags.target_tags = inner.target_tags
         tags.target_tags.required = True
         tags.input_tags.sparse = inner.input_tags.sparse
         return tags

@@ -132,7 +132,11 @@ def _lp_minima(Z, rows, p):
 def _sensitivities_against(Z, rows, p, n_jobs):
     """Sensitivities of ``rows`` against the objective :math:`\\|Zb\\|_p^p`."""
     scores = np.zeros(len(rows))
-    nonzero = np.flatnonzero(np.einsum("ij,ij->i", rows, rows) > 0)
+    # Rows that are zero up to rounding (a basis of data with zero rows
+    # carries ~1e-32 there) have sensitivity 0 and would make the program
+    # infeasible in floating point.
+    norms = np.einsum("ij,ij->i", rows, rows)
+    nonzero = np.flatnonzero(norms > 1e-24 * max(norms.max(initial=0.0), np.finfo(float).tiny))
     if nonzero.size == 0:
         return scores
     if p == 2:
