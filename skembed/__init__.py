@@ -2,7 +2,19 @@
 
 __version__ = "0.1.0.dev0"
 
+from .cluster import SubspaceClusterer  # noqa: E402
 from .erasure import LinearConceptEraser  # noqa: E402
 from .reduction import NNPreservingReducer  # noqa: E402
+from .relative import LatentTranslator, RelativeRepresentation  # noqa: E402
+from .sampling import CoresetEstimator, SensitivitySampler  # noqa: E402
 
-__all__ = ["LinearConceptEraser", "NNPreservingReducer", "__version__"]
+__all__ = [
+    "CoresetEstimator",
+    "LatentTranslator",
+    "LinearConceptEraser",
+    "NNPreservingReducer",
+    "RelativeRepresentation",
+    "SensitivitySampler",
+    "SubspaceClusterer",
+    "__version__",
+]
