@@ -321,6 +321,45 @@ def _demo_reducer(sample):
 DEMOS.append(_demo_reducer)
 
 
+def _new_relative():
+    from .relative import RelativeRepresentation
+
+    return RelativeRepresentation()
+
+
+COMMANDS["relative"] = EstimatorCommand(
+    _new_relative,
+    "represent points by their similarities to anchors (RelativeRepresentation)",
+)
+
+
+def _new_sampler():
+    from .sampling import SensitivitySampler
+
+    return SensitivitySampler()
+
+
+COMMANDS["sample"] = EstimatorCommand(
+    _new_sampler,
+    "pick weighted rows that preserve a regression's loss (SensitivitySampler)",
+    output="sample",
+    target_name="target",
+)
+
+
+def _new_clusterer():
+    from .cluster import SubspaceClusterer
+
+    return SubspaceClusterer()
+
+
+COMMANDS["cluster"] = EstimatorCommand(
+    _new_clusterer,
+    "cluster points lying near a union of subspaces (SubspaceClusterer)",
+    output="labels",
+)
+
+
 def run_demo():
     from .datasets import load_sample_words
 

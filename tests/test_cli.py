@@ -201,3 +201,28 @@ def test_sampler_output_rejects_npy(monkeypatch, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((7, 2)))
     status = cli.main(["halve", str(tmp_path / "x.npy"), "-o", str(tmp_path / "rows.npy")])
     assert ".npz or .csv" in one_line_error(capsys, status)
+
+
+def test_cluster_relative_and_sample_commands(tmp_path, capsys):
+    from skembed.datasets import make_subspaces
+    from skembed.metrics import clustering_accuracy
+
+    X, y = make_subspaces(n_samples=120, n_subspaces=3, random_state=0)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "t.npy", X @ np.arange(X.shape[1]))
+
+    assert cli.main(["cluster", str(tmp_path / "x.npy"), "-o", str(tmp_path / "labels.npy"),
+                     "--param", "n_clusters=3"]) == 0
+    assert clustering_accuracy(y, np.load(tmp_path / "labels.npy")) > 0.95
+
+    assert cli.main(["relative", str(tmp_path / "x.npy"), "-o", str(tmp_path / "r.npy"),
+                     "--param", "n_anchors=10", "--param", "random_state=0"]) == 0
+    assert np.load(tmp_path / "r.npy").shape == (120, 10)
+
+    assert cli.main(["sample", str(tmp_path / "x.npy"), "--target", str(tmp_path / "t.npy"),
+                     "-o", str(tmp_path / "rows.npz"), "--param", "n_samples=30",
+                     "--param", "random_state=0"]) == 0
+    rows = np.load(tmp_path / "rows.npz")
+    assert 0 < len(rows["indices"]) < 120
+    assert rows["indices"].shape == rows["sample_weight"].shape
+    assert np.all(rows["sample_weight"] >= 1)
