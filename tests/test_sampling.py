@@ -20,8 +20,16 @@ from skembed.sampling._leverage import (
     sketched_leverage_scores,
     well_conditioned_basis,
 )
-from skembed.sampling._lewis import lewis_fixed_point_map, lewis_weights, lewis_weights_convex
-from skembed.sampling._schemes import bernoulli_sample, iid_sample, inclusion_probabilities
+from skembed.sampling._lewis import (
+    lewis_fixed_point_map,
+    lewis_weights,
+    lewis_weights_convex,
+)
+from skembed.sampling._schemes import (
+    bernoulli_sample,
+    iid_sample,
+    inclusion_probabilities,
+)
 from skembed.sampling._sensitivity import (
     exact_sensitivities,
     lewis_sensitivity_bound,
@@ -367,7 +375,7 @@ def test_coreset_least_squares_close_to_full_fit():
     full = LinearRegression().fit(X, y)
     coreset = CoresetEstimator(LinearRegression(), SensitivitySampler(1000, random_state=0))
     coreset.fit(X, y)
-    loss = lambda model: np.sum((y - model.predict(X)) ** 2)  # noqa: E731
+    loss = lambda model: np.sum((y - model.predict(X)) ** 2)
     assert loss(coreset) / loss(full) < 1.05
     assert len(coreset.sampler_.sample_indices_) < 1200
 
@@ -386,7 +394,7 @@ def test_refine_quantile_regression_improves_objective():
     X, y = regression(n=6000, d=4)
     lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
     full = clone(lad).fit(X, y)
-    loss = lambda model: np.abs(y - model.predict(X)).sum()  # noqa: E731
+    loss = lambda model: np.abs(y - model.predict(X)).sum()
     sampler = SensitivitySampler(300, p=1, random_state=0)
     plain = CoresetEstimator(lad, sampler).fit(X, y)
     refined = CoresetEstimator(lad, sampler, refine=10).fit(X, y)

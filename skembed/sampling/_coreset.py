@@ -3,7 +3,13 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.base import (
+    BaseEstimator,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+)
 from sklearn.utils import get_tags
 from sklearn.utils._metadata_requests import (
     MetadataRouter,
@@ -13,7 +19,11 @@ from sklearn.utils._metadata_requests import (
 )
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_method_params, check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import (
+    _check_method_params,
+    check_is_fitted,
+    has_fit_parameter,
+)
 
 from ..base import ValidationMixin
 from ._refine import check_refinable, refine_estimator

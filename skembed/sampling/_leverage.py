@@ -32,13 +32,13 @@ import scipy.sparse as sp
 
 __all__ = [
     "countsketch",
-    "srht",
     "default_sketch_size",
-    "sketch_preconditioner",
-    "well_conditioned_basis",
     "exact_leverage_scores",
-    "sketched_leverage_scores",
     "leverage_scores",
+    "sketch_preconditioner",
+    "sketched_leverage_scores",
+    "srht",
+    "well_conditioned_basis",
 ]
 
 
@@ -130,7 +130,7 @@ def well_conditioned_basis(X, random_state, *, exact_below=50_000):
     """
     if not sp.issparse(X) and X.shape[0] <= exact_below:
         return _qr_basis(np.asarray(X, dtype=np.float64))
-    P, rank = sketch_preconditioner(X, random_state)
+    P, _ = sketch_preconditioner(X, random_state)
     Y = _product(X, P)
     # Y is within a constant factor of orthonormal, so its Gram matrix is
     # well conditioned and its inverse square root finishes the job stably.

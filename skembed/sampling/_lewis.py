@@ -43,7 +43,7 @@ import scipy.linalg
 
 from ._leverage import well_conditioned_basis
 
-__all__ = ["lewis_weights", "lewis_weights_convex", "lewis_fixed_point_map"]
+__all__ = ["lewis_fixed_point_map", "lewis_weights", "lewis_weights_convex"]
 
 
 def _quadratic_forms(Y, scale):
@@ -99,7 +99,7 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
     >>> from skembed.sampling._lewis import lewis_weights
     >>> X = np.random.RandomState(0).standard_normal((200, 3))
     >>> w, n_iter = lewis_weights(X, p=1, tol=1e-10)
-    >>> round(w.sum(), 8)
+    >>> float(round(w.sum(), 8))
     3.0
     """
     random_state = np.random.RandomState(0) if random_state is None else random_state

@@ -29,7 +29,12 @@ __all__ = ["check_refinable", "refine_estimator"]
 
 
 def _kind(estimator):
-    from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor, Ridge
+    from sklearn.linear_model import (
+        LinearRegression,
+        LogisticRegression,
+        QuantileRegressor,
+        Ridge,
+    )
 
     if isinstance(estimator, (LinearRegression, Ridge)):
         return "least_squares"

@@ -9,7 +9,11 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import ValidationMixin
-from ._leverage import exact_leverage_scores, sketched_leverage_scores, well_conditioned_basis
+from ._leverage import (
+    exact_leverage_scores,
+    sketched_leverage_scores,
+    well_conditioned_basis,
+)
 from ._lewis import lewis_weights
 from ._schemes import bernoulli_sample, iid_sample
 from ._sensitivity import exact_sensitivities, sketched_sensitivities
@@ -162,7 +166,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     >>> X_small, y_small = sampler.fit_resample(X, y)
     >>> X_small.shape[0] < 600, sampler.sample_weight_.shape == y_small.shape
     (True, True)
-    >>> round(sampler.total_sensitivity_, 6)  # Lewis weights sum to rank [X, y, 1]
+    >>> round(sampler.total_sensitivity_, 3)  # Lewis weights sum to rank [X, y, 1]
     7.0
     """
 

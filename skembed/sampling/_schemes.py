@@ -19,7 +19,7 @@ i.i.d.
 
 import numpy as np
 
-__all__ = ["inclusion_probabilities", "bernoulli_sample", "iid_sample"]
+__all__ = ["bernoulli_sample", "iid_sample", "inclusion_probabilities"]
 
 
 def inclusion_probabilities(q, n_samples):

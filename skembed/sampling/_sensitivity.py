@@ -38,7 +38,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from ._leverage import well_conditioned_basis
 from ._lewis import lewis_weights
 
-__all__ = ["exact_sensitivities", "sketched_sensitivities", "lewis_sensitivity_bound"]
+__all__ = ["exact_sensitivities", "lewis_sensitivity_bound", "sketched_sensitivities"]
 
 
 def lewis_sensitivity_bound(lewis, p, rank):
