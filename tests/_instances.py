@@ -26,6 +26,20 @@ CHECK_PARAMS = {
         {"n_components": 1, "n_neighbors": 3, "max_iter": 2, "objective": "mpad",
          "metric": "cosine"},
     ],
+    "RelativeRepresentation": [
+        {"n_anchors": 5},
+        {"n_anchors": 5, "anchors": "kmeans",
+         "similarity": ["cosine", "euclidean", "l1", "linf", "basis"],
+         "whiten": True, "normalize": "standard", "random_state": 0},
+        {"n_anchors": 5, "anchors": "fps", "top_k": 2, "normalize": "l2"},
+        {"n_anchors": 5, "whiten": True, "shrinkage": True, "similarity": "basis",
+         "normalize": "l2"},
+    ],
+    "LatentTranslator": [
+        {},
+        {"method": "linear", "scale": False},
+        {"method": "affine", "center": False},
+    ],
 }
 
 #: Expected failures: estimator name -> {check name: reason}.

@@ -226,3 +226,20 @@ def test_cluster_relative_and_sample_commands(tmp_path, capsys):
     assert 0 < len(rows["indices"]) < 120
     assert rows["indices"].shape == rows["sample_weight"].shape
     assert np.all(rows["sample_weight"] >= 1)
+
+
+def test_translate_command_and_sparse_relative_output(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 4))
+    rotation = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "target.npy", X @ rotation)
+    assert cli.main(["translate", str(tmp_path / "x.npy"), "--target", str(tmp_path / "target.npy"),
+                     "-o", str(tmp_path / "mapped.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "mapped.npy"), X @ rotation, atol=1e-8)
+
+    assert cli.main(["relative", str(tmp_path / "x.npy"), "-o", str(tmp_path / "r.csv"),
+                     "--param", "n_anchors=10", "--param", "top_k=3",
+                     "--param", "random_state=0"]) == 0
+    table = np.loadtxt(tmp_path / "r.csv", delimiter=",", skiprows=1)
+    assert table.shape == (50, 10) and np.all(np.count_nonzero(table, axis=1) <= 3)
