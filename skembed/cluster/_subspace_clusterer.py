@@ -33,6 +33,9 @@ AFFINE_METHODS = ("ssc", "omp", "lsr")
 BASIS_ENERGY = 0.95
 #: Neighbours per point of the affinity="knn" graph.
 KNN_AFFINITY_NEIGHBORS = 3
+#: EnSC reads its products from the n x n Gram matrix up to this many points
+#: (128 MB) when the points have more dimensions than the active support.
+GRAM_LIMIT = 4096
 #: Largest number of floats in a chunk's (points x n_samples) block.
 CHUNK_FLOATS = 2**23
 
@@ -199,7 +202,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from skembed import SubspaceClusterer
+    >>> from skembed.cluster import SubspaceClusterer
     >>> from skembed.datasets import make_subspaces
     >>> from skembed.metrics import clustering_accuracy
     >>> X, y = make_subspaces(n_samples=300, n_features=20, n_subspaces=3,
@@ -368,8 +371,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             if method == "ensc":
                 tau = self.tau if self.tau is not None else DEFAULT_TAU
                 solve = delayed(ensc_chunk)
+                support_size = max(100, 2 * n_nonzero)
                 options = dict(gamma=gamma, tau=tau, n_nonzero=n_nonzero,
-                               support_size=max(100, 2 * n_nonzero))
+                               support_size=support_size)
+                if n_samples <= GRAM_LIMIT and X.shape[1] > support_size:
+                    # Few points in many dimensions: products from the Gram matrix.
+                    options["gram"] = X @ X.T
             else:
                 solve = delayed(omp_chunk)
                 options = dict(n_nonzero=n_nonzero, affine=self.affine)
