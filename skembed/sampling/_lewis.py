@@ -48,8 +48,9 @@ __all__ = ["lewis_fixed_point_map", "lewis_weights", "lewis_weights_convex"]
 def _quadratic_forms(Y, scale):
     """:math:`\\sigma_i = y_i^\\top (Y^\\top \\mathrm{diag}(scale) Y)^{-1} y_i` for every row."""
     # Y^T diag(scale) Y through a symmetric rank-k update: half a GEMM's work.
-    root = Y * np.sqrt(scale)[:, None]
-    gram = scipy.linalg.blas.dsyrk(1.0, root.T, trans=0, lower=True)
+    root = Y * np.sqrt(scale).astype(Y.dtype)[:, None]
+    syrk = scipy.linalg.blas.get_blas_funcs("syrk", (root,))
+    gram = syrk(1.0, root.T, trans=0, lower=True).astype(np.float64)
     gram = np.tril(gram) + np.tril(gram, -1).T
     try:
         factor = scipy.linalg.cholesky(gram, lower=True, check_finite=False)
@@ -62,8 +63,8 @@ def _quadratic_forms(Y, scale):
         eigval, eigvec = np.linalg.eigh(gram)
         keep = eigval > eigval.max() * gram.shape[0] * np.finfo(np.float64).eps
         inverse_factor = (eigvec[:, keep] / np.sqrt(eigval[keep])).T
-    Z = Y @ inverse_factor.T
-    return np.einsum("ij,ij->i", Z, Z)
+    Z = Y @ inverse_factor.T.astype(Y.dtype)
+    return np.einsum("ij,ij->i", Z, Z).astype(np.float64)
 
 
 def lewis_fixed_point_map(Y, w, p):
@@ -117,15 +118,24 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
     w = np.einsum("ij,ij->i", Y, Y)
     # Over-relaxed for p < 2, damped for p > 2 (see the module docstring).
     damping = 4.0 / (p + 2.0)
+    # On tall data the first iterations run on a float32 copy of the basis
+    # (half the memory traffic of the two n x r products) until the weights
+    # move by less than 1e-3; float64 iterations then finish to ``tol``, so
+    # the result is the float64 fixed point.
+    phases = [(Y, tol)]
+    if Y.shape[0] >= 100_000 and tol < 1e-3:
+        phases.insert(0, (Y.astype(np.float32), 1e-3))
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        target = lewis_fixed_point_map(Y, w, p)
-        new = target if damping == 1.0 else w ** (1 - damping) * target**damping
-        new = np.maximum(new, np.finfo(np.float64).tiny)
-        change = np.max(np.abs(new - w) / new)
-        w = new
-        if change <= tol:
-            break
+    for basis_phase, phase_tol in phases:
+        while n_iter < max_iter:
+            n_iter += 1
+            target = lewis_fixed_point_map(basis_phase, w, p)
+            new = w ** (1 - damping) * target**damping
+            new = np.maximum(new, np.finfo(np.float64).tiny)
+            change = np.max(np.abs(new - w) / new)
+            w = new
+            if change <= phase_tol:
+                break
     weights[active] = w
     return weights, n_iter
 
