@@ -35,6 +35,15 @@ CHECK_PARAMS = {
         {"n_anchors": 5, "whiten": True, "shrinkage": True, "similarity": "basis",
          "normalize": "l2"},
     ],
+    "SubspaceClusterer": [
+        {"n_clusters": 3},
+        {"n_clusters": 3, "method": "ssc"},
+        {"n_clusters": 3, "method": "omp", "n_nonzero": 3},
+        {"n_clusters": 3, "method": "lsr", "affine": True},
+        {"n_clusters": 3, "method": "lrr"},
+        {"n_clusters": 3, "method": "tsc", "affinity": "knn"},
+        {"n_clusters": "auto", "tau": 0.5},
+    ],
     "LatentTranslator": [
         {},
         {"method": "linear", "scale": False},
@@ -68,8 +77,19 @@ def all_instances():
     return [*public_instances(), *REFERENCE_ESTIMATORS]
 
 
+_ANGULAR_CLUSTERER_FAILURES = {
+    "check_clustering": (
+        "scikit-learn's check clusters standardised 2-D blobs, which are not a "
+        "union of subspaces: OMP and TSC link points by their angle to the "
+        "origin, so blobs on opposite sides of it merge."
+    ),
+}
+
+
 def expected_failed_checks(estimator):
     name = type(estimator).__name__
     if name == "LinearConceptEraser" and estimator.method in ("inlp", "rlace"):
         return _ITERATIVE_ERASER_FAILURES
+    if name == "SubspaceClusterer" and estimator.method in ("omp", "tsc"):
+        return _ANGULAR_CLUSTERER_FAILURES
     return EXPECTED_FAILED_CHECKS.get(name, {})
