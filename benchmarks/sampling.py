@@ -11,7 +11,7 @@
 2. ``coherent``: a design where uniform sampling breaks: Student-t rows
    (3 degrees of freedom) plus three rare binary features (5 rows each) with
    large coefficients; the same table, with the sensitivity and hybrid
-   scores too (they solve one LP per row, so n is 20,000 here).
+   scores too (they solve one LP per row, so n is 10,000 here).
 3. ``ls``: least squares (p = 2) on the GloVe data with leverage scores
    (exact and sketched), Lewis (= leverage at p = 2) and uniform.
 4. ``speed``: scores of a 1,000,000 x 50 Gaussian matrix with heavy-tailed
@@ -24,7 +24,7 @@ re-draw the sample from the same probabilities (Bernoulli scheme), so the
 spread over seeds is the sampling noise. Needs the ``bench`` extra (GloVe)
 for parts 1 and 3.
 
-Run: ``python benchmarks/sampling.py [--part lad|coherent|ls|speed|all] [--seeds 15] [--no-record]``
+Run: ``python benchmarks/sampling.py [--part lad|coherent|ls|speed|all] [--seeds 15] [--n-words 100000] [--no-record]``
 """
 
 import argparse
@@ -64,7 +64,7 @@ def glove_regression(n_words=100_000):
     return X, y
 
 
-def coherent_regression(n=20_000, d=10, seed=0):
+def coherent_regression(n=10_000, d=10, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.standard_t(3, size=(n, d))
     rare = np.zeros((n, 3))
@@ -104,8 +104,8 @@ def coreset_table(X, y, model, objective, methods, p, seeds, sizes, full_seconds
     return rows
 
 
-def lad_part(seeds):
-    X, y = glove_regression()
+def lad_part(seeds, n_words=100_000):
+    X, y = glove_regression(n_words)
     start = time.perf_counter()
     full = lad_model().fit(X, y)
     full_seconds = time.perf_counter() - start
@@ -135,7 +135,7 @@ def lad_part(seeds):
             })
             print(refine_rows[-1], flush=True)
     return (
-        f"LAD on GloVe 6B-50d, 100,000 most frequent words x 50 (+ intercept), y = log(1 + rank). "
+        f"LAD on GloVe 6B-50d, {n_words:,} most frequent words x 50 (+ intercept), y = log(1 + rank). "
         f"Full QuantileRegressor(highs): {full_seconds:.1f} s. Objective ratio = full-data "
         f"objective at the coreset solution / optimum, over {seeds} seeds (Bernoulli draws from "
         "scores computed once); speedup = full fit time / (scores + median coreset fit).\n\n"
@@ -152,21 +152,21 @@ def coherent_part(seeds):
     full_seconds = time.perf_counter() - start
     optimum = lad_objective(full, X, y)
     methods = {"uniform": dict(method="uniform"), "lewis": dict(method="lewis"),
-               "sensitivity": dict(method="sensitivity", n_jobs=2),
-               "hybrid": dict(method="hybrid", n_jobs=2),
+               "sensitivity": dict(method="sensitivity"),
+               "hybrid": dict(method="hybrid"),
                "root_leverage": dict(method="root_leverage")}
     rows = coreset_table(X, y, lad_model(), lad_objective, methods, 1.0, seeds, (500, 1000, 2000),
                          full_seconds, optimum)
     return (
-        f"LAD on a coherent design: 20,000 Student-t(3) rows x 10 plus 3 rare binary features "
+        f"LAD on a coherent design: 10,000 Student-t(3) rows x 10 plus 3 rare binary features "
         f"(5 rows each, coefficients 200, -300, 250), Laplace noise. Full fit {full_seconds:.1f} s; "
         f"{seeds} seeds. Sensitivities: one LP per row against a 200-row Lewis embedding.\n\n"
         + format_table(rows)
     )
 
 
-def ls_part(seeds):
-    X, y = glove_regression()
+def ls_part(seeds, n_words=100_000):
+    X, y = glove_regression(n_words)
     start = time.perf_counter()
     full = LinearRegression().fit(X, y)
     full_seconds = time.perf_counter() - start
@@ -207,10 +207,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="all", choices=["lad", "coherent", "ls", "speed", "all"])
     parser.add_argument("--seeds", type=int, default=15)
+    parser.add_argument("--n-words", type=int, default=100_000,
+                        help="GloVe rows for the lad and ls parts")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     parts = {"speed": lambda: speed_part(), "coherent": lambda: coherent_part(args.seeds),
-             "ls": lambda: ls_part(args.seeds), "lad": lambda: lad_part(args.seeds)}
+             "ls": lambda: ls_part(args.seeds, args.n_words),
+             "lad": lambda: lad_part(args.seeds, args.n_words)}
     for name, run in parts.items():
         if args.part not in (name, "all"):
             continue
