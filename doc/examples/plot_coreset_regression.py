@@ -55,8 +55,8 @@ for method in methods:
 # The excess shrinks roughly like d/m. On benign data such as these
 # embeddings, uniform sampling is nearly as good as the scores; the scores
 # matter when a few rows carry directions no other row has (see the user
-# guide's coherent design, where uniform sampling is hundreds of times
-# worse).
+# guide's coherent design, where uniform sampling's excess objective is
+# about 60 times Lewis sampling's at 1,000 rows).
 
 fig, ax = plt.subplots(figsize=(6, 3.6))
 for method in methods:
