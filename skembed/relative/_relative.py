@@ -84,8 +84,7 @@ class RelativeRepresentation(
     n_anchors : int, default=300
         Number of anchors chosen among the rows of X (at most the number of
         rows). Ignored when ``anchors`` is an array of row numbers.
-    anchors : {"random", "kmeans", "fps", "stratified"} or array-like of int, \
-default="random"
+    anchors : {"random", "kmeans", "fps", "stratified"} or array-like, default="random"
         How anchors are chosen:
 
         * ``"random"``: uniformly, without replacement (the seed paper);
@@ -133,10 +132,10 @@ default="random"
 
     Attributes
     ----------
-    anchor_indices_ : ndarray of int of shape (n_anchors_,)
+    anchor_indices_ : ndarray of int of shape (`n_anchors_`,)
         Row numbers, in the fit data, of the anchors; give them as
         ``anchors=`` to the estimator of another space for parallel anchors.
-    anchors_ : ndarray of shape (n_anchors_, n_features)
+    anchors_ : ndarray of shape (`n_anchors_`, n_features)
         The anchor vectors, as given (float64).
     n_anchors_ : int
         Number of anchors.
@@ -349,7 +348,7 @@ default="random"
         return self
 
     def _preprocess(self, X):
-        """(X - center_) @ whitening_, in X's dtype (a new array)."""
+        """``(X - center_) @ whitening_``, in X's dtype (a new array)."""
         dtype = X.dtype
         Z = X - self.center_.astype(dtype, copy=False)
         if self.whitening_ is not None:
@@ -456,7 +455,7 @@ default="random"
 
         Returns
         -------
-        X_relative : ndarray or CSR matrix of shape (n_samples, n_anchors_ * n_blocks)
+        X_relative : ndarray or CSR matrix of shape (n_samples, `n_anchors_` * n_blocks)
             Blocks in the order of ``similarities_``, anchors in the order of
             ``anchor_indices_``; in X's dtype; sparse with ``top_k``.
         """

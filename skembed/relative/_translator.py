@@ -78,9 +78,9 @@ class LatentTranslator(
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features_in_, n_target_features_)
+    coef_ : ndarray of shape (`n_features_in_`, `n_target_features_`)
         :math:`C`: ``transform(X) = X @ coef_ + intercept_``.
-    intercept_ : ndarray of shape (n_target_features_,)
+    intercept_ : ndarray of shape (`n_target_features_`,)
         :math:`b`.
     source_mean_, target_mean_ : ndarray
         The anchors' means in each space (zeros when ``center=False``).
@@ -201,7 +201,7 @@ class LatentTranslator(
 
         Returns
         -------
-        X_translated : ndarray of shape (n_samples, n_target_features_)
+        X_translated : ndarray of shape (n_samples, `n_target_features_`)
             ``X @ coef_ + intercept_``, in X's dtype.
         """
         check_is_fitted(self, "coef_")
