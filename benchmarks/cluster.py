@@ -41,16 +41,23 @@ from skembed.metrics import clustering_accuracy
 REPO = Path(__file__).resolve().parent.parent
 
 METHODS = {
-    "ensc (default)": dict(),
-    "ensc, affinity=knn": dict(affinity="knn"),
-    "ensc, gamma=100, affinity=knn": dict(gamma=100, affinity="knn"),
+    "ensc (default: gamma=100, tau=0.9, 5-NN affinity)": dict(),
+    "ensc, affinity=symmetric": dict(affinity="symmetric"),
+    "ensc, gamma=50, tau=1, affinity=knn (round-1 setting)": dict(gamma=50, tau=1.0, affinity="knn"),
+    "ensc, gamma=100, tau=0.8": dict(tau=0.8),
     "omp, n_nonzero=5": dict(method="omp", n_nonzero=5),
     "omp, n_nonzero=10": dict(method="omp", n_nonzero=10),
     "lsr": dict(method="lsr"),
-    "lsr, n_nonzero=10, affinity=knn": dict(method="lsr", n_nonzero=10, affinity="knn"),
+    "lsr, n_nonzero=10": dict(method="lsr", n_nonzero=10),
     "tsc": dict(method="tsc"),
     "lrr": dict(method="lrr"),
     "ssc (ADMM)": dict(method="ssc"),
+}
+#: The scaling part: ensc and tsc stop where their time leaves the 5-minute goal.
+SCALING = {
+    "omp (default n_nonzero=10; candidates above 10k)": (dict(method="omp"), 10**9),
+    "ensc (default; candidates above 10k)": (dict(), 20_000),
+    "tsc": (dict(method="tsc"), 10_000),
 }
 
 
@@ -147,7 +154,9 @@ def scaling_part(sizes, methods):
     for n in sizes:
         X, y = make_subspaces(n_samples=n, n_features=50, n_subspaces=10, subspace_dim=5,
                               noise=0.05, random_state=0)
-        for name, params in methods.items():
+        for name, (params, largest) in methods.items():
+            if n > largest:
+                continue
             tracemalloc.start()
             start = time.perf_counter()
             model = SubspaceClusterer(10, random_state=0, n_jobs=2, **params).fit(X)
@@ -201,11 +210,10 @@ def main():
         elif part == "coil":
             title, body = "SubspaceClusterer on COIL-20", coil_part(args.data, METHODS)
         elif part == "scaling":
-            scale = {"ensc (default)": dict(), "omp, n_nonzero=5": dict(method="omp", n_nonzero=5),
-                     "tsc": dict(method="tsc")}
-            title, body = "SubspaceClusterer scaling on make_subspaces", scaling_part(args.sizes, scale)
+            title = "SubspaceClusterer scaling on make_subspaces (candidate pre-selection)"
+            body = scaling_part(args.sizes, SCALING)
         else:
-            keep = ("ensc (default)", "ensc, gamma=100, affinity=knn", "omp, n_nonzero=10")
+            keep = ("ensc (default: gamma=100, tau=0.9, 5-NN affinity)", "omp, n_nonzero=10")
             title = "SubspaceClusterer: fit on 20% of Extended Yale B, predict the rest"
             body = predict_part(args.data, {k: fast[k] for k in keep})
         print(body)

@@ -5,12 +5,14 @@ import cvxpy as cp
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.preprocessing import normalize
 
 from skembed.cluster import SubspaceClusterer
 from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
 from skembed.cluster._spectral import affinity_from_representation, spectral_labels
+from skembed.cluster._subspace_clusterer import KNN_AFFINITY_NEIGHBORS
 from skembed.cluster._ssc import ssc_admm
 from skembed.datasets import make_subspaces
 from skembed.metrics import clustering_accuracy
@@ -220,8 +222,55 @@ def test_knn_affinity_is_symmetric_and_clusters(subspaces):
     W = model.affinity_matrix_
     assert abs(W - W.T).max() == 0
     assert clustering_accuracy(y, model.labels_) >= 0.98
-    W2 = affinity_from_representation(model.representation_matrix_, "knn", 3)
+    W2 = affinity_from_representation(model.representation_matrix_, "knn",
+                                      KNN_AFFINITY_NEIGHBORS)
     assert (W2 != W).nnz == 0
+
+
+def test_knn_affinity_equals_brute_force_neighbours_of_the_rows():
+    # Random sparse rows with distinct overlaps: the sparse-product search
+    # must return exactly the brute-force nearest rows (ties aside).
+    rng = np.random.RandomState(7)
+    C = sparse.random(80, 80, density=0.3, random_state=rng, format="csr")
+    C.setdiag(0)
+    C.eliminate_zeros()
+    W = affinity_from_representation(C, "knn", 4)
+    rows = normalize(abs(C).toarray())
+    distances = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :4]
+    graph = np.zeros((80, 80))
+    np.put_along_axis(graph, nearest, 1.0, axis=1)
+    expected = ((graph + graph.T) > 0).astype(float)
+    np.testing.assert_array_equal((W.toarray() > 0).astype(float), expected)
+
+
+@pytest.mark.parametrize("method", ["ensc", "omp"])
+def test_all_points_as_candidates_is_the_full_search(subspaces, method):
+    X, _ = subspaces
+    X = normalize(X)  # equal norms: lambda_max over candidates is the global one
+    params = dict(method=method, random_state=0, affinity="symmetric")
+    full = SubspaceClusterer(5, n_candidates=None, **params).fit(X)
+    every = SubspaceClusterer(5, n_candidates=len(X) - 1, **params).fit(X)
+    assert abs(full.representation_matrix_ - every.representation_matrix_).max() < 1e-6
+    if method == "ensc":
+        assert every.candidate_violation_rate_ == 0.0
+    else:
+        assert every.candidate_violation_rate_ is None
+    assert full.candidate_violation_rate_ is None
+
+
+@pytest.mark.parametrize("method", ["ensc", "omp"])
+def test_few_candidates_still_recover_the_subspaces(subspaces, method):
+    X, y = subspaces
+    model = SubspaceClusterer(5, method=method, n_candidates=40, affinity="symmetric",
+                              random_state=0).fit(X)
+    assert clustering_accuracy(y, model.labels_) >= 0.98
+    C = model.representation_matrix_.tocoo()
+    own = np.abs(C.data)[y[C.row] == y[C.col]].sum() / np.abs(C.data).sum()
+    assert own >= 0.95
+    if method == "ensc":
+        assert 0.0 <= model.candidate_violation_rate_ <= 1.0
 
 
 def test_random_state_reproducible_and_float32(subspaces):
@@ -278,3 +327,22 @@ def test_all_zero_rows_are_isolated_not_fatal():
     for method in METHODS:
         labels = SubspaceClusterer(2, method=method, random_state=0).fit_predict(X)
         assert labels.shape == (60,)
+
+
+def test_numpy_coordinate_descent_matches_the_compiled_one():
+    # The fallback used if scikit-learn's private solver disappears.
+    from skembed.cluster._ensc import _coordinate_descent, _polish
+
+    rng = np.random.RandomState(8)
+    atoms = rng.normal(size=(30, 12))
+    target = rng.normal(size=12)
+    gram, products = atoms @ atoms.T, atoms @ target
+    l1, l2 = 0.3 * np.abs(products).max(), 0.05
+    results = []
+    for compiled in (True, False):
+        coef = _coordinate_descent(np.zeros(30), l1, l2, gram, products, target, 5000,
+                                   1e-10, use_compiled=compiled)
+        polished = _polish(gram, products, l1, l2, np.asarray(coef))
+        assert polished is not None
+        results.append(polished)
+    np.testing.assert_allclose(results[0], results[1], atol=1e-10)

@@ -33,7 +33,11 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import _cd_fast
+
+try:  # scikit-learn's compiled solver is private: guard against its removal
+    from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram as _sklearn_cd_gram
+except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+    _sklearn_cd_gram = None
 
 #: Rounds of support growth per point (ORGEN converges in a few).
 MAX_ROUNDS = 40
@@ -54,15 +58,47 @@ def _enet_on_gram(gram, products, target, l1, l2, coef, tol, max_iter):
     for attempt in range(3):  # tighten coordinate descent until the polish holds
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            coef, _, _, _ = _cd_fast.enet_coordinate_descent_gram(
-                coef, l1, l2, gram, products, target, max_iter, tol,
-                np.random.RandomState(0), False, False, False,
-            )
+            coef = _coordinate_descent(coef, l1, l2, gram, products, target, max_iter, tol)
         coef = np.asarray(coef)
         polished = _polish(gram, products, l1, l2, coef)
         if polished is not None:
             return polished
         tol, max_iter = tol * 1e-3, max_iter * 10
+    return coef
+
+
+def _coordinate_descent(coef, l1, l2, gram, products, target, max_iter, tol,
+                        use_compiled=True):
+    """Cyclic coordinate descent on min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2.
+
+    scikit-learn's compiled solver when importable; otherwise (or with
+    ``use_compiled=False``) the same sweeps in NumPy, stopping when no
+    coordinate moves by more than ``tol`` relative to the largest one (the
+    exact polish that follows does not depend on how the signs were found).
+    """
+    if use_compiled and _sklearn_cd_gram is not None:
+        coef, _, _, _ = _sklearn_cd_gram(
+            coef, l1, l2, gram, products, target, max_iter, tol,
+            np.random.RandomState(0), False, False, False,
+        )
+        return coef
+    coef = np.array(coef, dtype=np.float64)
+    gradient = products - gram @ coef  # b - G c
+    diagonal = np.diag(gram)
+    for _ in range(max_iter):
+        largest_step = 0.0
+        for k in range(coef.size):
+            if diagonal[k] <= 0:
+                continue
+            old = coef[k]
+            z = gradient[k] + diagonal[k] * old
+            new = np.sign(z) * max(abs(z) - l1, 0.0) / (diagonal[k] + l2)
+            if new != old:
+                gradient -= (new - old) * gram[:, k]
+                coef[k] = new
+                largest_step = max(largest_step, abs(new - old))
+        if largest_step <= tol * max(np.abs(coef).max(), 1e-300):
+            break
     return coef
 
 
@@ -195,3 +231,72 @@ def ensc_chunk(X, rows, *, gamma, tau, n_nonzero, support_size=100, tol=1e-6,
         indices.append(supports[p][keep])
         values.append(coefs[p][keep])
     return counts, np.concatenate(indices), np.concatenate(values), rounds
+
+
+def ensc_candidates_chunk(X, rows, candidates, *, gamma, tau, n_nonzero, check=None,
+                          tol=1e-6, max_iter=200):
+    """Elastic-net coefficients of ``rows`` over their candidate points only.
+
+    For large n the per-point program is restricted to the point's
+    ``candidates`` (its points of largest ``|cos|``, found once for all points
+    by the exact kNN search): each subproblem then costs O(M^2 d) with M
+    candidates, independent of n, and ``lambda_max`` is taken over the
+    candidates (the same as over all points when the rows have equal norms,
+    since the largest ``|x_i' x_j|`` is then the largest ``|cos|``). This is
+    ORGEN's first round with the candidates as the starting support, without
+    its O(n d) oracle check.
+
+    The restricted program is a different, local one: on large noisy sets the
+    global solution at the same ``lambda`` also picks far points (of other
+    subspaces) that happen to correlate with the residual noise, which the
+    candidates exclude. For the rows flagged in ``check`` the ORGEN oracle
+    test runs over *all* points (``|x_i' r| <= lambda tau`` outside the
+    candidates), to report how often the two programs differ; the restricted
+    solution is kept.
+
+    Returns
+    -------
+    counts, indices, values, rounds
+        As :func:`ensc_chunk`.
+    n_checked, n_violated : int
+        Rows checked over all points, and those whose candidate solution was
+        not optimal there.
+    """
+    n_rows, n_candidates = candidates.shape
+    targets = X[rows]
+    atoms = X[candidates]  # (n_rows, M, d)
+    grams = np.matmul(atoms, np.swapaxes(atoms, 1, 2))
+    products = np.einsum("mkd,md->mk", atoms, targets)
+    lambdas = np.abs(products).max(axis=1) / tau / gamma
+    l1s, l2s = lambdas * tau, lambdas * (1.0 - tau)
+    coefs = np.zeros((n_rows, n_candidates))
+    for p in range(n_rows):
+        coefs[p] = _enet_on_gram(grams[p], products[p], targets[p], l1s[p], l2s[p],
+                                 coefs[p], tol, max_iter)
+
+    counts = np.empty(n_rows, dtype=np.intp)
+    indices, values = [], []
+    for p in range(n_rows):
+        keep = np.flatnonzero(coefs[p])
+        if n_nonzero is not None and keep.size > n_nonzero:
+            keep = keep[np.argpartition(-np.abs(coefs[p][keep]), n_nonzero - 1)[:n_nonzero]]
+        counts[p] = keep.size
+        indices.append(candidates[p][keep])
+        values.append(coefs[p][keep])
+
+    n_checked = n_violated = 0
+    if check is not None and np.any(check):
+        flagged = np.flatnonzero(check)
+        residuals = targets[flagged] - np.einsum("mk,mkd->md", coefs[flagged], atoms[flagged])
+        scores = np.abs(residuals @ X.T)
+        violated = []
+        for slot, p in enumerate(flagged):
+            column = scores[slot]
+            column[candidates[p]] = 0.0
+            column[rows[p]] = 0.0
+            if np.any(column > l1s[p] * (1.0 + 1e-9)):
+                violated.append(p)
+        n_checked, n_violated = flagged.size, len(violated)
+    empty_int, empty_float = np.zeros(0, dtype=np.intp), np.zeros(0)
+    return (counts, np.concatenate(indices) if indices else empty_int,
+            np.concatenate(values) if values else empty_float, 1, n_checked, n_violated)

@@ -38,7 +38,7 @@ def _least_squares(atoms, targets, affine):
     return coef
 
 
-def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6):
+def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6, candidates=None):
     """SSC-OMP coefficients of the points ``rows`` of ``X``.
 
     Parameters
@@ -53,6 +53,10 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6):
         Constrain the coefficients to sum to one.
     eps : float, default=1e-6
         Stop a point once its residual norm is below ``eps`` times its norm.
+    candidates : ndarray of int of shape (n_rows, M), optional
+        Restrict each point's greedy choice to these rows of ``X`` (its
+        points of largest ``|cos|``): each step then costs O(M d) per point
+        instead of O(n d). None searches all points.
 
     Returns
     -------
@@ -70,6 +74,10 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6):
     inverse_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     targets = X[rows]
     target_norms = norms[rows]
+    if candidates is not None:
+        pool = X[candidates]  # (n_rows, M, d)
+        pool_weights = inverse_norms[candidates]
+    # ``selected`` holds rows of X, or positions in ``candidates`` when given.
     selected = np.zeros((n_rows, n_nonzero), dtype=np.intp)
     coef = np.zeros((n_rows, n_nonzero))
     counts = np.zeros(n_rows, dtype=np.intp)
@@ -81,13 +89,20 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6):
         if todo.size == 0:
             break
         steps = step + 1
-        scores = np.abs(X @ residuals[todo].T) * inverse_norms[:, None]
-        columns = np.arange(todo.size)
-        scores[rows[todo], columns] = -1.0  # never the point itself
-        for previous in range(step):
-            scores[selected[todo, previous], columns] = -1.0  # nor a chosen one
-        selected[todo, step] = scores.argmax(axis=0)
-        atoms = X[selected[todo, : step + 1]]
+        if candidates is None:
+            scores = np.abs(X @ residuals[todo].T) * inverse_norms[:, None]
+            columns = np.arange(todo.size)
+            scores[rows[todo], columns] = -1.0  # never the point itself
+            for previous in range(step):
+                scores[selected[todo, previous], columns] = -1.0  # nor a chosen one
+            selected[todo, step] = scores.argmax(axis=0)
+            atoms = X[selected[todo, : step + 1]]
+        else:  # candidates never hold the point itself
+            scores = np.abs(np.einsum("mkd,md->mk", pool[todo], residuals[todo]))
+            scores *= pool_weights[todo]
+            np.put_along_axis(scores, selected[todo, :step], -1.0, axis=1)
+            selected[todo, step] = scores.argmax(axis=1)
+            atoms = np.take_along_axis(pool[todo], selected[todo, : step + 1, None], axis=1)
         coef_todo = _least_squares(atoms, targets[todo], affine)
         coef[todo, : step + 1] = coef_todo
         counts[todo] = step + 1
@@ -95,5 +110,7 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6):
         done = np.linalg.norm(residuals[todo], axis=1) <= eps * target_norms[todo]
         active[todo[done]] = False
 
+    if candidates is not None:
+        selected = np.take_along_axis(candidates, selected, axis=1)
     keep = np.arange(n_nonzero)[None, :] < counts[:, None]
     return counts, selected[keep], coef[keep], steps
