@@ -7,7 +7,8 @@
    {500, 1000, 2000, 5000} and each method, the full-data objective at the
    coreset solution divided by the optimum (median and max over the seeds),
    and the coreset path's time (scores + median coreset fit) against the full
-   fit; then ``refine=5`` (IRLS passes) on the Lewis coreset.
+   fit; then ``refine`` = 5, 10, 20 IRLS passes on the Lewis coreset (also
+   alone: ``--part refine``).
 2. ``coherent``: a design where uniform sampling breaks: Student-t rows
    (3 degrees of freedom) plus three rare binary features (5 rows each) with
    large coefficients; the same table, with the sensitivity and hybrid
@@ -24,7 +25,7 @@ re-draw the sample from the same probabilities (Bernoulli scheme), so the
 spread over seeds is the sampling noise. Needs the ``bench`` extra (GloVe)
 for parts 1 and 3.
 
-Run: ``python benchmarks/sampling.py [--part lad|coherent|ls|speed|all] [--seeds 15] [--n-words 100000] [--no-record]``
+Run: ``python benchmarks/sampling.py [--part lad|refine|coherent|ls|speed|all] [--seeds 15] [--n-words 100000] [--no-record]``
 """
 
 import argparse
@@ -104,6 +105,44 @@ def coreset_table(X, y, model, objective, methods, p, seeds, sizes, full_seconds
     return rows
 
 
+def refine_table(X, y, seeds, full_seconds, optimum, passes_list=(5, 10, 20)):
+    """IRLS passes over all rows, warm-started at the Lewis coreset solution (full path timed)."""
+    rows = []
+    for m in (1000, 2000):
+        for passes in passes_list:
+            ratios, times = [], []
+            for seed in range(min(seeds, 5)):
+                start = time.perf_counter()
+                coreset = CoresetEstimator(
+                    lad_model(), SensitivitySampler(m, p=1, random_state=seed), refine=passes
+                ).fit(X, y)
+                times.append(time.perf_counter() - start)
+                ratios.append(lad_objective(coreset, X, y) / optimum)
+            rows.append({
+                "method": f"lewis + refine={passes}", "m": m,
+                "ratio_median": float(np.median(ratios)), "ratio_max": float(np.max(ratios)),
+                "path_s": float(np.median(times)),
+                "speedup_vs_full": full_seconds / float(np.median(times)),
+            })
+            print(rows[-1], flush=True)
+    return rows
+
+
+def refine_part(seeds, n_words):
+    X, y = glove_regression(n_words)
+    start = time.perf_counter()
+    full = lad_model().fit(X, y)
+    full_seconds = time.perf_counter() - start
+    optimum = lad_objective(full, X, y)
+    rows = refine_table(X, y, seeds, full_seconds, optimum)
+    return (
+        f"LAD on GloVe 6B-50d, {n_words:,} most frequent words: CoresetEstimator(refine=k) "
+        f"(Lewis p=1 coreset, then k IRLS passes over all rows); full fit {full_seconds:.1f} s; "
+        f"{min(seeds, 5)} seeds; speedup = full fit / whole coreset path.\n\n"
+        + format_table(rows)
+    )
+
+
 def lad_part(seeds, n_words=100_000):
     X, y = glove_regression(n_words)
     start = time.perf_counter()
@@ -115,25 +154,7 @@ def lad_part(seeds, n_words=100_000):
                "leverage": dict(method="leverage"), "root_leverage": dict(method="root_leverage")}
     rows = coreset_table(X, y, lad_model(), lad_objective, methods, 1.0, seeds, SIZES,
                          full_seconds, optimum)
-    # Refinement: IRLS passes over all rows, warm-started at the Lewis coreset solution.
-    refine_rows = []
-    for m in (1000, 2000):
-        for passes in (5, 10):
-            ratios, times = [], []
-            for seed in range(min(seeds, 5)):
-                start = time.perf_counter()
-                coreset = CoresetEstimator(
-                    lad_model(), SensitivitySampler(m, p=1, random_state=seed), refine=passes
-                ).fit(X, y)
-                times.append(time.perf_counter() - start)
-                ratios.append(lad_objective(coreset, X, y) / optimum)
-            refine_rows.append({
-                "method": f"lewis + refine={passes}", "m": m,
-                "ratio_median": float(np.median(ratios)), "ratio_max": float(np.max(ratios)),
-                "path_s": float(np.median(times)),
-                "speedup_vs_full": full_seconds / float(np.median(times)),
-            })
-            print(refine_rows[-1], flush=True)
+    refine_rows = refine_table(X, y, seeds, full_seconds, optimum)
     return (
         f"LAD on GloVe 6B-50d, {n_words:,} most frequent words x 50 (+ intercept), y = log(1 + rank). "
         f"Full QuantileRegressor(highs): {full_seconds:.1f} s. Objective ratio = full-data "
@@ -205,7 +226,7 @@ def speed_part(n=1_000_000, d=50):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="all", choices=["lad", "coherent", "ls", "speed", "all"])
+    parser.add_argument("--part", default="all", choices=["lad", "refine", "coherent", "ls", "speed", "all"])
     parser.add_argument("--seeds", type=int, default=15)
     parser.add_argument("--n-words", type=int, default=100_000,
                         help="GloVe rows for the lad and ls parts")
@@ -213,7 +234,8 @@ def main():
     args = parser.parse_args()
     parts = {"speed": lambda: speed_part(), "coherent": lambda: coherent_part(args.seeds),
              "ls": lambda: ls_part(args.seeds, args.n_words),
-             "lad": lambda: lad_part(args.seeds, args.n_words)}
+             "lad": lambda: lad_part(args.seeds, args.n_words),
+             "refine": lambda: refine_part(args.seeds, args.n_words)}
     for name, run in parts.items():
         if args.part not in (name, "all"):
             continue
