@@ -346,3 +346,15 @@ def test_numpy_coordinate_descent_matches_the_compiled_one():
         assert polished is not None
         results.append(polished)
     np.testing.assert_allclose(results[0], results[1], atol=1e-10)
+
+
+def test_knn_affinity_of_dense_rows_matches_the_sparse_path():
+    from skembed.cluster._spectral import _dense_row_neighbors, _sparse_row_neighbors
+
+    rng = np.random.RandomState(9)
+    C = sparse.random(60, 60, density=0.2, random_state=rng, format="csr")
+    C.setdiag(0)
+    C.eliminate_zeros()
+    rows = normalize(abs(C))
+    dense = _dense_row_neighbors(rows.toarray(), 4)
+    assert (dense != _sparse_row_neighbors(rows, 4)).nnz == 0

@@ -81,6 +81,8 @@ def _sparse_row_neighbors(rows, n_neighbors):
     broken by the smaller row number.
     """
     n_samples = rows.shape[0]
+    if rows.nnz > 0.05 * n_samples * n_samples:
+        return _dense_row_neighbors(rows.toarray(), n_neighbors)
     transposed = sparse.csr_matrix(rows.T)
     pieces_rows, pieces_cols = [], []
     nnz_per_row = max(1.0, rows.nnz / max(n_samples, 1))
@@ -99,6 +101,30 @@ def _sparse_row_neighbors(rows, n_neighbors):
         pieces_cols.append(c[top])
     r = np.concatenate(pieces_rows) if pieces_rows else np.zeros(0, dtype=np.intp)
     c = np.concatenate(pieces_cols) if pieces_cols else np.zeros(0, dtype=np.intp)
+    return sparse.csr_matrix((np.ones(r.size), (r, c)), shape=(n_samples, n_samples))
+
+
+def _dense_row_neighbors(rows, n_neighbors):
+    """:func:`_sparse_row_neighbors` for dense rows (LSR, LRR, SSC coefficients).
+
+    The dense methods hold n x n anyway; the products then run as BLAS
+    blocks, with the same rule: only positive products count, ties go to
+    the smaller row number.
+    """
+    n_samples = rows.shape[0]
+    k = min(n_neighbors, n_samples - 1)
+    pieces_rows, pieces_cols = [], []
+    block = max(1, 2**22 // max(n_samples, 1))
+    for start in range(0, n_samples, block):
+        stop = min(start + block, n_samples)
+        products = rows[start:stop] @ rows.T
+        products[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        # Stable sort on the negated products keeps the smaller column first on ties.
+        nearest = np.argsort(-products, axis=1, kind="stable")[:, :k]
+        positive = np.take_along_axis(products, nearest, axis=1) > 0
+        pieces_rows.append(np.broadcast_to(np.arange(start, stop)[:, None], nearest.shape)[positive])
+        pieces_cols.append(nearest[positive])
+    r, c = np.concatenate(pieces_rows), np.concatenate(pieces_cols)
     return sparse.csr_matrix((np.ones(r.size), (r, c)), shape=(n_samples, n_samples))
 
 
