@@ -74,9 +74,9 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         The norm of the loss: 2 for least squares, 1 for least absolute
         deviations / quantile regression and, as a proxy, logistic and Huber
         losses.
-    method : {"lewis", "leverage", "sensitivity", "root_leverage", "hybrid", \
-"uniform"}, default="lewis"
-        The row scores (see above).
+    method : str, default="lewis"
+        The row scores: "lewis", "leverage", "sensitivity", "root_leverage",
+        "hybrid" or "uniform" (see above).
     scheme : {"bernoulli", "iid"}, default="bernoulli"
         ``"bernoulli"``: keep row i independently with probability
         :math:`\pi_i = \min(1, c q_i)`, c set so that the expected size is
