@@ -382,10 +382,44 @@ def _new_sampler():
 
 COMMANDS["sample"] = EstimatorCommand(
     _new_sampler,
-    "pick weighted rows that preserve a regression's loss (SensitivitySampler)",
+    "pick weighted rows that preserve a regression's loss (SensitivitySampler; "
+    "--param p=1 for absolute-deviation losses)",
     output="sample",
     target_name="target",
 )
+
+
+def _demo_sampler(sample):
+    from sklearn.linear_model import QuantileRegressor
+
+    from .sampling import CoresetEstimator, SensitivitySampler
+
+    # Least absolute deviations: MiniLM's first principal coordinate from GloVe.
+    X = sample.data.astype(np.float64)
+    centred = sample.minilm - sample.minilm.mean(axis=0)
+    y = centred @ np.linalg.svd(centred, full_matrices=False)[2][0]
+    lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
+    optimum = np.abs(y - lad.fit(X, y).predict(X)).sum()
+
+    def ratio(method, refine, seed):
+        sampler = SensitivitySampler(300, p=1, method=method, random_state=seed)
+        model = CoresetEstimator(lad, sampler, refine=refine).fit(X, y)
+        return np.abs(y - model.predict(X)).sum() / optimum
+
+    fits = {
+        (method, refine): np.median([ratio(method, refine, seed) for seed in range(3)])
+        for method, refine in (("lewis", 0), ("uniform", 0), ("lewis", 20))
+    }
+    return [
+        "SensitivitySampler + CoresetEstimator fit least absolute deviations (MiniLM's "
+        f"first principal coordinate from GloVe) on 300 of {len(X)} rows:",
+        f"  full-data objective {fits['lewis', 0]:.3f}x the optimum with Lewis weights "
+        f"({fits['uniform', 0]:.3f}x uniform), {fits['lewis', 20]:.4f}x after 20 IRLS "
+        "passes over all rows (refine=20); median of 3 draws.",
+    ]
+
+
+DEMOS.append(_demo_sampler)
 
 
 def _new_clusterer():

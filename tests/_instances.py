@@ -6,6 +6,8 @@ settings when options change code paths, and any expected failure of a
 scikit-learn check with the reason.
 """
 
+from sklearn.linear_model import LogisticRegression, QuantileRegressor
+
 from skembed.utils import all_estimators
 
 from ._reference_estimators import ClassMeanProjector, MeanCenterer
@@ -43,6 +45,21 @@ CHECK_PARAMS = {
         {"n_clusters": 3, "method": "lrr"},
         {"n_clusters": 3, "method": "tsc", "affinity": "knn"},
         {"n_clusters": "auto", "tau": 0.5},
+    ],
+    "SensitivitySampler": [
+        {},
+        {"n_samples": 5, "method": "leverage", "scheme": "iid", "random_state": 0},
+        {"n_samples": 5, "p": 1.0, "method": "lewis", "random_state": 0},
+        {"n_samples": 5, "p": 1.0, "method": "sensitivity", "random_state": 0},
+        {"n_samples": 5, "p": 3.0, "method": "hybrid", "solver": "sketch", "random_state": 0},
+    ],
+    # A tiny n_samples would fail the sample-weight-equivalence and training
+    # checks by design (a random sample of a few rows); the default keeps
+    # every row of the checks' small data sets.
+    "CoresetEstimator": [
+        {},
+        {"estimator": LogisticRegression()},
+        {"estimator": QuantileRegressor(alpha=0, solver="highs")},
     ],
     "LatentTranslator": [
         {},

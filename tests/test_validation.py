@@ -33,9 +33,24 @@ def fit(estimator, X, y=None, **kwargs):
 
 
 def apply(estimator, X):
-    """The estimator's output on new data (transform, or predict), as a dense array."""
+    """The estimator's output on new data (transform, or predict), as a dense array.
+
+    A sampler (``fit_resample``) has no method on new data: its output is the
+    sample it drew at fit.
+    """
+    if not has_method_on_new_data(estimator):
+        return estimator.sample_indices_
     out = estimator.transform(X) if hasattr(estimator, "transform") else estimator.predict(X)
     return out.toarray() if sparse.issparse(out) else out
+
+
+def has_method_on_new_data(estimator):
+    return hasattr(estimator, "transform") or hasattr(estimator, "predict")
+
+
+def skip_if_no_method_on_new_data(estimator):
+    if not has_method_on_new_data(estimator):
+        pytest.skip("a sampler has no method on new data")
 
 
 def takes_class_labels(estimator):
@@ -64,6 +79,7 @@ def test_non_finite_values_rejected_at_fit(estimator, bad):
 
 
 def test_non_finite_values_rejected_after_fit(estimator):
+    skip_if_no_method_on_new_data(estimator)
     X, y = make_data(estimator)
     fit(estimator, X, y)
     X_new = X[:5].copy()
@@ -76,6 +92,7 @@ def test_one_dimensional_input_rejected(estimator):
     X, y = make_data(estimator)
     with raises_naming(estimator, "Expected 2D array"):
         fit(estimator, X[:, 0], y)
+    skip_if_no_method_on_new_data(estimator)
     fit(estimator, X, y)
     with raises_naming(estimator, "Expected 2D array"):
         apply(estimator, X[0])
@@ -101,6 +118,7 @@ def test_too_few_samples_rejected(estimator):
 
 
 def test_wrong_number_of_features_after_fit(estimator):
+    skip_if_no_method_on_new_data(estimator)
     X, y = make_data(estimator)
     fit(estimator, X, y)
     with raises_naming(estimator, f"{N_FEATURES - 1} features.*expecting {N_FEATURES}"):
