@@ -173,7 +173,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         Orthonormal basis of each cluster's subspace: the leading right
         singular vectors of its points (centred when ``affine``) that carry
         95% of their energy.
-    subspace_offsets_ : ndarray of shape (n_clusters_, n_features)
+    subspace_offsets_ : ndarray of shape (`n_clusters_`, n_features)
         Each cluster's mean when ``affine``, zeros otherwise.
     candidate_violation_rate_ : float or None
         With candidates and ``"ensc"``: share of a random sample of 500
