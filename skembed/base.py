@@ -264,7 +264,10 @@ class ValidationMixin:
             _reraise_with_context(exc, caller)
 
         if y_kind == "continuous" or (y_kind == "concept" and y.ndim == 2):
-            y = y.astype(X.dtype, copy=False)
+            try:
+                y = y.astype(X.dtype, copy=False)
+            except (TypeError, ValueError) as exc:
+                _reraise_with_context(exc, caller)
         else:
             y = self._check_labels(y, caller, y_kind, min_classes)
 

@@ -57,6 +57,12 @@ def test_concept_labels_may_be_strings():
     assert y.dtype.kind == "U"
 
 
+def test_text_in_a_continuous_target_is_named_with_the_caller():
+    X = np.random.RandomState(0).normal(size=(6, 3))
+    with pytest.raises(ValueError, match="ClassMeanProjector.fit: could not convert.*numbers"):
+        ClassMeanProjector()._validate_X_y(X, np.array(list("abcdef")), y_kind="continuous")
+
+
 def test_continuous_concept_is_two_dimensional():
     X = np.random.RandomState(0).normal(size=(6, 3)).astype(np.float32)
     z = np.random.RandomState(1).normal(size=(6, 2))

@@ -108,6 +108,24 @@ def test_whitening_invariant_to_any_invertible_linear_map(seed, shape, name):
         assert max_difference(X, mapped, similarity=name) > 1e-3
 
 
+@pytest.mark.parametrize("name", ["l1", "linf"])
+def test_whitening_does_not_make_l1_linf_invariant_to_linear_maps(name):
+    X, rng = data(0, 80, 5)
+    linear = rotation(rng, 5) * np.linspace(0.3, 3.0, 5) @ rotation(rng, 5)
+    assert max_difference(X, X @ linear + 3.0, similarity=name, whiten=True) > 1e-3
+
+
+def test_top_k_checked_before_anchors_are_chosen(monkeypatch):
+
+    def no_clustering(*args, **kwargs):
+        raise AssertionError("k-means ran before the options were checked")
+
+    monkeypatch.setattr(_relative, "kmeans_anchors", no_clustering)
+    X, _ = data(0, 50, 4)
+    with pytest.raises(ValueError, match="top_k=20 exceeds the number of anchors"):
+        RelativeRepresentation(10, anchors="kmeans", top_k=20).fit(X)
+
+
 @PROPERTY
 @given(seeds, st.integers(2, 8))
 def test_basis_invariant_to_invertible_maps_when_anchors_span(seed, n_features):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -305,6 +306,25 @@ def test_sampler_sample_weight_scales_rows_and_output():
                                v[indices] / sampler.inclusion_probabilities_[indices])
 
 
+def test_sampler_sample_weight_enters_as_v_to_the_one_over_p():
+    X, y = regression(n=400)
+    v = np.random.RandomState(1).uniform(0.5, 2, size=400)
+    sampler = SensitivitySampler(100, p=3, random_state=0).fit(X, y, sample_weight=v)
+    design = np.hstack([X, y[:, None], np.ones((400, 1))]) * v[:, None] ** (1 / 3)
+    np.testing.assert_allclose(sampler.scores_, lewis_weights(design, 3)[0], rtol=1e-5)
+
+
+def test_sampler_rejects_an_all_zero_design():
+    with pytest.raises(ValueError, match="every row has score 0"):
+        SensitivitySampler(10, fit_intercept=False).fit(np.zeros((50, 3)))
+
+
+def test_lewis_weights_warn_when_max_iter_stops_them():
+    X, _ = regression(n=300)
+    with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=2"):
+        lewis_weights(X, 8, max_iter=2)
+
+
 def test_sampler_string_labels_not_in_design():
     X, _ = regression(n=300)
     labels = np.where(X[:, 0] > 0, "a", "b")
@@ -413,6 +433,30 @@ def test_refine_logistic_regression_reaches_full_fit():
     np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-4)
     assert coreset.predict_proba(X[:5]).shape == (5, 2)
     assert set(coreset.classes_) == {0, 1}
+
+
+def test_refine_unpenalised_logistic_regression_ignores_C():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((5000, 3))
+    y = (X @ np.array([3.0, -2.0, 1.0]) + rng.logistic(size=5000) > 0).astype(int)
+    full = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000, solver="newton-cg").fit(X, y)
+    coreset = CoresetEstimator(
+        LogisticRegression(C=np.inf), SensitivitySampler(300, p=1, random_state=0), refine=20
+    ).fit(X, y)
+    np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-6)
+
+
+def test_refine_least_squares_with_several_targets_is_exact():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3000, 3))
+    Y = np.column_stack([X @ [1.0, 2.0, 3.0], X @ [-1.0, 0.0, 1.0] + 1.0])
+    Y += rng.standard_normal(Y.shape)
+    full = LinearRegression().fit(X, Y)
+    coreset = CoresetEstimator(
+        LinearRegression(), SensitivitySampler(100, random_state=0), refine=1
+    ).fit(X, Y)
+    np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, atol=1e-10)
+    np.testing.assert_allclose(coreset.estimator_.intercept_, full.intercept_, atol=1e-10)
 
 
 def test_coreset_errors():

@@ -107,8 +107,10 @@ class RelativeRepresentation(
     whiten : bool, default=False
         Whiten with the covariance of the fit data, :math:`W = \Sigma^{-1/2}`
         (pseudo-inverse square root): cosine and Euclidean similarities then
-        become Mahalanobis ones and the representation is invariant to every
-        invertible linear map of the whole space. The anchors alone are too
+        become Mahalanobis ones, and the cosine, Euclidean and basis blocks are
+        invariant to every invertible linear map of the whole space (``"l1"``
+        and ``"linf"`` are not: they depend on the whitened coordinates, which
+        are determined only up to a rotation). The anchors alone are too
         few to estimate the covariance when ``n_anchors < n_features``; all
         rows of X are used.
     shrinkage : bool or float in [0, 1], default=False
@@ -299,6 +301,18 @@ class RelativeRepresentation(
         rng = check_random_state(self.random_state)
 
         caller = "RelativeRepresentation.fit"
+        # Checked before any anchor is chosen (k-means anchors cost a clustering).
+        n_anchors = np.size(self.anchors) if self._explicit() else self.n_anchors
+        if self.center and n_anchors < 2:
+            raise ValueError(
+                f"{caller}: with center=True a single anchor is its own mean, so every "
+                "similarity to it would be constant. Use at least 2 anchors, or center=False."
+            )
+        if self.top_k is not None and self.top_k > n_anchors:
+            raise ValueError(
+                f"{caller}: top_k={self.top_k} exceeds the number of anchors "
+                f"({n_anchors}). Pass top_k <= {n_anchors}."
+            )
         if self._explicit():
             indices = explicit_anchors(self.anchors, n_samples, caller)
         elif self.anchors == "random":
@@ -310,16 +324,6 @@ class RelativeRepresentation(
         else:
             indices = stratified_anchors(y, self.n_anchors, rng)
         n_anchors = indices.size
-        if self.center and n_anchors < 2:
-            raise ValueError(
-                f"{caller}: with center=True a single anchor is its own mean, so every "
-                "similarity to it would be constant. Use at least 2 anchors, or center=False."
-            )
-        if self.top_k is not None and self.top_k > n_anchors:
-            raise ValueError(
-                f"{caller}: top_k={self.top_k} exceeds the number of anchors "
-                f"({n_anchors}). Pass top_k <= {n_anchors}."
-            )
 
         self.anchor_indices_ = indices
         self.anchors_ = np.array(X[indices], dtype=np.float64)

@@ -39,6 +39,7 @@ import warnings
 
 import numpy as np
 import scipy.linalg
+from sklearn.exceptions import ConvergenceWarning
 
 from ._leverage import well_conditioned_basis
 
@@ -126,6 +127,7 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
     if Y.shape[0] >= 100_000 and tol < 1e-3:
         phases.insert(0, (Y.astype(np.float32), 1e-3))
     n_iter = 0
+    change = np.inf
     for basis_phase, phase_tol in phases:
         while n_iter < max_iter:
             n_iter += 1
@@ -136,6 +138,14 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
             w = new
             if change <= phase_tol:
                 break
+    if change > tol:
+        warnings.warn(
+            f"Lewis weights did not converge in max_iter={max_iter} iterations (largest "
+            f"relative change {change:.2g} > tol={tol:g}); they are not yet a fixed point "
+            "and need not sum to the rank. Raise max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     weights[active] = w
     return weights, n_iter
 

@@ -93,10 +93,14 @@ def _least_squares(estimator, X, y, v):
             penalty[-1] = 0
         gram = gram + np.diag(penalty)
     y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 2:
-        return  # multi-output: leave the coreset solution
+    # One solve for every target column (a matrix right-hand side).
     b = _solve(gram, Av.T @ y)
-    _set_linear(estimator, b, estimator.fit_intercept, np.shape(estimator.coef_))
+    if b.ndim == 1:
+        _set_linear(estimator, b, estimator.fit_intercept, np.shape(estimator.coef_))
+        return
+    coef, intercept = (b[:-1], b[-1]) if estimator.fit_intercept else (b, np.zeros(b.shape[1]))
+    estimator.coef_ = coef.T.reshape(np.shape(estimator.coef_))
+    estimator.intercept_ = intercept if np.ndim(estimator.intercept_) else 0.0
 
 
 def _quantile(estimator, X, y, v, n_passes):
@@ -135,10 +139,12 @@ def _logistic(estimator, X, y, v, n_passes):
     A = _design(X, estimator.fit_intercept)
     t = (np.asarray(y) == classes[1]).astype(np.float64)
     C = float(estimator.C)
-    ridge = np.zeros(A.shape[1]) if np.isinf(C) else np.ones(A.shape[1])
+    # penalty=None means no penalty whatever C says.
+    unpenalised = np.isinf(C) or getattr(estimator, "penalty", "l2") is None
+    ridge = np.zeros(A.shape[1]) if unpenalised else np.ones(A.shape[1])
     if estimator.fit_intercept:
         ridge[-1] = 0
-    scale = 1.0 if np.isinf(C) else C
+    scale = 1.0 if unpenalised else C
 
     def objective(b):
         z = A @ b

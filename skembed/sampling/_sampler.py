@@ -61,7 +61,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         leverage scores (Woodruff & Yasuda's mixture for p > 2, the
         l2-augmented sampling for p <= 2).
     ``"uniform"``
-        The baseline, :math:`q_i = 1/n`.
+        The baseline, :math:`q_i = 1/n` (:math:`q_i \propto v_i` with
+        ``sample_weight`` v: uniform over the weighted rows).
 
     Read more in the :doc:`User Guide </user_guide/sampling>`.
 
@@ -237,6 +238,12 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         design = self._design(X, target, sample_weight)
         scores, n_iter = self._scores(design, sample_weight, random_state)
+        if not scores.sum() > 0:
+            raise ValueError(
+                "SensitivitySampler.fit: every row has score 0 (the scored design "
+                "[X, y, 1] is zero, or every sample_weight is 0), so there is nothing to "
+                "sample from. Check the input, or keep fit_intercept=True."
+            )
         self.scores_ = scores
         self.total_sensitivity_ = float(scores.sum())
         self.n_iter_ = n_iter
