@@ -55,7 +55,8 @@ def fps_anchors(X, n_anchors, rng):
 
     Starts from a random row; then repeatedly adds the row farthest (in
     Euclidean distance between unit vectors, i.e. largest angle) from its
-    nearest chosen anchor. O(n d) per anchor and O(n) memory beyond X.
+    nearest chosen anchor. O(n d) per anchor; memory: a float64 copy of X
+    scaled to unit rows, plus O(n).
     Chosen rows are never picked again, even when duplicates leave every
     remaining distance at zero.
     """

@@ -30,6 +30,9 @@ an :math:`\varepsilon` embedding the scores are within a factor
 through joblib (``n_jobs``).
 """
 
+import os
+import sys
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
@@ -58,6 +61,24 @@ def _l1_constraints(Z):
     return sp.vstack([sp.hstack([Zs, -identity]), sp.hstack([-Zs, -identity])], format="csr")
 
 
+def _silent_highs(highspy):
+    """A HiGHS instance, created without its copyright banner on standard output.
+
+    HiGHS prints the banner from C when the instance is created, before any
+    option can switch output off, so the process's stdout descriptor is
+    pointed at the null device for that one call.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _l1_minima(Z, rows):
     """:math:`\\min\\{\\|Zb\\|_1 : r^\\top b = 1\\}` for each r in ``rows``.
 
@@ -72,7 +93,7 @@ def _l1_minima(Z, rows):
     except ImportError:  # pragma: no cover - depends on the installed cvxpy
         return _l1_minima_linprog(Z, rows)
     m, r = Z.shape
-    solver = highspy.Highs()
+    solver = _silent_highs(highspy)
     for option, value in (("output_flag", False), ("presolve", "off"), ("threads", 1)):
         solver.setOptionValue(option, value)
     infinity = highspy.kHighsInf
