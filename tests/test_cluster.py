@@ -12,7 +12,6 @@ from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
 from skembed.cluster._spectral import affinity_from_representation, spectral_labels
-from skembed.cluster._subspace_clusterer import KNN_AFFINITY_NEIGHBORS
 from skembed.cluster._ssc import ssc_admm
 from skembed.datasets import make_subspaces
 from skembed.metrics import clustering_accuracy
@@ -222,9 +221,13 @@ def test_knn_affinity_is_symmetric_and_clusters(subspaces):
     W = model.affinity_matrix_
     assert abs(W - W.T).max() == 0
     assert clustering_accuracy(y, model.labels_) >= 0.98
-    W2 = affinity_from_representation(model.representation_matrix_, "knn",
-                                      KNN_AFFINITY_NEIGHBORS)
+    W2 = affinity_from_representation(model.representation_matrix_, "knn", 5)
     assert (W2 != W).nnz == 0
+    # n_neighbors sets the graph: each row keeps at most that many neighbours.
+    wider = SubspaceClusterer(5, affinity="knn", n_neighbors=8, random_state=0).fit(X)
+    W8 = affinity_from_representation(model.representation_matrix_, "knn", 8)
+    assert (wider.affinity_matrix_ != W8).nnz == 0
+    assert wider.affinity_matrix_.nnz > W.nnz
 
 
 def test_knn_affinity_equals_brute_force_neighbours_of_the_rows():
@@ -346,15 +349,3 @@ def test_numpy_coordinate_descent_matches_the_compiled_one():
         assert polished is not None
         results.append(polished)
     np.testing.assert_allclose(results[0], results[1], atol=1e-10)
-
-
-def test_knn_affinity_of_dense_rows_matches_the_sparse_path():
-    from skembed.cluster._spectral import _dense_row_neighbors, _sparse_row_neighbors
-
-    rng = np.random.RandomState(9)
-    C = sparse.random(60, 60, density=0.2, random_state=rng, format="csr")
-    C.setdiag(0)
-    C.eliminate_zeros()
-    rows = normalize(abs(C))
-    dense = _dense_row_neighbors(rows.toarray(), 4)
-    assert (dense != _sparse_row_neighbors(rows, 4)).nnz == 0

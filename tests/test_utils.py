@@ -3,7 +3,10 @@ import pytest
 from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
-from skembed.utils import all_estimators, exact_kneighbors
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from skembed.utils import _neighbors, all_estimators, exact_kneighbors, sparse_row_kneighbors
 
 
 def test_all_estimators_lists_public_classes_sorted():
@@ -80,3 +83,43 @@ def test_exact_kneighbors_rejects_impossible_requests():
         exact_kneighbors(X, 5)
     with pytest.raises(ValueError, match="unknown metric"):
         exact_kneighbors(X, 2, metric="manhattan")
+
+
+def _brute_force_row_graph(A, k):
+    """k nearest rows by cosine among rows with a positive cosine, ties to the smaller row."""
+    rows = normalize(abs(A).toarray())
+    products = rows @ rows.T
+    np.fill_diagonal(products, -np.inf)
+    nearest = np.argsort(-products, axis=1, kind="stable")[:, :k]
+    graph = np.zeros(products.shape)
+    positive = np.take_along_axis(products, nearest, axis=1) > 0
+    np.put_along_axis(graph, nearest, positive.astype(float), axis=1)
+    return graph
+
+
+@pytest.mark.parametrize("pairs_per_block", [None, 50])
+def test_sparse_row_kneighbors_equals_brute_force(monkeypatch, pairs_per_block):
+    # Sparse rows (few overlaps, some rows with fewer than k overlapping rows),
+    # and with a tiny pair budget: many blocks, same graph.
+    if pairs_per_block is not None:
+        monkeypatch.setattr(_neighbors, "ROW_PAIRS_PER_BLOCK", pairs_per_block)
+    rng = np.random.RandomState(7)
+    A = sparse.random(150, 150, density=0.03, random_state=rng, format="csr")
+    graph = sparse_row_kneighbors(A, 4)
+    np.testing.assert_array_equal(graph.toarray(), _brute_force_row_graph(A, 4))
+    assert graph.getnnz(axis=1).min() < 4  # the "fewer overlaps" case is exercised
+
+
+def test_sparse_row_kneighbors_dense_path_matches_the_sparse_path():
+    rng = np.random.RandomState(9)
+    A = sparse.random(60, 60, density=0.2, random_state=rng, format="csr")
+    dense = _neighbors._dense_row_kneighbors(normalize(A).toarray(), 4)
+    assert (dense != sparse_row_kneighbors(A, 4)).nnz == 0
+    np.testing.assert_array_equal(dense.toarray(), _brute_force_row_graph(A, 4))
+
+
+def test_sparse_row_kneighbors_rejects_bad_input():
+    with pytest.raises(ValueError, match="negative entries"):
+        sparse_row_kneighbors(-sparse.eye(4, format="csr"), 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        sparse_row_kneighbors(sparse.eye(4, format="csr"), 0)

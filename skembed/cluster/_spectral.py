@@ -32,6 +32,8 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 
+from ..utils import sparse_row_kneighbors
+
 
 #: Below this many points the eigenvectors come from a dense eigendecomposition.
 DENSE_EIGEN_LIMIT = 1000
@@ -58,74 +60,13 @@ def affinity_from_representation(C, kind="symmetric", n_neighbors=3):
     if kind == "symmetric":
         W = rows + rows.T
     else:
-        graph = _sparse_row_neighbors(rows, n_neighbors)
+        # Only rows sharing a nonzero can be near: skembed's sparse row search.
+        graph = sparse_row_kneighbors(rows, n_neighbors)
         W = graph + graph.T
     W = sparse.csr_matrix(W)
     W.setdiag(0)
     W.eliminate_zeros()
     return W
-
-
-def _sparse_row_neighbors(rows, n_neighbors):
-    """Graph of the ``n_neighbors`` nearest rows of a sparse unit-row matrix.
-
-    For non-negative unit rows, :math:`\\|a_i - a_j\\|^2 = 2 - 2 a_i^\\top a_j`,
-    so the nearest rows are those of largest inner product, and only rows
-    that share a column with :math:`a_i` can be nearer than :math:`\\sqrt 2`.
-    The candidates are therefore exactly the nonzeros of the sparse product
-    :math:`A A^\\top`, computed in row blocks: O(n nnz^2) instead of the
-    O(n^2) of a brute-force search over all rows (which the dense kNN helper
-    :func:`skembed.utils.exact_kneighbors` would run). A row with fewer than
-    ``n_neighbors`` overlapping rows keeps only those (the others are all at
-    the same distance, so any choice among them would be arbitrary). Ties are
-    broken by the smaller row number.
-    """
-    n_samples = rows.shape[0]
-    if rows.nnz > 0.05 * n_samples * n_samples:
-        return _dense_row_neighbors(rows.toarray(), n_neighbors)
-    transposed = sparse.csr_matrix(rows.T)
-    pieces_rows, pieces_cols = [], []
-    nnz_per_row = max(1.0, rows.nnz / max(n_samples, 1))
-    block = int(max(1, min(n_samples, 2**24 // int(nnz_per_row**2 * 4 + 1))))
-    for start in range(0, n_samples, block):
-        stop = min(start + block, n_samples)
-        products = sparse.csr_matrix(rows[start:stop] @ transposed).tocoo()
-        keep = (products.col != products.row + start) & (products.data > 0)
-        r, c, v = products.row[keep], products.col[keep], products.data[keep]
-        order = np.lexsort((c, -v, r))  # by row, then largest product, then column
-        r, c = r[order], c[order]
-        first = np.searchsorted(r, r, side="left")
-        rank = np.arange(r.size) - first
-        top = rank < n_neighbors
-        pieces_rows.append(r[top] + start)
-        pieces_cols.append(c[top])
-    r = np.concatenate(pieces_rows) if pieces_rows else np.zeros(0, dtype=np.intp)
-    c = np.concatenate(pieces_cols) if pieces_cols else np.zeros(0, dtype=np.intp)
-    return sparse.csr_matrix((np.ones(r.size), (r, c)), shape=(n_samples, n_samples))
-
-
-def _dense_row_neighbors(rows, n_neighbors):
-    """:func:`_sparse_row_neighbors` for dense rows (LSR, LRR, SSC coefficients).
-
-    The dense methods hold n x n anyway; the products then run as BLAS
-    blocks, with the same rule: only positive products count, ties go to
-    the smaller row number.
-    """
-    n_samples = rows.shape[0]
-    k = min(n_neighbors, n_samples - 1)
-    pieces_rows, pieces_cols = [], []
-    block = max(1, 2**22 // max(n_samples, 1))
-    for start in range(0, n_samples, block):
-        stop = min(start + block, n_samples)
-        products = rows[start:stop] @ rows.T
-        products[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        # Stable sort on the negated products keeps the smaller column first on ties.
-        nearest = np.argsort(-products, axis=1, kind="stable")[:, :k]
-        positive = np.take_along_axis(products, nearest, axis=1) > 0
-        pieces_rows.append(np.broadcast_to(np.arange(start, stop)[:, None], nearest.shape)[positive])
-        pieces_cols.append(nearest[positive])
-    r, c = np.concatenate(pieces_rows), np.concatenate(pieces_cols)
-    return sparse.csr_matrix((np.ones(r.size), (r, c)), shape=(n_samples, n_samples))
 
 
 def _normalised_adjacency(W):

@@ -30,9 +30,10 @@ DEFAULT_TAU = 0.9
 DEFAULT_N_NONZERO = {"ensc": 50, "omp": 10}
 AFFINE_METHODS = ("ssc", "omp", "lsr")
 #: Share of a cluster's energy kept by its subspace basis (used by predict).
-BASIS_ENERGY = 0.95
-#: Neighbours per point of the affinity="knn" graph.
-KNN_AFFINITY_NEIGHBORS = 5
+#: 0.99, not 0.95: face subspaces have a long spectral tail, and with the true
+#: clusters of 20% of Extended Yale B the held-out residual rule labels 79.5%
+#: of the rest correctly at 0.99 against 66.5% at 0.95.
+BASIS_ENERGY = 0.99
 #: EnSC reads its products from the n x n Gram matrix up to this many points
 #: (128 MB) when the points have more dimensions than the active support.
 GRAM_LIMIT = 4096
@@ -93,7 +94,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         \gamma\, \|E\|_{2,1} / \overline{\|x\|}` s.t. :math:`X^\top = X^\top Z + E`, by
         inexact ALM. Dense.
     ``"tsc"``
-        Thresholding [6]_: each point linked to its ``n_neighbors`` points of
+        Thresholding [6]_: each point linked to its ``n_nonzero`` points of
         largest absolute cosine, with weight :math:`e^{-2 \arccos |\cos|}`.
 
     Read more in the :doc:`User Guide </user_guide/cluster>`.
@@ -136,7 +137,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         cluster's mean.
     affinity : {"auto", "symmetric", "knn"}, default="auto"
         ``"symmetric"``: :math:`|\bar C| + |\bar C|^\top`. ``"knn"``: the
-        symmetrised 5-nearest-neighbour graph of the rows of :math:`|\bar C|`
+        symmetrised ``n_neighbors``-nearest-neighbour graph of the rows of
+        :math:`|\bar C|`
         (points whose representations use the same points). ``"knn"`` suits
         few points per subspace (Extended Yale B, 64 per person: 93.5%
         against 68.8% for ``"symmetric"``); ``"symmetric"`` suits thousands
@@ -147,6 +149,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         for ``"ensc"``, ``"ssc"``, ``"lsr"`` and ``"lrr"`` up to 10,000
         points, ``"symmetric"`` otherwise and with ``n_clusters="auto"``
         (whose eigengap the kNN graph blurs).
+    n_neighbors : int, default=5
+        Neighbours per point of the ``"knn"`` affinity (unused by
+        ``"symmetric"``). Accuracy depends on it: ``"ensc"`` on Extended Yale
+        B (64 faces per person) reaches 90.3%, 91%, 93.5% and 85% with 3, 4,
+        5 and 6 neighbours. Fewer neighbours than the points' subspace
+        dimension leave each cluster sparsely connected; more link clusters.
     n_init : int, default=20
         k-means restarts in the spectral step.
     random_state : int, RandomState instance or None, default=None
@@ -172,7 +180,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     subspace_bases_ : list of ndarray of shape (n_features, dim_k)
         Orthonormal basis of each cluster's subspace: the leading right
         singular vectors of its points (centred when ``affine``) that carry
-        95% of their energy.
+        99% of their energy.
     subspace_offsets_ : ndarray of shape (`n_clusters_`, n_features)
         Each cluster's mean when ``affine``, zeros otherwise.
     candidate_violation_rate_ : float or None
@@ -252,6 +260,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         "n_candidates": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "affine": ["boolean"],
         "affinity": [StrOptions({"auto", "symmetric", "knn"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
@@ -269,6 +278,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         n_candidates="auto",
         affine=False,
         affinity="auto",
+        n_neighbors=5,
         n_init=20,
         random_state=None,
         n_jobs=None,
@@ -282,6 +292,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.n_candidates = n_candidates
         self.affine = affine
         self.affinity = affinity
+        self.n_neighbors = n_neighbors
         self.n_init = n_init
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -336,7 +347,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
 
         start = time.perf_counter()
         self.affinity_matrix_ = affinity_from_representation(
-            C, self._affinity_kind(data.shape[0]), KNN_AFFINITY_NEIGHBORS
+            C, self._affinity_kind(data.shape[0]), min(self.n_neighbors, data.shape[0] - 1)
         )
         if self.n_clusters == "auto":
             max_clusters = max(1, min(data.shape[0] // 2, 64))
@@ -538,7 +549,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         return 1 if self.n_clusters == "auto" else self.n_clusters
 
     def _fit_bases(self, X, labels):
-        """Orthonormal basis (95% of the energy) and offset of each cluster."""
+        """Orthonormal basis (99% of the energy) and offset of each cluster."""
         bases = []
         offsets = np.zeros((self.n_clusters_, X.shape[1]))
         for k in range(self.n_clusters_):
