@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
 from sklearn import config_context
+from sklearn.base import TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
+from skembed import SensitivitySampler
 from skembed.utils import _neighbors, all_estimators, exact_kneighbors, sparse_row_kneighbors
 
 
@@ -15,8 +17,11 @@ def test_all_estimators_lists_public_classes_sorted():
     assert names == sorted(names)
     assert all(not name.startswith("_") for name in names)
     assert all_estimators(type_filter="transformer") == [
-        (n, c) for n, c in estimators if hasattr(c, "transform")
+        (n, c) for n, c in estimators if issubclass(c, TransformerMixin)
     ]
+    # A meta-estimator's passthrough transform does not make it a transformer.
+    assert "CoresetEstimator" not in dict(all_estimators(type_filter="transformer"))
+    assert dict(all_estimators(type_filter="sampler")) == {"SensitivitySampler": SensitivitySampler}
 
 
 def test_all_estimators_rejects_unknown_type():
