@@ -38,9 +38,14 @@ def test_no_command_prints_help(capsys):
 
 
 def test_demo_runs_on_bundled_sample(capsys):
+    """One run of the whole demo (it takes a while): every section reports its figure."""
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "3000 words" in out and "linear probe" in out
+    assert "LinearConceptEraser" in out and "-> 5" in out
+    for name in ("NNPreservingReducer", "RelativeRepresentation", "SensitivitySampler",
+                 "SubspaceClusterer"):
+        assert name in out
 
 
 def test_npy_to_npy_with_params(pca_command, tmp_path, capsys):
@@ -140,12 +145,6 @@ def test_erase_command_errors(tmp_path, capsys):
                                             "--param", "method=nope"]))
     assert "method" in line
     assert "no input" in one_line_error(capsys, cli.main(["erase", "-o", str(tmp_path / "o.npy")]))
-
-
-def test_demo_reports_the_eraser(capsys):
-    assert cli.main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "LinearConceptEraser" in out and "-> 5" in out
 
 
 def test_reduce_command(tmp_path):
