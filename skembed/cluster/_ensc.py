@@ -221,16 +221,8 @@ def ensc_chunk(X, rows, *, gamma, tau, n_nonzero, support_size=100, tol=1e-6,
         if not active.any():
             break
 
-    counts = np.empty(n_rows, dtype=np.intp)
-    indices, values = [], []
-    for p in range(n_rows):
-        keep = np.flatnonzero(coefs[p])
-        if n_nonzero is not None and keep.size > n_nonzero:
-            keep = keep[np.argpartition(-np.abs(coefs[p][keep]), n_nonzero - 1)[:n_nonzero]]
-        counts[p] = keep.size
-        indices.append(supports[p][keep])
-        values.append(coefs[p][keep])
-    return counts, np.concatenate(indices), np.concatenate(values), rounds
+    counts, indices, values = _sparse_rows(coefs, supports, n_nonzero)
+    return counts, indices, values, rounds
 
 
 def ensc_candidates_chunk(X, rows, candidates, *, gamma, tau, n_nonzero, check=None,
@@ -274,15 +266,7 @@ def ensc_candidates_chunk(X, rows, candidates, *, gamma, tau, n_nonzero, check=N
         coefs[p] = _enet_on_gram(grams[p], products[p], targets[p], l1s[p], l2s[p],
                                  coefs[p], tol, max_iter)
 
-    counts = np.empty(n_rows, dtype=np.intp)
-    indices, values = [], []
-    for p in range(n_rows):
-        keep = np.flatnonzero(coefs[p])
-        if n_nonzero is not None and keep.size > n_nonzero:
-            keep = keep[np.argpartition(-np.abs(coefs[p][keep]), n_nonzero - 1)[:n_nonzero]]
-        counts[p] = keep.size
-        indices.append(candidates[p][keep])
-        values.append(coefs[p][keep])
+    counts, indices, values = _sparse_rows(coefs, candidates, n_nonzero)
 
     n_checked = n_violated = 0
     if check is not None and np.any(check):
@@ -297,6 +281,25 @@ def ensc_candidates_chunk(X, rows, candidates, *, gamma, tau, n_nonzero, check=N
             if np.any(column > l1s[p] * (1.0 + 1e-9)):
                 violated.append(p)
         n_checked, n_violated = flagged.size, len(violated)
-    empty_int, empty_float = np.zeros(0, dtype=np.intp), np.zeros(0)
-    return (counts, np.concatenate(indices) if indices else empty_int,
-            np.concatenate(values) if values else empty_float, 1, n_checked, n_violated)
+    return counts, indices, values, 1, n_checked, n_violated
+
+
+def _sparse_rows(coefs, columns, n_nonzero):
+    """Each row's nonzero coefficients (its ``n_nonzero`` largest in magnitude at most).
+
+    ``coefs[p]`` holds row p's coefficients on the points ``columns[p]``;
+    returns the row counts, the point indices and the values, concatenated
+    over the rows (CSR order).
+    """
+    counts = np.empty(len(coefs), dtype=np.intp)
+    indices, values = [], []
+    for p, (row, row_columns) in enumerate(zip(coefs, columns)):
+        keep = np.flatnonzero(row)
+        if n_nonzero is not None and keep.size > n_nonzero:
+            keep = keep[np.argpartition(-np.abs(row[keep]), n_nonzero - 1)[:n_nonzero]]
+        counts[p] = keep.size
+        indices.append(row_columns[keep])
+        values.append(row[keep])
+    if not indices:
+        return counts, np.zeros(0, dtype=np.intp), np.zeros(0)
+    return counts, np.concatenate(indices), np.concatenate(values)
