@@ -473,7 +473,11 @@ def run_demo():
         for line in section(sample):
             print(line)
         print()
-    print(f"Estimators in this release: {len(COMMANDS)}. Run `skembed --help` to list them.")
+    from .utils import all_estimators
+
+    names = ", ".join(name for name, _ in all_estimators())
+    print(f"Estimators in this release: {names}.")
+    print("Run `skembed --help` for the command of each.")
 
 
 # ----------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def test_demo_runs_on_bundled_sample(capsys):
     for name in ("NNPreservingReducer", "RelativeRepresentation", "SensitivitySampler",
                  "SubspaceClusterer"):
         assert name in out
+    assert "Estimators in this release: CoresetEstimator, LatentTranslator," in out
 
 
 def test_npy_to_npy_with_params(pca_command, tmp_path, capsys):
