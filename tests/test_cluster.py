@@ -349,3 +349,32 @@ def test_numpy_coordinate_descent_matches_the_compiled_one():
         assert polished is not None
         results.append(polished)
     np.testing.assert_allclose(results[0], results[1], atol=1e-10)
+
+
+def test_tsc_neighbours_are_distinct_when_cosines_tie():
+    """Orthogonal subspaces tie every cross cosine at 0: each point is listed once."""
+    from skembed.cluster._tsc import tsc_neighbors
+
+    rng = np.random.RandomState(0)
+    X = np.zeros((12, 6))
+    X[:6, :3] = rng.normal(size=(6, 3))
+    X[6:, 3:] = rng.normal(size=(6, 3))
+    for q in (6, 7, 8, 11):
+        indices, _ = tsc_neighbors(X, n_neighbors=q)
+        assert all(len(set(row)) == q for row in indices)
+        assert not np.any(indices == np.arange(12)[:, None])
+
+
+def test_ssc_warns_when_admm_stops_early():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _ = make_subspaces(n_samples=120, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.05, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        SubspaceClusterer(3, method="ssc", max_iter=2, random_state=0).fit(X)
+
+
+def test_auto_affinity_follows_points_per_cluster():
+    few = SubspaceClusterer(10)._affinity_kind(1000)
+    many = SubspaceClusterer(10)._affinity_kind(2000)
+    assert (few, many) == ("knn", "symmetric")

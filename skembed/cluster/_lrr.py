@@ -25,8 +25,11 @@ entry of X). Z is dense (n x n) and each step is an r x n SVD: this is the
 method for n up to a few thousand.
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg
+from sklearn.exceptions import ConvergenceWarning
 
 
 def _column_shrink(M, threshold):
@@ -89,4 +92,11 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=300, rho=1.5, mu=1e-4, mu_max=1e8):
         if (np.abs(violation_fit).max() < tol * scale
                 and np.abs(violation_copy).max() < tol):
             break
+    else:
+        warnings.warn(
+            f"SubspaceClusterer: the LRR inexact ALM did not converge in "
+            f"max_iter={max_iter} steps; the coefficients are approximate. Raise max_iter.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return (Q @ Z).T, n_iter

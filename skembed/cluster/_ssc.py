@@ -36,7 +36,10 @@ thousand; ``"ensc"`` with ``tau=1`` solves the same lasso per point in
 O(n) memory.
 """
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 
 def ssc_admm(X, *, alpha, affine=False, tol=2e-4, max_iter=200):
@@ -96,4 +99,12 @@ def ssc_admm(X, *, alpha, affine=False, tol=2e-4, max_iter=200):
             gap = max(gap, np.abs(Z.sum(axis=1) - 1.0).max())
         if gap <= tol:
             break
+    else:
+        warnings.warn(
+            f"SubspaceClusterer: the SSC ADMM did not converge in max_iter={max_iter} "
+            f"steps (residual {gap:.2g} > tol={tol:g}); the coefficients are approximate. "
+            "Raise SubspaceClusterer's max_iter.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return C, n_iter

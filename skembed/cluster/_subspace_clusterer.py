@@ -39,6 +39,10 @@ BASIS_ENERGY = 0.99
 GRAM_LIMIT = 4096
 #: Largest number of floats in a chunk's (points x n_samples) block.
 CHUNK_FLOATS = 2**23
+#: affinity="auto" takes the kNN graph up to this many points per cluster on
+#: average (Extended Yale B has 64; make_subspaces with 200 per subspace
+#: already splits under a 5-NN graph: 81% against 100% with "symmetric").
+KNN_POINTS_PER_CLUSTER = 100
 #: n_candidates="auto" restricts "ensc" and "omp" to candidates above this n.
 CANDIDATES_ABOVE = 10_000
 #: Points per fit whose candidate solution is checked against all points.
@@ -91,7 +95,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         :math:`\lambda = \overline{\|x\|^2} / \gamma`. Dense.
     ``"lrr"``
         Low-rank representation [5]_, :math:`\min \|Z\|_* +
-        \gamma\, \|E\|_{2,1} / \overline{\|x\|}` s.t. :math:`X^\top = X^\top Z + E`, by
+        \gamma\, \|E\|_{2,1} / \sqrt{\overline{\|x\|^2}}` (the root mean square
+        norm) s.t. :math:`X^\top = X^\top Z + E`, by
         inexact ALM. Dense.
     ``"tsc"``
         Thresholding [6]_: each point linked to its ``n_nonzero`` points of
@@ -147,8 +152,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         against 81%), and the sparse representations of ``"omp"`` and
         ``"tsc"``, whose rows share too few points. ``"auto"``: ``"knn"``
         for ``"ensc"``, ``"ssc"``, ``"lsr"`` and ``"lrr"`` up to 10,000
-        points, ``"symmetric"`` otherwise and with ``n_clusters="auto"``
-        (whose eigengap the kNN graph blurs).
+        points and at most 100 points per cluster on average,
+        ``"symmetric"`` otherwise and with ``n_clusters="auto"`` (whose
+        eigengap the kNN graph blurs).
     n_neighbors : int, default=5
         Neighbours per point of the ``"knn"`` affinity (unused by
         ``"symmetric"``). Accuracy depends on it: ``"ensc"`` on Extended Yale
@@ -157,6 +163,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         dimension leave each cluster sparsely connected; more link clusters.
     n_init : int, default=20
         k-means restarts in the spectral step.
+    max_iter : int, default=None
+        Steps of the iterative solvers of the dense methods: ADMM for
+        ``"ssc"`` (None: 200) and inexact ALM for ``"lrr"`` (None: 300). A
+        ``ConvergenceWarning`` says when they stop before their tolerance.
     random_state : int, RandomState instance or None, default=None
         Eigensolver start and k-means seeds.
     n_jobs : int, default=None
@@ -205,10 +215,13 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
 
     Notes
     -----
-    The sparse methods never build an n x n dense matrix: per-point work runs
-    over chunks of points (one block product against all points per round),
-    the affinity is sparse and the eigenvectors come from ``eigsh``, so memory
-    stays O(n ``n_nonzero``) beside the data. The dense methods (``"ssc"``,
+    Above 4,096 points the sparse methods never build an n x n dense matrix:
+    per-point work runs over chunks of points (one block product against all
+    points per round), the affinity is sparse and the eigenvectors come from
+    ``eigsh``, so memory stays O(n ``n_nonzero``) beside the data. Below that,
+    ``"ensc"`` reads products from the n x n Gram matrix when the points have
+    more than 100 dimensions (at most 128 MB), and the spectral step
+    decomposes a dense Laplacian up to 1,000 points. The dense methods (``"ssc"``,
     ``"lsr"``, ``"lrr"``) hold n x n matrices and suit n up to a few
     thousand.
 
@@ -262,8 +275,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         "affinity": [StrOptions({"auto", "symmetric", "knn"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
     }
 
@@ -280,6 +295,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         affinity="auto",
         n_neighbors=5,
         n_init=20,
+        max_iter=None,
         random_state=None,
         n_jobs=None,
         verbose=0,
@@ -294,6 +310,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.affinity = affinity
         self.n_neighbors = n_neighbors
         self.n_init = n_init
+        self.max_iter = max_iter
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -456,18 +473,22 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             n_iter = 1
         else:
             if method == "ssc":
-                dense, n_iter = ssc_admm(X, alpha=gamma, affine=self.affine)
+                dense, n_iter = ssc_admm(X, alpha=gamma, affine=self.affine,
+                                         **self._max_iter_option())
             elif method == "lsr":
                 scale = np.mean(np.sum(X**2, axis=1)) or 1.0
                 dense, n_iter = lsr_coefficients(X, lam=scale / gamma, affine=self.affine), 1
             else:
                 scale = np.sqrt(np.mean(np.sum(X**2, axis=1))) or 1.0
-                dense, n_iter = lrr_ialm(X, lam=gamma / scale)
+                dense, n_iter = lrr_ialm(X, lam=gamma / scale, **self._max_iter_option())
             if self.n_nonzero is not None:
                 dense = _keep_largest(dense, min(self.n_nonzero, n_samples - 1))
             C = sparse.csr_matrix(dense)
         C.eliminate_zeros()
         return C, int(n_iter)
+
+    def _max_iter_option(self):
+        return {} if self.max_iter is None else {"max_iter": self.max_iter}
 
     def _affinity_kind(self, n_samples):
         if self.affinity != "auto":
@@ -475,7 +496,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         # The kNN graph has many small eigenvalues besides the k zeros, which
         # hides the eigengap that n_clusters="auto" reads.
         dense_rows = self.method in ("ensc", "ssc", "lsr", "lrr") and self.n_clusters != "auto"
-        return "knn" if dense_rows and n_samples <= CANDIDATES_ABOVE else "symmetric"
+        # A 5-NN graph splits a subspace holding many points into pieces.
+        few_per_cluster = dense_rows and n_samples <= KNN_POINTS_PER_CLUSTER * self.n_clusters
+        return "knn" if few_per_cluster and n_samples <= CANDIDATES_ABOVE else "symmetric"
 
     def _n_candidates(self, n_samples, n_nonzero):
         """Candidates per point for "ensc"/"omp", or None for the full search."""

@@ -35,13 +35,27 @@ def tsc_neighbors(X, *, n_neighbors):
     """
     n_samples = X.shape[0]
     stacked = np.concatenate([X, -X])
-    # The query's mirror image -x_j sits at cosine -1, the farthest point, so
-    # it can only be returned when every other point is asked for.
+    # Both x_i and -x_i can be among the nearest when cosines tie (at 0 for
+    # orthogonal subspaces), so twice as many are asked for and only each
+    # point's first appearance is kept: among 2q results at least q points
+    # are distinct. The query's mirror image -x_j sits at cosine -1, the
+    # farthest of the 2n - 1 candidates, so 2q <= 2n - 2 never reaches it.
     distances, indices = exact_kneighbors(
-        stacked, n_neighbors, queries=np.arange(n_samples), metric="cosine"
+        stacked, 2 * n_neighbors, queries=np.arange(n_samples), metric="cosine"
     )
+    folded = indices % n_samples
+    order = np.argsort(folded, axis=1, kind="stable")
+    in_order = np.take_along_axis(folded, order, axis=1)
+    repeated_sorted = np.zeros(folded.shape, dtype=bool)
+    repeated_sorted[:, 1:] = in_order[:, 1:] == in_order[:, :-1]
+    repeated = np.empty_like(repeated_sorted)
+    np.put_along_axis(repeated, order, repeated_sorted, axis=1)
+    # Positions of the first n_neighbors distinct points, nearest first.
+    first = np.argsort(repeated, axis=1, kind="stable")[:, :n_neighbors]
+    indices = np.take_along_axis(folded, first, axis=1)
+    distances = np.take_along_axis(distances, first, axis=1)
     abs_cos = np.clip(1.0 - distances.astype(np.float64), 0.0, 1.0)
-    return indices % n_samples, abs_cos
+    return indices, abs_cos
 
 
 def tsc_weights(abs_cos):
