@@ -128,12 +128,16 @@ def refine_table(X, y, seeds, full_seconds, optimum, passes_list=(5, 10, 20)):
     return rows
 
 
+def time_full_fit(model, objective, X, y):
+    """Fit ``model`` on all rows: (seconds, full-data objective at its solution)."""
+    start = time.perf_counter()
+    model.fit(X, y)
+    return time.perf_counter() - start, objective(model, X, y)
+
+
 def refine_part(seeds, n_words):
     X, y = glove_regression(n_words)
-    start = time.perf_counter()
-    full = lad_model().fit(X, y)
-    full_seconds = time.perf_counter() - start
-    optimum = lad_objective(full, X, y)
+    full_seconds, optimum = time_full_fit(lad_model(), lad_objective, X, y)
     rows = refine_table(X, y, seeds, full_seconds, optimum)
     return (
         f"LAD on GloVe 6B-50d, {n_words:,} most frequent words: CoresetEstimator(refine=k) "
@@ -145,10 +149,7 @@ def refine_part(seeds, n_words):
 
 def lad_part(seeds, n_words=100_000):
     X, y = glove_regression(n_words)
-    start = time.perf_counter()
-    full = lad_model().fit(X, y)
-    full_seconds = time.perf_counter() - start
-    optimum = lad_objective(full, X, y)
+    full_seconds, optimum = time_full_fit(lad_model(), lad_objective, X, y)
     print(f"full LAD fit {full_seconds:.1f} s, objective {optimum:.6g}", flush=True)
     methods = {"uniform": dict(method="uniform"), "lewis": dict(method="lewis"),
                "leverage": dict(method="leverage"), "root_leverage": dict(method="root_leverage")}
@@ -168,10 +169,7 @@ def lad_part(seeds, n_words=100_000):
 
 def coherent_part(seeds):
     X, y = coherent_regression()
-    start = time.perf_counter()
-    full = lad_model().fit(X, y)
-    full_seconds = time.perf_counter() - start
-    optimum = lad_objective(full, X, y)
+    full_seconds, optimum = time_full_fit(lad_model(), lad_objective, X, y)
     methods = {"uniform": dict(method="uniform"), "lewis": dict(method="lewis"),
                "sensitivity": dict(method="sensitivity"),
                "hybrid": dict(method="hybrid"),
@@ -188,10 +186,7 @@ def coherent_part(seeds):
 
 def ls_part(seeds, n_words=100_000):
     X, y = glove_regression(n_words)
-    start = time.perf_counter()
-    full = LinearRegression().fit(X, y)
-    full_seconds = time.perf_counter() - start
-    optimum = ls_objective(full, X, y)
+    full_seconds, optimum = time_full_fit(LinearRegression(), ls_objective, X, y)
     methods = {"uniform": dict(method="uniform"),
                "leverage (exact)": dict(method="leverage", solver="exact"),
                "leverage (sketch)": dict(method="leverage", solver="sketch"),
