@@ -173,6 +173,25 @@ def scaling_part(sizes, methods):
             + format_table(rows, ["n", "method", "accuracy", "fit_s", "peak_MB"]))
 
 
+def full_and_sample_fits(X, y, n_clusters, params, sample, rest):
+    """Fit on all rows, and on ``sample`` then predict ``rest``: accuracies and times."""
+    start = time.perf_counter()
+    full = SubspaceClusterer(n_clusters, random_state=0, n_jobs=2, **params).fit(X)
+    full_s = time.perf_counter() - start
+    start = time.perf_counter()
+    model = SubspaceClusterer(n_clusters, random_state=0, n_jobs=2, **params).fit(X[sample])
+    labels = np.empty(len(X), dtype=int)
+    labels[sample] = model.labels_
+    labels[rest] = model.predict(X[rest])
+    seconds = time.perf_counter() - start
+    row = {"full_fit_accuracy": clustering_accuracy(y, full.labels_),
+           "fit20_predict80_accuracy": clustering_accuracy(y, labels),
+           "sample_fit_accuracy": clustering_accuracy(y[sample], model.labels_),
+           "held_out_only": clustering_accuracy(y[rest], labels[rest]),
+           "full_s": full_s, "fit20_predict80_s": seconds}
+    return row, model
+
+
 def predict_part(data_dir, methods):
     X, y = load(data_dir, "yale")
     rng = np.random.RandomState(0)
@@ -180,25 +199,12 @@ def predict_part(data_dir, methods):
     rest = np.setdiff1d(np.arange(len(X)), sample)
     rows = []
     for name, params in methods.items():
-        start = time.perf_counter()
-        full = SubspaceClusterer(38, random_state=0, n_jobs=2, **params).fit(X)
-        full_s = time.perf_counter() - start
-        start = time.perf_counter()
-        model = SubspaceClusterer(38, random_state=0, n_jobs=2, **params).fit(X[sample])
-        labels = np.empty(len(X), dtype=int)
-        labels[sample] = model.labels_
-        labels[rest] = model.predict(X[rest])
-        seconds = time.perf_counter() - start
+        row, model = full_and_sample_fits(X, y, 38, params, sample, rest)
         # The residual rule alone: bases from the true classes of the sample.
         _, classes = np.unique(y, return_inverse=True)
         model.subspace_bases_, model.subspace_offsets_ = model._fit_bases(X[sample], classes[sample])
         oracle = np.mean(model.predict(X[rest]) == classes[rest])
-        rows.append({"method": name, "full_fit_accuracy": clustering_accuracy(y, full.labels_),
-                     "fit20_predict80_accuracy": clustering_accuracy(y, labels),
-                     "sample_fit_accuracy": clustering_accuracy(y[sample], model.labels_),
-                     "held_out_only": clustering_accuracy(y[rest], labels[rest]),
-                     "held_out_true_bases": oracle,
-                     "full_s": full_s, "fit20_predict80_s": seconds})
+        rows.append({"method": name, **row, "held_out_true_bases": oracle})
         print(rows[-1], flush=True)
     table = format_table(rows)
     synthetic = []
@@ -211,18 +217,9 @@ def predict_part(data_dir, methods):
     synthetic_methods = {"omp (default)": dict(method="omp"),
                          "omp, n_candidates=200": dict(method="omp", n_candidates=200)}
     for name, params in synthetic_methods.items():
-        start = time.perf_counter()
-        full = SubspaceClusterer(10, random_state=0, n_jobs=2, **params).fit(X)
-        full_s = time.perf_counter() - start
-        start = time.perf_counter()
-        model = SubspaceClusterer(10, random_state=0, n_jobs=2, **params).fit(X[sample])
-        labels = np.empty(len(X), dtype=int)
-        labels[sample] = model.labels_
-        labels[rest] = model.predict(X[rest])
-        synthetic.append({"method": name, "full_fit_accuracy": clustering_accuracy(y, full.labels_),
-                          "fit20_predict80_accuracy": clustering_accuracy(y, labels),
-                          "sample_fit_accuracy": clustering_accuracy(y[sample], model.labels_),
-                          "full_s": full_s, "fit20_predict80_s": time.perf_counter() - start})
+        row, _ = full_and_sample_fits(X, y, 10, params, sample, rest)
+        del row["held_out_only"]
+        synthetic.append({"method": name, **row})
         print(synthetic[-1], flush=True)
     return ("Extended Yale B: fit on a random 20% (482 faces, about 13 per person), predict the "
             "other 80% (accuracy over all 2,414; of the fit on the sample alone; over the "
