@@ -46,6 +46,7 @@ CHECK_PARAMS = {
         {"n_clusters": 3, "method": "tsc", "affinity": "knn"},
         {"n_clusters": 3, "n_candidates": 5, "affinity": "symmetric"},
         {"n_clusters": "auto", "tau": 0.5},
+        {"n_clusters": 3, "out_of_sample": "collaborative", "collaborative_alpha": 0.1},
     ],
     "SensitivitySampler": [
         {},

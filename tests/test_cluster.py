@@ -8,6 +8,7 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from skembed.cluster import SubspaceClusterer
+from skembed.cluster._collaborative import collaborative_labels, ridge_map
 from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
@@ -192,6 +193,73 @@ def test_predict_labels_held_out_points():
         np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(40, 6), (8, 30)], ids=["more points", "more features"])
+def test_ridge_map_gives_the_ridge_coefficients(shape):
+    rng = np.random.RandomState(0)
+    X, x = rng.normal(size=shape), rng.normal(size=shape[1])
+    lam = 0.3
+    # The ridge program's normal equations, solved directly.
+    expected = np.linalg.solve(X @ X.T + lam * np.eye(shape[0]), X @ x)
+    np.testing.assert_allclose(ridge_map(X, lam) @ x, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_collaborative_labels_follow_the_normalised_class_residual():
+    rng = np.random.RandomState(1)
+    X_fit, X_new = rng.normal(size=(30, 5)), rng.normal(size=(12, 5))
+    bounds = np.array([0, 10, 25, 30])
+    lam = 0.5
+    P = ridge_map(X_fit, lam)
+    expected = []
+    for x in X_new:  # the definition, point by point
+        c = np.linalg.lstsq(np.vstack([X_fit.T, np.sqrt(lam) * np.eye(30)]),
+                            np.concatenate([x, np.zeros(30)]), rcond=None)[0]
+        scores = [np.linalg.norm(x - c[a:b] @ X_fit[a:b]) / np.linalg.norm(c[a:b])
+                  for a, b in zip(bounds[:-1], bounds[1:])]
+        expected.append(np.argmin(scores))
+    np.testing.assert_array_equal(collaborative_labels(X_new, X_fit, bounds, P), expected)
+
+
+def test_collaborative_predict_labels_held_out_points_and_training_points():
+    X, y = make_subspaces(n_samples=1000, n_features=30, n_subspaces=5, subspace_dim=4,
+                          noise=0.05, random_state=4)
+    model = SubspaceClusterer(5, out_of_sample="collaborative", random_state=0).fit(X[:500])
+    assert clustering_accuracy(y[:500], model.labels_) >= 0.98
+    mapping = {}
+    for k in range(5):
+        values, counts = np.unique(y[:500][model.labels_ == k], return_counts=True)
+        mapping[k] = values[np.argmax(counts)]
+    predicted = np.array([mapping[k] for k in model.predict(X[500:])])
+    assert np.mean(predicted == y[500:]) >= 0.98
+    assert np.mean(model.predict(X[:500]) == model.labels_) >= 0.98
+    # The ridge weight is relative to the mean squared norm of the points.
+    scale = np.mean(np.sum(X[:500] ** 2, axis=1))
+    for alpha, fitted in [(0.01, model), (3.0, SubspaceClusterer(
+            5, out_of_sample="collaborative", collaborative_alpha=3.0, random_state=0).fit(X[:500]))]:
+        points, bounds, projection = fitted._collaborative
+        np.testing.assert_array_equal(np.diff(bounds), np.bincount(fitted.labels_))
+        np.testing.assert_allclose(projection, ridge_map(points, alpha * scale), rtol=1e-12)
+
+
+def test_collaborative_predict_beats_bases_with_few_points_per_subspace():
+    # 12 points per 8-dimensional subspace: an energy-truncated basis drops
+    # directions, while the ridge representation uses every point.
+    X, y = make_subspaces(n_samples=1200, n_features=40, n_subspaces=4, subspace_dim=8,
+                          noise=0.1, random_state=2)
+    fit, rest = np.arange(48), np.arange(48, 1200)
+    scores = {}
+    for rule in ("basis", "collaborative"):
+        model = SubspaceClusterer(4, method="lsr", out_of_sample=rule, random_state=0)
+        model.fit(X[fit])
+        # Isolate the rule from the clustering: refit its state on true labels.
+        model.labels_ = y[fit]
+        model.subspace_bases_, model.subspace_offsets_ = model._fit_bases(X[fit], y[fit])
+        if rule == "collaborative":
+            model._fit_collaborative(X[fit])
+        scores[rule] = np.mean(model.predict(X[rest]) == y[rest])
+    assert scores["collaborative"] >= 0.95
+    assert scores["collaborative"] > scores["basis"]
+
+
 def test_auto_n_clusters_from_the_eigengap():
     X, y = make_subspaces(n_samples=400, n_features=30, n_subspaces=4, subspace_dim=3,
                           noise=0.02, random_state=5)
@@ -307,6 +375,8 @@ def test_caller_array_untouched(subspaces):
         (dict(gamma=1.0), "gamma > 1"),
         (dict(method="tsc", affine=True), "affine=True"),
         (dict(method="ensc", affine=True), "affine=True"),
+        (dict(method="lsr", affine=True, out_of_sample="collaborative"), "no affine form"),
+        (dict(collaborative_alpha=0.1), "collaborative_alpha"),
     ],
 )
 def test_option_mismatches_rejected(subspaces, params, match):

@@ -12,6 +12,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
+from ._collaborative import collaborative_labels, ridge_map
 from ._ensc import ensc_candidates_chunk, ensc_chunk
 from ._lrr import lrr_ialm
 from ._lsr import lsr_coefficients
@@ -34,6 +35,11 @@ AFFINE_METHODS = ("ssc", "omp", "lsr")
 #: clusters of 20% of Extended Yale B the held-out residual rule labels 79.5%
 #: of the rest correctly at 0.99 against 66.5% at 0.95.
 BASIS_ENERGY = 0.99
+#: Ridge weight of out_of_sample="collaborative", relative to the mean squared
+#: norm of the fitted points. With the true clusters of 20% of Extended Yale B
+#: the held-out faces are labelled 93.1%, 93.7% and 90.2% right at 0.001, 0.01
+#: and 0.1 (``python benchmarks/cluster.py --part predict``).
+DEFAULT_COLLABORATIVE_ALPHA = 0.01
 #: EnSC reads its products from the n x n Gram matrix up to this many points
 #: (128 MB) when the points have more dimensions than the active support.
 GRAM_LIMIT = 4096
@@ -161,6 +167,20 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         B (64 faces per person) reaches 90.3%, 90.9%, 93.4%, 85.4% and 81.4%
         with 3, 4, 5, 6 and 8 neighbours. Fewer neighbours than the points' subspace
         dimension leave each cluster sparsely connected; more link clusters.
+    out_of_sample : {"basis", "collaborative"}, default="basis"
+        How :meth:`predict` labels new points. ``"basis"``: the cluster whose
+        subspace basis (``subspace_bases_``) leaves the smallest residual,
+        O(d dim) per point and cluster. ``"collaborative"``: the new point is
+        expressed by a ridge combination of all fitted points and goes to the
+        cluster whose points' share of it leaves the smallest residual for its
+        size [7]_, O(n d) per point; it needs no subspace dimension, so it
+        suits clusters with few points for their dimension (faces: fitted on
+        20% of Extended Yale B, 13 per person, it labels the other 80% 93.7%
+        right from the true clusters of the sample, where the bases reach
+        79.5%). Not with ``affine=True``.
+    collaborative_alpha : float, default=None
+        Ridge weight of ``out_of_sample="collaborative"``, relative to the
+        mean squared norm of the fitted points (> 0). None is 0.01.
     n_init : int, default=20
         k-means restarts in the spectral step.
     max_iter : int, default=None
@@ -228,7 +248,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     :meth:`predict` assigns a new point to the cluster whose subspace leaves
     the smallest residual, :math:`\min_k \|(I - U_k U_k^\top)(x - o_k)\|`:
     fit on a sample of a large set, then label the rest at O(d dim) per
-    point and cluster.
+    point and cluster. With ``out_of_sample="collaborative"`` it writes the
+    point as :math:`c = (X X^\top + \lambda I)^{-1} X x` over the fitted
+    points :math:`X` and takes :math:`\min_k \|x - X_k^\top c_k\| / \|c_k\|`
+    (see ``skembed/cluster/_collaborative.py``).
 
     References
     ----------
@@ -247,6 +270,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
        2013.
     .. [6] R. Heckel, H. Bolcskei. "Robust subspace clustering via
        thresholding." IEEE Trans. Inf. Theory 61(11), 2015.
+    .. [7] L. Zhang, M. Yang, X. Feng. "Sparse representation or collaborative
+       representation: which helps face recognition?" ICCV 2011.
 
     Examples
     --------
@@ -274,6 +299,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         "affine": ["boolean"],
         "affinity": [StrOptions({"auto", "symmetric", "knn"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "out_of_sample": [StrOptions({"basis", "collaborative"})],
+        "collaborative_alpha": [Interval(Real, 0, None, closed="neither"), None],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -294,6 +321,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         affine=False,
         affinity="auto",
         n_neighbors=5,
+        out_of_sample="basis",
+        collaborative_alpha=None,
         n_init=20,
         max_iter=None,
         random_state=None,
@@ -309,6 +338,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.affine = affine
         self.affinity = affinity
         self.n_neighbors = n_neighbors
+        self.out_of_sample = out_of_sample
+        self.collaborative_alpha = collaborative_alpha
         self.n_init = n_init
         self.max_iter = max_iter
         self.random_state = random_state
@@ -378,6 +409,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self._log("spectral step", start)
 
         self.subspace_bases_, self.subspace_offsets_ = self._fit_bases(data, self.labels_)
+        if self.out_of_sample == "collaborative":
+            self._fit_collaborative(data)
         return self
 
     def _log(self, stage, start):
@@ -408,6 +441,19 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 f"SubspaceClusterer: affine=True is supported by methods "
                 f"{', '.join(map(repr, AFFINE_METHODS))}, not method={method!r}. Use one "
                 "of those, or affine=False."
+            )
+        if self.out_of_sample == "collaborative" and self.affine:
+            raise ValueError(
+                "SubspaceClusterer: out_of_sample='collaborative' expresses new points "
+                "by a linear combination of the fitted points and has no affine form. "
+                "Use out_of_sample='basis' (bases centred on each cluster's mean) with "
+                "affine=True."
+            )
+        if self.collaborative_alpha is not None and self.out_of_sample != "collaborative":
+            raise ValueError(
+                "SubspaceClusterer: collaborative_alpha is the ridge weight of "
+                "out_of_sample='collaborative', not used by out_of_sample='basis'. "
+                "Leave collaborative_alpha=None or set out_of_sample='collaborative'."
             )
 
     def _chunks(self, n_samples):
@@ -594,6 +640,16 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             bases.append(np.ascontiguousarray(vt[:dim].T))
         return bases, offsets
 
+    def _fit_collaborative(self, X):
+        """The fitted points sorted by cluster and their ridge map (predict)."""
+        order = np.argsort(self.labels_, kind="stable")
+        points = X[order]
+        bounds = np.searchsorted(self.labels_[order], np.arange(self.n_clusters_ + 1))
+        alpha = (self.collaborative_alpha if self.collaborative_alpha is not None
+                 else DEFAULT_COLLABORATIVE_ALPHA)
+        scale = np.mean(np.sum(X**2, axis=1)) or 1.0
+        self._collaborative = (points, bounds, ridge_map(points, alpha * scale))
+
     # ------------------------------------------------------------------
     # Out-of-sample
     # ------------------------------------------------------------------
@@ -602,7 +658,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         """Assign points to the cluster whose subspace fits them best.
 
         Each point goes to the cluster :math:`k` of least residual
-        :math:`\\|(I - U_k U_k^\\top)(x - o_k)\\|` (see ``subspace_bases_``).
+        :math:`\\|(I - U_k U_k^\\top)(x - o_k)\\|` (see ``subspace_bases_``),
+        or with ``out_of_sample="collaborative"`` of least
+        :math:`\\|x - X_k^\\top c_k\\| / \\|c_k\\|` for the ridge coefficients
+        :math:`c` of :math:`x` over the fitted points.
 
         Parameters
         ----------
@@ -617,6 +676,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False, method="predict")
         data = np.asarray(X, dtype=np.float64)
+        if self.out_of_sample == "collaborative":
+            return collaborative_labels(data, *self._collaborative)
         residuals = np.empty((data.shape[0], self.n_clusters_))
         for k, (basis, offset) in enumerate(zip(self.subspace_bases_, self.subspace_offsets_)):
             centred = data - offset
