@@ -40,6 +40,7 @@ CHECK_PARAMS = {
     "SubspaceClusterer": [
         {"n_clusters": 3},
         {"n_clusters": 3, "method": "ssc"},
+        {"n_clusters": 3, "method": "ssc", "outlier_gamma": 5.0, "affine": True},
         {"n_clusters": 3, "method": "omp", "n_nonzero": 3},
         {"n_clusters": 3, "method": "lsr", "affine": True},
         {"n_clusters": 3, "method": "lrr"},

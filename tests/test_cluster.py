@@ -1,10 +1,13 @@
 """SubspaceClusterer: each self-expression solver against its definition, the
 spectral step, predict, and the errors."""
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import normalize
 
 from skembed.cluster import SubspaceClusterer
@@ -157,7 +160,7 @@ def test_affine_coefficients_sum_to_one():
         assert clustering_accuracy(y, model.labels_) >= 0.98
         assert clustering_accuracy(y, model.predict(X)) >= 0.98
     # ADMM meets the constraint up to its tolerance.
-    C, _ = ssc_admm(X[:100], alpha=20.0, affine=True, tol=1e-7, max_iter=5000)
+    C, _, _ = ssc_admm(X[:100], alpha=20.0, affine=True, tol=1e-7, max_iter=5000)
     np.testing.assert_allclose(C.sum(axis=1), 1.0, atol=1e-4)
 
 
@@ -179,7 +182,7 @@ def test_ssc_admm_solves_the_lasso_program():
     X, _ = make_subspaces(n_samples=40, n_features=6, n_subspaces=2, subspace_dim=2,
                           noise=0.02, random_state=3)
     alpha = 20.0
-    C, _ = ssc_admm(X, alpha=alpha, tol=1e-7, max_iter=5000)
+    C, _, _ = ssc_admm(X, alpha=alpha, tol=1e-7, max_iter=5000)
     gram = np.abs(X @ X.T)
     np.fill_diagonal(gram, 0)
     lam = alpha / gram.max(axis=1).min()
@@ -189,6 +192,60 @@ def test_ssc_admm_solves_the_lasso_program():
     problem.solve(solver=cp.CLARABEL)
     value = np.abs(C).sum() + lam / 2 * np.sum((X - C @ X) ** 2)
     assert value <= problem.value * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_ssc_admm_with_outliers_solves_its_program(affine):
+    X, _ = make_subspaces(n_samples=40, n_features=6, n_subspaces=2, subspace_dim=2,
+                          noise=0.02, random_state=3)
+    X = X.copy()
+    X[0, 1] += 2.0  # two grossly corrupted entries
+    X[5, 3] -= 1.5
+    alpha, outlier_alpha = 20.0, 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # judged by the objective
+        C, E, _ = ssc_admm(X, alpha=alpha, outlier_alpha=outlier_alpha, affine=affine,
+                           tol=1e-7, max_iter=5000)
+    # The program's weights, from their definitions.
+    lam_e = outlier_alpha / np.abs(X).sum(axis=1).max()
+    gram = np.abs(X @ X.T)
+    np.fill_diagonal(gram, 0)
+    lam = alpha / np.maximum(gram.max(axis=1), np.abs(X).max(axis=1) / lam_e).min()
+    Z, F = cp.Variable((40, 40)), cp.Variable((40, 6))
+    constraints = [cp.diag(Z) == 0] + ([cp.sum(Z, axis=1) == 1] if affine else [])
+    problem = cp.Problem(cp.Minimize(cp.sum(cp.abs(Z)) + lam_e * cp.sum(cp.abs(F))
+                                     + lam / 2 * cp.sum_squares(X - Z @ X - F)), constraints)
+    problem.solve(solver=cp.CLARABEL)
+    value = np.abs(C).sum() + lam_e * np.abs(E).sum() + lam / 2 * np.sum((X - C @ X - E) ** 2)
+    assert value <= problem.value * (1 + 1e-4)
+    assert np.all(np.diag(C) == 0)
+    if affine:
+        np.testing.assert_allclose(C.sum(axis=1), 1.0, atol=1e-4)
+    # The error term takes the corruption.
+    assert abs(E[0, 1]) > 1.0 and abs(E[5, 3]) > 1.0
+
+
+def test_ssc_outlier_term_clusters_points_with_corrupted_entries():
+    X, y = make_subspaces(n_samples=300, n_features=40, n_subspaces=5, subspace_dim=4,
+                          noise=0.01, random_state=0)
+    rng = np.random.RandomState(0)
+    corrupted = np.zeros(X.shape, dtype=bool)
+    for row in rng.choice(300, 150, replace=False):  # half the points, 4 entries each
+        corrupted[row, rng.choice(40, 4, replace=False)] = True
+    X = X + corrupted * rng.choice([-1.0, 1.0], X.shape) * rng.uniform(0.5, 1.0, X.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = SubspaceClusterer(5, method="ssc", random_state=0).fit(X)
+        robust = SubspaceClusterer(5, method="ssc", outlier_gamma=5.0, random_state=0).fit(X)
+    assert plain.outlying_entries_ is None
+    assert clustering_accuracy(y, plain.labels_) < 0.8
+    assert clustering_accuracy(y, robust.labels_) >= 0.98
+    found = np.abs(robust.outlying_entries_.toarray()) > 1e-3
+    assert robust.outlying_entries_.shape == X.shape
+    assert (found & corrupted).sum() >= 0.95 * corrupted.sum()
+    # The bases fit the points without their errors: the training points
+    # keep their labels under predict.
+    assert np.mean(robust.predict(X - robust.outlying_entries_.toarray()) == robust.labels_) >= 0.98
 
 
 def test_predict_labels_held_out_points():
@@ -380,6 +437,7 @@ def test_caller_array_untouched(subspaces):
         (dict(method="ensc", affine=True), "affine=True"),
         (dict(method="lsr", affine=True, out_of_sample="collaborative"), "no affine form"),
         (dict(collaborative_alpha=0.1), "collaborative_alpha"),
+        (dict(method="lsr", outlier_gamma=5.0), "outlier_gamma"),
     ],
 )
 def test_option_mismatches_rejected(subspaces, params, match):

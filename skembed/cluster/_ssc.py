@@ -6,32 +6,48 @@ for all points at once (rows of ``C`` are the coefficients of each point):
 
 .. math::
 
-    \min_C\ \|C\|_1 + \frac{\lambda_e}{2} \|X - C X\|_F^2
+    \min_C\ \|C\|_1 + \frac{\lambda_z}{2} \|X - C X\|_F^2
     \quad \text{s.t.}\ \operatorname{diag}(C) = 0\ (,\ C \mathbf 1 = \mathbf 1),
 
-with :math:`\lambda_e = \alpha / \mu_e` and
-:math:`\mu_e = \min_j \max_{i \ne j} |x_i^\top x_j|` (the smallest
-:math:`\lambda_e` that gives every point a nonzero representation is
-:math:`1 / \mu_e`, so :math:`\alpha > 1`). The second constraint is for
+with :math:`\lambda_z = \alpha / \mu_z` and
+:math:`\mu_z = \min_j \max_{i \ne j} |x_i^\top x_j|` (the smallest
+:math:`\lambda_z` that gives every point a nonzero representation is
+:math:`1 / \mu_z`, so :math:`\alpha > 1`). The second constraint is for
 affine subspaces.
 
-ADMM splits :math:`C` into a smooth copy :math:`Z` and the sparse :math:`C`:
+**Sparse outlying entries** (their Section 4.2): points whose entries are
+partly corrupted by large errors get a sparse error matrix :math:`E`,
 
-* :math:`Z = (\lambda_e G + \rho C - \Delta + (\rho \mathbf 1 - \delta) \mathbf 1^\top)
-  (\lambda_e G + \rho I + \rho \mathbf 1 \mathbf 1^\top)^{-1}` with
-  :math:`G = X X^\top` (the terms in :math:`\mathbf 1` only when affine), then
-  :math:`\operatorname{diag}(Z) = 0`;
-* :math:`C = \operatorname{shrink}(Z + \Delta / \rho, 1 / \rho)`,
+.. math::
+
+    \min_{C, E}\ \|C\|_1 + \lambda_e \|E\|_1 + \frac{\lambda_z}{2} \|X - C X - E\|_F^2,
+
+with :math:`\lambda_e = \alpha_e / \max_j \|x_j\|_1` as in the authors' code
+(larger :math:`\alpha_e`: fewer entries called corrupted). Writing
+:math:`A = [C \;\; E]` and :math:`P = [X;\ I_d]` makes this the same lasso
+over the augmented dictionary :math:`P` with weight :math:`\lambda_e` on the
+last d coefficients, so one solver does both; :math:`\mu_z` then also counts
+the dictionary's identity part,
+:math:`\mu_z = \min_j \max(\max_{i \ne j} |x_i^\top x_j|,\ \|x_j\|_\infty / \lambda_e)`.
+
+ADMM splits :math:`A` into a smooth copy :math:`Z` and the sparse :math:`A`,
+with :math:`u = [\mathbf 1_n; 0_d]` selecting the coefficients on points:
+
+* :math:`Z = (\lambda_z X P^\top + \rho A - \Delta + (\rho \mathbf 1 - \delta) u^\top)
+  (\lambda_z P P^\top + \rho I + \rho u u^\top)^{-1}` (the terms in
+  :math:`u` only when affine);
+* :math:`A = \operatorname{shrink}(Z + \Delta / \rho, w / \rho)` with
+  weights :math:`w` (1 on points, :math:`\lambda_e` on errors), then
   :math:`\operatorname{diag}(C) = 0`;
-* :math:`\Delta \mathrel{+}= \rho (Z - C)`,
-  :math:`\delta \mathrel{+}= \rho (Z \mathbf 1 - \mathbf 1)`,
+* :math:`\Delta \mathrel{+}= \rho (Z - A)`,
+  :math:`\delta \mathrel{+}= \rho (Z u - \mathbf 1)`,
 
 with :math:`\rho = \alpha` as in the authors' code, until
-the primal residual :math:`\max |Z - C|` and the change of :math:`C` fall
+the primal residual :math:`\max |Z - A|` and the change of :math:`A` fall
 below ``tol``. (The authors' code also zeroes the diagonal of :math:`Z`, which
-makes the iteration inexact; here the constraint is kept by :math:`C` alone,
+makes the iteration inexact; here the constraint is kept by :math:`A` alone,
 so the iteration converges to the solution of the program.) Each
-step costs a dense n x n product: this is the method for n up to a few
+step costs a dense n x (n + d) product: this is the method for n up to a few
 thousand; ``"ensc"`` with ``tau=1`` solves the same lasso per point in
 O(n) memory.
 """
@@ -42,7 +58,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 
-def ssc_admm(X, *, alpha, affine=False, tol=2e-4, max_iter=200):
+def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=200):
     """Lasso self-representation of all rows of ``X`` by ADMM.
 
     Parameters
@@ -53,8 +69,12 @@ def ssc_admm(X, *, alpha, affine=False, tol=2e-4, max_iter=200):
         Fit weight relative to its smallest useful value (> 1).
     affine : bool, default=False
         Add the constraint that each row of C sums to one.
+    outlier_alpha : float or None, default=None
+        Add the sparse error term with
+        :math:`\\lambda_e = \\alpha_e / \\max_j \\|x_j\\|_1` (> 0); None
+        leaves it out.
     tol : float, default=2e-4
-        Stop when ``max|Z - C|`` and the change of ``C`` are below this.
+        Stop when ``max|Z - A|`` and the change of ``A`` are below this.
     max_iter : int, default=200
         ADMM steps.
 
@@ -62,41 +82,58 @@ def ssc_admm(X, *, alpha, affine=False, tol=2e-4, max_iter=200):
     -------
     C : ndarray of shape (n_samples, n_samples)
         The coefficients (row j expresses point j), zero diagonal.
+    E : ndarray of shape (n_samples, n_features) or None
+        The sparse errors (row j for point j), None without the error term.
     n_iter : int
         Steps run.
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     gram = X @ X.T
     off_diagonal = np.abs(gram - np.diag(np.diag(gram)))
-    mu = off_diagonal.max(axis=1).min()
+    coherence = off_diagonal.max(axis=1)
+    weights = np.ones(n_samples)
+    if outlier_alpha is None:
+        dictionary, fit_products = X, gram
+    else:
+        largest_l1 = np.abs(X).sum(axis=1).max()
+        error_weight = outlier_alpha / largest_l1 if largest_l1 > 0 else outlier_alpha
+        dictionary = np.vstack([X, np.eye(n_features)])
+        fit_products = np.hstack([gram, X])  # X P^T
+        weights = np.concatenate([weights, np.full(n_features, error_weight)])
+        coherence = np.maximum(coherence, np.abs(X).max(axis=1) / error_weight)
+    mu = coherence.min()
     lam = alpha / mu if mu > 0 else alpha
     rho = alpha
-    system = lam * gram + rho * np.eye(n_samples)
+    n_atoms = dictionary.shape[0]
+    system = lam * (dictionary @ dictionary.T)
+    system.flat[:: n_atoms + 1] += rho
     if affine:
-        system += rho
+        system[:n_samples, :n_samples] += rho  # rho u u^T
     inverse = np.linalg.inv(system)  # symmetric: Z = M @ inverse
-    fitted = lam * gram @ inverse
+    fitted = lam * fit_products @ inverse
     if affine:
-        ones_term = inverse.sum(axis=0)  # 1' A
-    C = np.zeros((n_samples, n_samples))
-    dual = np.zeros((n_samples, n_samples))
+        ones_term = inverse[:n_samples].sum(axis=0)  # u' inverse
+    A = np.zeros((n_samples, n_atoms))
+    dual = np.zeros((n_samples, n_atoms))
     dual_sum = np.zeros(n_samples)
+    thresholds = weights / rho
+    diagonal = (np.arange(n_samples), np.arange(n_samples))
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        Z = fitted + (rho * C - dual) @ inverse
+        Z = fitted + (rho * A - dual) @ inverse
         if affine:
             Z += np.outer(rho - dual_sum, ones_term)
-        previous = C
+        previous = A
         shifted = Z + dual / rho
-        C = np.sign(shifted) * np.maximum(np.abs(shifted) - 1.0 / rho, 0.0)
-        np.fill_diagonal(C, 0.0)
-        dual += rho * (Z - C)
+        A = np.sign(shifted) * np.maximum(np.abs(shifted) - thresholds, 0.0)
+        A[diagonal] = 0.0
+        dual += rho * (Z - A)
         if affine:
-            dual_sum += rho * (Z.sum(axis=1) - 1.0)
-        # Primal (Z = C, Z1 = 1) and dual (C settled) residuals.
-        gap = max(np.abs(Z - C).max(), np.abs(C - previous).max())
+            dual_sum += rho * (Z[:, :n_samples].sum(axis=1) - 1.0)
+        # Primal (Z = A, Zu = 1) and dual (A settled) residuals.
+        gap = max(np.abs(Z - A).max(), np.abs(A - previous).max())
         if affine:
-            gap = max(gap, np.abs(Z.sum(axis=1) - 1.0).max())
+            gap = max(gap, np.abs(Z[:, :n_samples].sum(axis=1) - 1.0).max())
         if gap <= tol:
             break
     else:
@@ -107,4 +144,6 @@ def ssc_admm(X, *, alpha, affine=False, tol=2e-4, max_iter=200):
             ConvergenceWarning,
             stacklevel=2,
         )
-    return C, n_iter
+    C = np.ascontiguousarray(A[:, :n_samples])
+    E = None if outlier_alpha is None else np.ascontiguousarray(A[:, n_samples:])
+    return C, E, n_iter

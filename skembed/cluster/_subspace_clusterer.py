@@ -90,8 +90,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         each subspace. Memory O(n ``n_nonzero``).
     ``"ssc"``
         Sparse subspace clustering [1]_: the lasso for all points at once by
-        ADMM, :math:`\min \|C\|_1 + \frac{\lambda_e}{2}\|X - CX\|_F^2`,
-        :math:`\lambda_e = \gamma / \mu_e`. Dense, for n up to a few thousand.
+        ADMM, :math:`\min \|C\|_1 + \frac{\lambda_z}{2}\|X - CX\|_F^2`,
+        :math:`\lambda_z = \gamma / \mu_z`, optionally with a sparse error
+        term for corrupted entries (``outlier_gamma``). Dense, for n up to a
+        few thousand.
     ``"omp"``
         SSC by orthogonal matching pursuit [3]_: at most ``n_nonzero`` points
         per point chosen greedily, batched over points. The fastest sparse
@@ -147,6 +149,14 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         e.g. motion segmentation): ``"ssc"``, ``"omp"`` and ``"lsr"``. The
         subspace bases used by :meth:`predict` are then centred on their
         cluster's mean.
+    outlier_gamma : float, default=None
+        ``"ssc"`` only: add the sparse error term of SSC for points with a few
+        grossly corrupted entries, :math:`\min \|C\|_1 + \lambda_e \|E\|_1
+        + \frac{\lambda_z}{2}\|X - CX - E\|_F^2` with :math:`\lambda_e =`
+        ``outlier_gamma`` :math:`/ \max_j \|x_j\|_1` (> 0; larger calls
+        fewer entries corrupted; the authors use 20). The errors found are
+        ``outlying_entries_``; the subspace bases and the collaborative rule
+        use the points without them. None leaves the term out.
     affinity : {"auto", "symmetric", "knn"}, default="auto"
         ``"symmetric"``: :math:`|\bar C| + |\bar C|^\top`. ``"knn"``: the
         symmetrised ``n_neighbors``-nearest-neighbour graph of the rows of
@@ -214,6 +224,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         99% of their energy.
     subspace_offsets_ : ndarray of shape (`n_clusters_`, n_features)
         Each cluster's mean when ``affine``, zeros otherwise.
+    outlying_entries_ : scipy.sparse.csr_matrix of shape (n_samples, n_features) or None
+        The sparse errors :math:`E` of ``"ssc"`` with ``outlier_gamma``
+        (row j for point j); None otherwise.
     candidate_violation_rate_ : float or None
         With candidates and ``"ensc"``: share of a random sample of 500
         points whose restricted solution violates the optimality conditions
@@ -298,6 +311,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         "n_nonzero": [Interval(Integral, 1, None, closed="left"), None],
         "n_candidates": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "affine": ["boolean"],
+        "outlier_gamma": [Interval(Real, 0, None, closed="neither"), None],
         "affinity": [StrOptions({"auto", "symmetric", "knn"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "out_of_sample": [StrOptions({"basis", "collaborative"})],
@@ -320,6 +334,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         n_nonzero=None,
         n_candidates="auto",
         affine=False,
+        outlier_gamma=None,
         affinity="auto",
         n_neighbors=5,
         out_of_sample="basis",
@@ -337,6 +352,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.n_nonzero = n_nonzero
         self.n_candidates = n_candidates
         self.affine = affine
+        self.outlier_gamma = outlier_gamma
         self.affinity = affinity
         self.n_neighbors = n_neighbors
         self.out_of_sample = out_of_sample
@@ -390,6 +406,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
 
         start = time.perf_counter()
         self.candidate_violation_rate_ = None
+        self.outlying_entries_ = None
         C, self.n_iter_ = self._representation(data)
         self.representation_matrix_ = C
         self._log("representation", start)
@@ -409,6 +426,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.labels_ = _relabel_by_first_appearance(labels)
         self._log("spectral step", start)
 
+        if self.outlying_entries_ is not None:
+            # The subspaces hold the points without their corrupted entries.
+            data = data - self.outlying_entries_.toarray()
         self.subspace_bases_, self.subspace_offsets_ = self._fit_bases(data, self.labels_)
         if self.out_of_sample == "collaborative":
             self._fit_collaborative(data)
@@ -442,6 +462,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 f"SubspaceClusterer: affine=True is supported by methods "
                 f"{', '.join(map(repr, AFFINE_METHODS))}, not method={method!r}. Use one "
                 "of those, or affine=False."
+            )
+        if self.outlier_gamma is not None and method != "ssc":
+            raise ValueError(
+                f"SubspaceClusterer: outlier_gamma weighs the sparse error term of "
+                f"method='ssc', not used by method={method!r}. Leave outlier_gamma=None "
+                "or use method='ssc'."
             )
         if self.out_of_sample == "collaborative" and self.affine:
             raise ValueError(
@@ -520,8 +546,11 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             n_iter = 1
         else:
             if method == "ssc":
-                dense, n_iter = ssc_admm(X, alpha=gamma, affine=self.affine,
-                                         **self._max_iter_option())
+                dense, errors, n_iter = ssc_admm(
+                    X, alpha=gamma, affine=self.affine, outlier_alpha=self.outlier_gamma,
+                    **self._max_iter_option())
+                if errors is not None:
+                    self.outlying_entries_ = sparse.csr_matrix(errors)
             elif method == "lsr":
                 scale = np.mean(np.sum(X**2, axis=1)) or 1.0
                 dense, n_iter = lsr_coefficients(X, lam=scale / gamma, affine=self.affine), 1
