@@ -16,7 +16,7 @@ from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
 from skembed.cluster._spectral import affinity_from_representation, spectral_labels
-from skembed.cluster._ssc import ssc_admm
+from skembed.cluster._ssc import _system_inverse, ssc_admm
 from skembed.datasets import make_subspaces
 from skembed.metrics import clustering_accuracy
 
@@ -246,6 +246,23 @@ def test_ssc_outlier_term_clusters_points_with_corrupted_entries():
     # The bases fit the points without their errors: the training points
     # keep their labels under predict.
     assert np.mean(robust.predict(X - robust.outlying_entries_.toarray()) == robust.labels_) >= 0.98
+
+
+@pytest.mark.parametrize("n_features", [5, 20], ids=["woodbury", "dense"])
+@pytest.mark.parametrize("n_affine", [0, 20])
+def test_ssc_system_inverse_is_the_inverse(n_features, n_affine):
+    rng = np.random.RandomState(0)
+    P, M = rng.normal(size=(30, n_features)), rng.normal(size=(7, 30))
+    lam, rho = 2.0, 3.0
+    system = lam * P @ P.T + rho * np.eye(30)
+    system[:n_affine, :n_affine] += rho
+    inverse = np.linalg.inv(system)
+    apply_inverse, ones_term = _system_inverse(P, lam, rho, n_affine)
+    np.testing.assert_allclose(apply_inverse(M), M @ inverse, atol=1e-12)
+    if n_affine:
+        np.testing.assert_allclose(ones_term, inverse[:n_affine].sum(axis=0), atol=1e-12)
+    else:
+        assert ones_term is None
 
 
 def test_predict_labels_held_out_points():

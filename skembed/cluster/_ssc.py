@@ -105,14 +105,8 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     lam = alpha / mu if mu > 0 else alpha
     rho = alpha
     n_atoms = dictionary.shape[0]
-    system = lam * (dictionary @ dictionary.T)
-    system.flat[:: n_atoms + 1] += rho
-    if affine:
-        system[:n_samples, :n_samples] += rho  # rho u u^T
-    inverse = np.linalg.inv(system)  # symmetric: Z = M @ inverse
-    fitted = lam * fit_products @ inverse
-    if affine:
-        ones_term = inverse[:n_samples].sum(axis=0)  # u' inverse
+    apply_inverse, ones_term = _system_inverse(dictionary, lam, rho, n_samples if affine else 0)
+    fitted = apply_inverse(lam * fit_products)
     A = np.zeros((n_samples, n_atoms))
     dual = np.zeros((n_samples, n_atoms))
     dual_sum = np.zeros(n_samples)
@@ -120,7 +114,7 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     diagonal = (np.arange(n_samples), np.arange(n_samples))
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        Z = fitted + (rho * A - dual) @ inverse
+        Z = fitted + apply_inverse(rho * A - dual)
         if affine:
             Z += np.outer(rho - dual_sum, ones_term)
         previous = A
@@ -147,3 +141,43 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     C = np.ascontiguousarray(A[:, :n_samples])
     E = None if outlier_alpha is None else np.ascontiguousarray(A[:, n_samples:])
     return C, E, n_iter
+
+
+def _system_inverse(dictionary, lam, rho, n_affine):
+    """Right multiplication by :math:`S^{-1}`, :math:`S = \\lambda P P^\\top + \\rho I + \\rho u u^\\top`.
+
+    ``u`` is one on the first ``n_affine`` atoms (0: no affine term). The
+    solver is picked by shape: with fewer features d than atoms m, the
+    Woodbury identity
+    :math:`(\\lambda P P^\\top + \\rho I)^{-1} = \\rho^{-1}(I - P K P^\\top)`,
+    :math:`K = (\\rho / \\lambda\\, I_d + P^\\top P)^{-1}`, costs 2 m d per row
+    instead of m^2 and never forms the m x m inverse; the affine term is a
+    rank-one (Sherman-Morrison) correction. Returns the multiplication and
+    :math:`u^\\top S^{-1}` (None without the affine term).
+    """
+    n_atoms, n_features = dictionary.shape
+    if 2 * n_features >= n_atoms:
+        system = lam * (dictionary @ dictionary.T)
+        system.flat[:: n_atoms + 1] += rho
+        system[:n_affine, :n_affine] += rho
+        inverse = np.linalg.inv(system)  # symmetric: M S^-1 = M @ inverse
+        ones_term = inverse[:n_affine].sum(axis=0) if n_affine else None
+        return (lambda M: M @ inverse), ones_term
+    core = dictionary.T @ dictionary
+    core.flat[:: n_features + 1] += rho / lam
+    core = np.linalg.inv(core)
+
+    def apply_base(M):  # M B^-1 with B = lam P P' + rho I
+        return (M - ((M @ dictionary) @ core) @ dictionary.T) / rho
+
+    if not n_affine:
+        return apply_base, None
+    u = np.zeros(n_atoms)
+    u[:n_affine] = 1.0
+    b = apply_base(u)  # B^-1 u (B symmetric)
+    shrink = rho / (1.0 + rho * (u @ b))
+
+    def apply_inverse(M):
+        return apply_base(M) - shrink * np.outer(M @ b, b)
+
+    return apply_inverse, b * (1.0 - shrink * (u @ b))
