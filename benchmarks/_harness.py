@@ -94,8 +94,8 @@ def _cell(value):
 
 
 def format_table(rows, columns=None):
-    """A Markdown table of dict rows (columns default to the first row's keys)."""
-    columns = columns or list(rows[0])
+    """A Markdown table of dict rows (columns default to every row's keys, in order of appearance)."""
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
     lines = [
         "| " + " | ".join(columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
