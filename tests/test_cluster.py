@@ -37,6 +37,7 @@ def dense_rows(counts, indices, values, n_samples):
     return sparse.csr_matrix((values, indices, indptr),
                              shape=(len(counts), n_samples)).toarray()
 
+
 def held_out_accuracy(model, X, y, n_fit):
     """Accuracy of ``predict`` on rows ``n_fit:`` of a model fitted on rows ``:n_fit``.
 
@@ -49,7 +50,6 @@ def held_out_accuracy(model, X, y, n_fit):
         mapping[k] = values[np.argmax(counts)]
     predicted = np.array([mapping[k] for k in model.predict(X[n_fit:])])
     return np.mean(predicted == y[n_fit:])
-
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -248,21 +248,44 @@ def test_ssc_outlier_term_clusters_points_with_corrupted_entries():
     assert np.mean(robust.predict(X - robust.outlying_entries_.toarray()) == robust.labels_) >= 0.98
 
 
-@pytest.mark.parametrize("n_features", [5, 20], ids=["woodbury", "dense"])
-@pytest.mark.parametrize("n_affine", [0, 20])
-def test_ssc_system_inverse_is_the_inverse(n_features, n_affine):
+@pytest.mark.parametrize("with_errors, solver", [(False, "dense"), (False, "woodbury"),
+                                                 (True, "woodbury"), (True, "schur"),
+                                                 (False, None), (True, None)])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("n_features", [5, 40])
+def test_ssc_system_inverse_is_the_inverse(with_errors, solver, affine, n_features):
     rng = np.random.RandomState(0)
-    P, M = rng.normal(size=(30, n_features)), rng.normal(size=(7, 30))
+    n_samples = 30
+    X = rng.normal(size=(n_samples, n_features))
+    P = np.vstack([X, np.eye(n_features)]) if with_errors else X
+    M = rng.normal(size=(7, P.shape[0]))
     lam, rho = 2.0, 3.0
-    system = lam * P @ P.T + rho * np.eye(30)
-    system[:n_affine, :n_affine] += rho
+    # The system written out in full.
+    system = lam * P @ P.T + rho * np.eye(P.shape[0])
+    if affine:
+        system[:n_samples, :n_samples] += rho
     inverse = np.linalg.inv(system)
-    apply_inverse, ones_term = _system_inverse(P, lam, rho, n_affine)
-    np.testing.assert_allclose(apply_inverse(M), M @ inverse, atol=1e-12)
-    if n_affine:
-        np.testing.assert_allclose(ones_term, inverse[:n_affine].sum(axis=0), atol=1e-12)
+    apply_inverse, ones_term = _system_inverse(X, lam, rho, affine=affine,
+                                               with_errors=with_errors, solver=solver)
+    np.testing.assert_allclose(apply_inverse(M), M @ inverse, atol=1e-11)
+    if affine:
+        np.testing.assert_allclose(ones_term, inverse[:n_samples].sum(axis=0), atol=1e-11)
     else:
         assert ones_term is None
+
+
+def test_ssc_ignores_an_all_zero_row_when_scaling_lambda():
+    X, y = make_subspaces(n_samples=200, n_features=30, n_subspaces=4, subspace_dim=3,
+                          noise=0.01, random_state=1)
+    X = 0.05 * X  # lambda must follow the scale of the points, not of the zero row
+    with_zero = np.vstack([X, np.zeros((1, 30))])
+    for outlier_gamma in (None, 5.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = SubspaceClusterer(4, method="ssc", outlier_gamma=outlier_gamma,
+                                      random_state=0).fit(with_zero)
+        assert clustering_accuracy(y, model.labels_[:200]) >= 0.98
+        assert model.representation_matrix_[200].nnz == 0
 
 
 def test_predict_labels_held_out_points():
@@ -315,6 +338,20 @@ def test_collaborative_predict_labels_held_out_points_and_training_points():
         points, bounds, projection = fitted._collaborative
         np.testing.assert_array_equal(np.diff(bounds), np.bincount(fitted.labels_))
         np.testing.assert_allclose(projection, ridge_map(points, alpha * scale), rtol=1e-12)
+
+
+def test_switching_the_rule_after_fit_never_uses_stale_points(subspaces):
+    X, _ = subspaces
+    model = SubspaceClusterer(5, out_of_sample="collaborative", random_state=0).fit(X[:250])
+    # Refit with the basis rule: the points of the first fit must be dropped.
+    model.set_params(out_of_sample="basis").fit(X[250:])
+    model.predict(X[:10])
+    model.set_params(out_of_sample="collaborative")
+    with pytest.raises(ValueError, match="Refit with out_of_sample='collaborative'"):
+        model.predict(X[:10])
+    # The other way round works: the bases are always fitted.
+    model.fit(X[250:])
+    assert np.mean(model.set_params(out_of_sample="basis").predict(X[250:]) == model.labels_) >= 0.98
 
 
 def test_collaborative_predict_beats_bases_with_few_points_per_subspace():

@@ -96,5 +96,8 @@ def collaborative_labels(X_new, X_fit, bounds, projection):
             # A label whose points take no part in x's representation is no
             # candidate for it (size 0 leaves its score infinite).
             np.divide(residual, size, out=scores[:, k], where=size > 0)
+        # A point that no fitted point helps to express (e.g. all zeros) has
+        # every score infinite and takes cluster 0, as under the basis rule,
+        # where all its residuals are equal.
         labels[start:start + block] = np.argmin(scores, axis=1)
     return labels

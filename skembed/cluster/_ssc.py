@@ -47,9 +47,11 @@ the primal residual :math:`\max |Z - A|` and the change of :math:`A` fall
 below ``tol``. (The authors' code also zeroes the diagonal of :math:`Z`, which
 makes the iteration inexact; here the constraint is kept by :math:`A` alone,
 so the iteration converges to the solution of the program.) Each
-step costs a dense n x (n + d) product: this is the method for n up to a few
-thousand; ``"ensc"`` with ``tau=1`` solves the same lasso per point in
-O(n) memory.
+step multiplies the dense n x (n + d) coefficients by the system's inverse,
+applied by the cheapest of a dense inverse, the Woodbury identity or a Schur
+complement for the shape at hand (:func:`_system_inverse`): this is the
+method for n up to a few thousand; ``"ensc"`` with ``tau=1`` solves the same
+lasso per point in O(n) memory.
 """
 
 import warnings
@@ -92,20 +94,24 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     off_diagonal = np.abs(gram - np.diag(np.diag(gram)))
     coherence = off_diagonal.max(axis=1)
     weights = np.ones(n_samples)
-    if outlier_alpha is None:
-        dictionary, fit_products = X, gram
+    with_errors = outlier_alpha is not None
+    if not with_errors:
+        fit_products = gram  # X P^T
     else:
         largest_l1 = np.abs(X).sum(axis=1).max()
         error_weight = outlier_alpha / largest_l1 if largest_l1 > 0 else outlier_alpha
-        dictionary = np.vstack([X, np.eye(n_features)])
-        fit_products = np.hstack([gram, X])  # X P^T
+        fit_products = np.hstack([gram, X])
         weights = np.concatenate([weights, np.full(n_features, error_weight)])
         coherence = np.maximum(coherence, np.abs(X).max(axis=1) / error_weight)
-    mu = coherence.min()
+    # A point correlated with no other (e.g. an all-zero row) gets C = 0
+    # whatever lambda is; it must not set lambda for the others.
+    positive = coherence[coherence > 0]
+    mu = positive.min() if positive.size else 0.0
     lam = alpha / mu if mu > 0 else alpha
     rho = alpha
-    n_atoms = dictionary.shape[0]
-    apply_inverse, ones_term = _system_inverse(dictionary, lam, rho, n_samples if affine else 0)
+    n_atoms = fit_products.shape[1]
+    apply_inverse, ones_term = _system_inverse(X, lam, rho, affine=affine,
+                                               with_errors=with_errors)
     fitted = apply_inverse(lam * fit_products)
     A = np.zeros((n_samples, n_atoms))
     dual = np.zeros((n_samples, n_atoms))
@@ -143,41 +149,84 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     return C, E, n_iter
 
 
-def _system_inverse(dictionary, lam, rho, n_affine):
-    """Right multiplication by :math:`S^{-1}`, :math:`S = \\lambda P P^\\top + \\rho I + \\rho u u^\\top`.
+def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
+    """Right multiplication by the inverse of the ADMM system.
 
-    ``u`` is one on the first ``n_affine`` atoms (0: no affine term). The
-    solver is picked by shape: with fewer features d than atoms m, the
-    Woodbury identity
-    :math:`(\\lambda P P^\\top + \\rho I)^{-1} = \\rho^{-1}(I - P K P^\\top)`,
-    :math:`K = (\\rho / \\lambda\\, I_d + P^\\top P)^{-1}`, costs 2 m d per row
-    instead of m^2 and never forms the m x m inverse; the affine term is a
-    rank-one (Sherman-Morrison) correction. Returns the multiplication and
-    :math:`u^\\top S^{-1}` (None without the affine term).
+    The system is :math:`S = \\lambda P P^\\top + \\rho I + \\rho u u^\\top`
+    with :math:`P = X` (n atoms) or :math:`P = [X;\\ I_d]` (n + d atoms, with
+    the error term), and :math:`u` one on the n point atoms (only when
+    ``affine``). The solver is picked by its cost per row of the multiplied
+    matrix, and none forms an (n + d)-square inverse:
+
+    ``"dense"`` (no error term, d >= n / 2)
+        The n x n inverse: n^2 flops per row.
+    ``"woodbury"`` (d small)
+        :math:`(\\lambda P P^\\top + \\rho I)^{-1} = \\rho^{-1}(I - P K P^\\top)`,
+        :math:`K = (\\rho / \\lambda\\, I_d + P^\\top P)^{-1}`: 2 m d flops for
+        m atoms; the affine term is a rank-one (Sherman-Morrison) correction.
+    ``"schur"`` (error term, d not small)
+        Eliminating the identity block, whose Schur complement is
+        :math:`T = \\frac{\\lambda\\rho}{\\lambda+\\rho} X X^\\top + \\rho I
+        (+ \\rho \\mathbf 1 \\mathbf 1^\\top)`: with :math:`c = \\lambda / (\\lambda + \\rho)`
+        and :math:`[M_1\\ M_2] S^{-1} = [Y,\\ M_2 / (\\lambda + \\rho) - c\\, Y X]`,
+        :math:`Y = (M_1 - c\\, M_2 X^\\top) T^{-1}`: n (n + 2d) flops.
+
+    Returns the multiplication and :math:`u^\\top S^{-1}` (None without the
+    affine term). ``solver`` forces a path (tests).
     """
-    n_atoms, n_features = dictionary.shape
-    if 2 * n_features >= n_atoms:
-        system = lam * (dictionary @ dictionary.T)
-        system.flat[:: n_atoms + 1] += rho
-        system[:n_affine, :n_affine] += rho
+    n_samples, n_features = X.shape
+    n_atoms = n_samples + n_features if with_errors else n_samples
+    if solver is None:
+        costs = {"woodbury": 2 * n_atoms * n_features}
+        if with_errors:
+            costs["schur"] = n_samples * (n_samples + 2 * n_features)
+        else:
+            costs["dense"] = n_samples * n_samples
+        solver = min(costs, key=costs.get)
+    ones_block = (slice(0, n_samples),) * 2 if affine else (slice(0, 0),) * 2
+
+    if solver == "dense" and not with_errors:
+        system = lam * (X @ X.T)
+        system.flat[:: n_samples + 1] += rho
+        system[ones_block] += rho
         inverse = np.linalg.inv(system)  # symmetric: M S^-1 = M @ inverse
-        ones_term = inverse[:n_affine].sum(axis=0) if n_affine else None
-        return (lambda M: M @ inverse), ones_term
-    core = dictionary.T @ dictionary
-    core.flat[:: n_features + 1] += rho / lam
-    core = np.linalg.inv(core)
 
-    def apply_base(M):  # M B^-1 with B = lam P P' + rho I
-        return (M - ((M @ dictionary) @ core) @ dictionary.T) / rho
+        def apply_inverse(M):
+            return M @ inverse
+    elif solver == "schur" and with_errors:
+        c = lam / (lam + rho)
+        complement = (lam * rho / (lam + rho)) * (X @ X.T)
+        complement.flat[:: n_samples + 1] += rho
+        complement[ones_block] += rho
+        complement_inverse = np.linalg.inv(complement)
 
-    if not n_affine:
-        return apply_base, None
-    u = np.zeros(n_atoms)
-    u[:n_affine] = 1.0
-    b = apply_base(u)  # B^-1 u (B symmetric)
-    shrink = rho / (1.0 + rho * (u @ b))
+        def apply_inverse(M):
+            on_points, on_axes = M[:, :n_samples], M[:, n_samples:]
+            Y = (on_points - c * (on_axes @ X.T)) @ complement_inverse
+            return np.hstack([Y, on_axes / (lam + rho) - c * (Y @ X)])
+    elif solver == "woodbury":
+        P = np.vstack([X, np.eye(n_features)]) if with_errors else X
+        core = P.T @ P
+        core.flat[:: n_features + 1] += rho / lam
+        core = np.linalg.inv(core)
 
-    def apply_inverse(M):
-        return apply_base(M) - shrink * np.outer(M @ b, b)
+        def apply_base(M):  # M B^-1 with B = lam P P' + rho I
+            return (M - ((M @ P) @ core) @ P.T) / rho
 
-    return apply_inverse, b * (1.0 - shrink * (u @ b))
+        apply_inverse = apply_base
+        if affine:
+            u = np.zeros((1, n_atoms))
+            u[0, :n_samples] = 1.0
+            b = apply_base(u)  # (B^-1 u)' (B symmetric)
+            # Sherman-Morrison: (B + rho u u')^-1 = B^-1 - scale B^-1 u u' B^-1.
+            scale = rho / (1.0 + rho * (b @ u.T).item())
+
+            def apply_inverse(M):
+                return apply_base(M) - scale * (M @ b.T) @ b
+    else:
+        raise ValueError(f"unknown solver {solver!r} for with_errors={with_errors}")
+    if not affine:
+        return apply_inverse, None
+    u = np.zeros((1, n_atoms))
+    u[0, :n_samples] = 1.0
+    return apply_inverse, apply_inverse(u)[0]

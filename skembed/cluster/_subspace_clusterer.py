@@ -31,9 +31,11 @@ DEFAULT_TAU = 0.9
 DEFAULT_N_NONZERO = {"ensc": 50, "omp": 10}
 AFFINE_METHODS = ("ssc", "omp", "lsr")
 #: Share of a cluster's energy kept by its subspace basis (used by predict).
-#: 0.99, not 0.95: face subspaces have a long spectral tail, and with the true
-#: clusters of 20% of Extended Yale B the held-out residual rule labels 79.5%
-#: of the rest correctly at 0.99 against 66.5% at 0.95.
+#: 0.99, not 0.95: face subspaces have a long spectral tail. Built from the
+#: true clusters of 20% of Extended Yale B, the residual rule labels 79.4% of
+#: the rest correctly at 0.99 (``benchmarks/cluster.py --part predict``); on
+#: an earlier 482-face sample, 79.5% at 0.99 against 66.5% at 0.95 (the
+#: superseded predict section of benchmarks/RESULTS.md).
 BASIS_ENERGY = 0.99
 #: Ridge weight of out_of_sample="collaborative", relative to the mean squared
 #: norm of the fitted points. Built from the true clusters of 20% of Extended
@@ -430,6 +432,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             # The subspaces hold the points without their corrupted entries.
             data = data - self.outlying_entries_.toarray()
         self.subspace_bases_, self.subspace_offsets_ = self._fit_bases(data, self.labels_)
+        # The fitted points are kept only for the rule that needs them.
+        self._collaborative = None
         if self.out_of_sample == "collaborative":
             self._fit_collaborative(data)
         return self
@@ -707,6 +711,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         X = self._validate_X(X, reset=False, method="predict")
         data = np.asarray(X, dtype=np.float64)
         if self.out_of_sample == "collaborative":
+            if getattr(self, "_collaborative", None) is None:
+                raise ValueError(
+                    "SubspaceClusterer: out_of_sample='collaborative' needs the fitted "
+                    "points, which a fit with out_of_sample='basis' does not keep. Refit "
+                    "with out_of_sample='collaborative'."
+                )
             return collaborative_labels(data, *self._collaborative)
         residuals = np.empty((data.shape[0], self.n_clusters_))
         for k, (basis, offset) in enumerate(zip(self.subspace_bases_, self.subspace_offsets_)):
