@@ -24,7 +24,9 @@ to a new point: it is expressed by the fitted points, and the points of its
 own subspace carry the representation. Unlike a per-cluster basis it needs
 no subspace dimension: a cluster with as few points as its subspace has
 dimensions still represents its new points, where an energy-truncated basis
-drops directions and a full-span basis fits noise.
+drops directions and a full-span basis fits noise. Once each cluster holds
+about twice its dimension in points of a linear subspace, the basis is the
+better rule (the gallery example "Fit on a sample, label the rest").
 
 The map :math:`x \mapsto c` is one ``(n, d)`` matrix, computed through the
 smaller of the two systems (``d x d`` when there are more points than
