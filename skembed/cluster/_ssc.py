@@ -111,7 +111,7 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     rho = alpha
     n_atoms = fit_products.shape[1]
     apply_inverse, ones_term = _system_inverse(X, lam, rho, affine=affine,
-                                               with_errors=with_errors)
+                                               with_errors=with_errors, gram=gram)
     fitted = apply_inverse(lam * fit_products)
     A = np.zeros((n_samples, n_atoms))
     dual = np.zeros((n_samples, n_atoms))
@@ -149,7 +149,7 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
     return C, E, n_iter
 
 
-def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
+def _system_inverse(X, lam, rho, *, affine, with_errors, gram=None, solver=None):
     """Right multiplication by the inverse of the ADMM system.
 
     The system is :math:`S = \\lambda P P^\\top + \\rho I + \\rho u u^\\top`
@@ -172,7 +172,8 @@ def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
         :math:`Y = (M_1 - c\\, M_2 X^\\top) T^{-1}`: n (n + 2d) flops.
 
     Returns the multiplication and :math:`u^\\top S^{-1}` (None without the
-    affine term). ``solver`` forces a path (tests).
+    affine term). ``gram`` is :math:`X X^\\top` when the caller has it.
+    ``solver`` forces a path (tests).
     """
     n_samples, n_features = X.shape
     n_atoms = n_samples + n_features if with_errors else n_samples
@@ -183,10 +184,15 @@ def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
         else:
             costs["dense"] = n_samples * n_samples
         solver = min(costs, key=costs.get)
+    if gram is None and solver in ("dense", "schur"):
+        gram = X @ X.T
+    # u: one on the point atoms (the affine constraint's direction).
+    u = np.zeros((1, n_atoms))
+    u[0, :n_samples] = 1.0
     ones_block = (slice(0, n_samples),) * 2 if affine else (slice(0, 0),) * 2
 
     if solver == "dense" and not with_errors:
-        system = lam * (X @ X.T)
+        system = lam * gram
         system.flat[:: n_samples + 1] += rho
         system[ones_block] += rho
         inverse = np.linalg.inv(system)  # symmetric: M S^-1 = M @ inverse
@@ -195,7 +201,7 @@ def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
             return M @ inverse
     elif solver == "schur" and with_errors:
         c = lam / (lam + rho)
-        complement = (lam * rho / (lam + rho)) * (X @ X.T)
+        complement = (lam * rho / (lam + rho)) * gram
         complement.flat[:: n_samples + 1] += rho
         complement[ones_block] += rho
         complement_inverse = np.linalg.inv(complement)
@@ -215,8 +221,6 @@ def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
 
         apply_inverse = apply_base
         if affine:
-            u = np.zeros((1, n_atoms))
-            u[0, :n_samples] = 1.0
             b = apply_base(u)  # (B^-1 u)' (B symmetric)
             # Sherman-Morrison: (B + rho u u')^-1 = B^-1 - scale B^-1 u u' B^-1.
             scale = rho / (1.0 + rho * (b @ u.T).item())
@@ -227,6 +231,4 @@ def _system_inverse(X, lam, rho, *, affine, with_errors, solver=None):
         raise ValueError(f"unknown solver {solver!r} for with_errors={with_errors}")
     if not affine:
         return apply_inverse, None
-    u = np.zeros((1, n_atoms))
-    u[0, :n_samples] = 1.0
     return apply_inverse, apply_inverse(u)[0]

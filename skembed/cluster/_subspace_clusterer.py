@@ -556,10 +556,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 if errors is not None:
                     self.outlying_entries_ = sparse.csr_matrix(errors)
             elif method == "lsr":
-                scale = np.mean(np.sum(X**2, axis=1)) or 1.0
-                dense, n_iter = lsr_coefficients(X, lam=scale / gamma, affine=self.affine), 1
+                lam = _mean_squared_norm(X) / gamma
+                dense, n_iter = lsr_coefficients(X, lam=lam, affine=self.affine), 1
             else:
-                scale = np.sqrt(np.mean(np.sum(X**2, axis=1))) or 1.0
+                scale = np.sqrt(_mean_squared_norm(X))
                 dense, n_iter = lrr_ialm(X, lam=gamma / scale, **self._max_iter_option())
             if self.n_nonzero is not None:
                 dense = _keep_largest(dense, min(self.n_nonzero, n_samples - 1))
@@ -681,8 +681,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         bounds = np.searchsorted(self.labels_[order], np.arange(self.n_clusters_ + 1))
         alpha = (self.collaborative_alpha if self.collaborative_alpha is not None
                  else DEFAULT_COLLABORATIVE_ALPHA)
-        scale = np.mean(np.sum(X**2, axis=1)) or 1.0
-        self._collaborative = (points, bounds, ridge_map(points, alpha * scale))
+        self._collaborative = (points, bounds, ridge_map(points, alpha * _mean_squared_norm(X)))
 
     # ------------------------------------------------------------------
     # Out-of-sample
@@ -740,6 +739,11 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             ``labels_``.
         """
         return self.fit(X).labels_
+
+
+def _mean_squared_norm(X):
+    """The scale the regularisers are relative to (1 for all-zero data)."""
+    return float(np.mean(np.sum(X**2, axis=1))) or 1.0
 
 
 def _keep_largest(dense, n_keep):
