@@ -9,11 +9,27 @@ the same way, with a message that names the estimator, the argument, the
 problem and the fix.
 """
 
+import contextlib
+import warnings
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
+from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES"]
+from .utils._compat import Interval, check_sample_weight
+
+__all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES", "N_JOBS_CONSTRAINT"]
+
+#: The constraint of every ``n_jobs`` parameter in skembed, as joblib reads it:
+#: None (one job unless a ``joblib.parallel_config`` context says otherwise),
+#: a positive count, or -1, -2, ... (all CPUs, all but one, ...). 0 means
+#: nothing to joblib and is rejected before any work.
+N_JOBS_CONSTRAINT = [
+    None,
+    Interval(Integral, 1, None, closed="left"),
+    Interval(Integral, None, -1, closed="right"),
+]
 
 #: Floating dtypes kept as they are; any other numeric input becomes float64.
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -160,6 +176,36 @@ class ValidationMixin:
     def _caller(self, method):
         return f"{type(self).__name__}.{method}"
 
+    @contextlib.contextmanager
+    def _named_errors(self, method):
+        """Prefix the estimator and method to what a solver raises or warns.
+
+        Solvers are plain functions on arrays whose messages say what went
+        wrong in general terms ("the concept's covariance directions overlap
+        the target's"); inside this context a ``ValueError`` they raise, and
+        each warning they emit, is re-issued as "Estimator.method: message",
+        with the same class, so the user sees which step of which estimator
+        it comes from.
+        """
+        caller = self._caller(method)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            except ValueError as exc:
+                message = str(exc)
+                if message.startswith(f"{type(self).__name__}."):
+                    raise
+                raise type(exc)(f"{caller}: {message}") from exc
+            finally:
+                # Re-emitted outside the recording context (below), in order.
+                pending = list(caught)
+        for record in pending:
+            message = str(record.message)
+            if not message.startswith(f"{type(self).__name__}."):
+                message = f"{caller}: {message}"
+            warnings.warn(message, record.category, stacklevel=3)
+
     def _validate_X(self, X, *, reset, method=None, dtype=FLOAT_DTYPES, copy=False):
         """Validate the data passed to ``fit`` (``reset=True``) or later methods.
 
@@ -273,7 +319,7 @@ class ValidationMixin:
 
         if sample_weight is not None:
             try:
-                sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+                sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype)
             except (TypeError, ValueError) as exc:
                 _reraise_with_context(exc, caller)
             if np.any(sample_weight < 0):

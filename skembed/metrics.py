@@ -19,16 +19,16 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from .base import validate_array
+from .utils import exact_kneighbors, neighbour_overlap
+from .utils._compat import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import check_consistent_length, column_or_1d
-
-from .base import validate_array
-from .utils import exact_kneighbors, neighbour_overlap
 
 __all__ = ["knn_recall", "clustering_accuracy", "linear_probe_accuracy"]
 

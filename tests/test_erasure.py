@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skembed import LinearConceptEraser
-from skembed.erasure._moments import shrunk_covariance
+from skembed.utils._moments import shrunk_covariance
 from skembed.erasure._rlace import fantope_projection, rlace_basis
 from skembed.metrics import linear_probe_accuracy
 

@@ -35,7 +35,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 try:  # scikit-learn's compiled solver is private: guard against its removal
-    from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram as _sklearn_cd_gram
+    from sklearn.linear_model._cd_fast import (
+        enet_coordinate_descent_gram as _sklearn_cd_gram,
+    )
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
     _sklearn_cd_gram = None
 
@@ -71,17 +73,18 @@ def _coordinate_descent(coef, l1, l2, gram, products, target, max_iter, tol,
                         use_compiled=True):
     """Cyclic coordinate descent on min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2.
 
-    scikit-learn's compiled solver when importable; otherwise (or with
-    ``use_compiled=False``) the same sweeps in NumPy, stopping when no
+    scikit-learn's compiled solver when the installed release offers one
+    (:mod:`skembed.utils._compat` adapts it to each release); otherwise (or
+    with ``use_compiled=False``) the same sweeps in NumPy, stopping when no
     coordinate moves by more than ``tol`` relative to the largest one (the
     exact polish that follows does not depend on how the signs were found).
     """
-    if use_compiled and _sklearn_cd_gram is not None:
-        coef, _, _, _ = _sklearn_cd_gram(
-            coef, l1, l2, gram, products, target, max_iter, tol,
-            np.random.RandomState(0), False, False, False,
+    if use_compiled:
+        compiled = enet_coordinate_descent_gram(
+            coef, l1, l2, gram, products, target, max_iter, tol
         )
-        return coef
+        if compiled is not None:
+            return compiled
     coef = np.array(coef, dtype=np.float64)
     gradient = products - gram @ coef  # b - G c
     diagonal = np.diag(gram)

@@ -34,7 +34,6 @@ from sklearn.utils import check_random_state
 
 from ..utils import sparse_row_kneighbors
 
-
 #: Below this many points the eigenvectors come from a dense eigendecomposition.
 DENSE_EIGEN_LIMIT = 1000
 

@@ -5,19 +5,23 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
+from ..utils._compat import Interval, StrOptions, fit_context
 from ._collaborative import collaborative_labels, ridge_map
 from ._ensc import ensc_candidates_chunk, ensc_chunk
 from ._lrr import lrr_ialm
 from ._lsr import lsr_coefficients
 from ._omp import omp_chunk
-from ._spectral import affinity_from_representation, estimate_n_clusters, spectral_labels
+from ._spectral import (
+    affinity_from_representation,
+    estimate_n_clusters,
+    spectral_labels,
+)
 from ._ssc import ssc_admm
 from ._tsc import tsc_neighbors, tsc_weights
 
@@ -376,7 +380,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     # Fitting
     # ------------------------------------------------------------------
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Cluster the rows of ``X``.
 

@@ -2,7 +2,12 @@
 
 from ._base import get_data_home
 from ._subspaces import make_subspaces
-from ._words import encode_minilm, load_glove_gender, load_sample_words, load_word_embeddings
+from ._words import (
+    encode_minilm,
+    load_glove_gender,
+    load_sample_words,
+    load_word_embeddings,
+)
 
 __all__ = [
     "encode_minilm",

@@ -14,8 +14,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ..utils._compat import Interval, StrOptions, validate_params
 from ._base import get_data_home, import_optional
 
 # The vocabulary filter shared by every loader, so rows stay parallel across

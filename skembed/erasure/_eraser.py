@@ -3,17 +3,18 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin, validate_array
+from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._moments import WeightedMoments, shrunk_covariance
+from ..utils.extmath import constant_columns
 from ._inlp import inlp_basis
 from ._leace import leace_factors
-from ._moments import WeightedMoments, constant_features, shrunk_covariance
 from ._orth import orth_factors
 from ._rlace import rlace_basis
 from ._splice import splice_factors
@@ -229,7 +230,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
     # Fitting
     # ------------------------------------------------------------------
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, target=None):
         """Fit the eraser of the concept ``y``.
 
@@ -277,7 +278,7 @@ default=None
             self.mean_ = weights @ X / weights.sum()
             self.n_samples_seen_ = float(weights.sum())
             variance = weights @ (X - self.mean_) ** 2 / weights.sum()
-            self._constant_features = constant_features(self.mean_, variance)
+            self._constant_features = constant_columns(self.mean_, variance)
             self._factors = self._solve_iteratively(X, y, weights)
         return self
 
@@ -285,7 +286,7 @@ default=None
         return self.method in STREAMING_METHODS
 
     @available_if(_streaming_method)
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the eraser with one batch of rows (``"leace"`` and ``"orth"``).
 
@@ -452,7 +453,7 @@ default=None
 
     def _solve_from_moments(self):
         moments = self._moments
-        constant = constant_features(moments.mean_x, moments.variance)
+        constant = constant_columns(moments.mean_x, moments.variance)
         concept_cross = moments.cross_covariance("concept")
         if self.method == "orth":
             self._shrinkage = 0.0

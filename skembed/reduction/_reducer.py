@@ -7,16 +7,15 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ..base import ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
+from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._optim import Adam
 from ._margin import margin_loss_and_gradient, orthogonality_penalty
 from ._mpad import mpad_objective_and_gradient
@@ -221,7 +220,7 @@ class NNPreservingReducer(
             X = X / np.where(norms > 0, norms, 1)
         return X
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the map from the neighbourhoods of X.
 

@@ -8,14 +8,13 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
-from ..erasure._moments import WeightedMoments, shrunk_covariance
+from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._moments import WeightedMoments, shrunk_covariance
 from ._anchors import (
     explicit_anchors,
     fps_anchors,
@@ -271,7 +270,7 @@ class RelativeRepresentation(
             )
         return tuple(names)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Choose the anchors and the statistics the representation needs.
 

@@ -5,12 +5,11 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
+from ..utils._compat import StrOptions, fit_context
 
 
 def _rms_norm(centred):
@@ -137,7 +136,7 @@ class LatentTranslator(
         self.center = center
         self.scale = scale
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the map from the source anchors ``X`` to the target anchors ``y``.
 

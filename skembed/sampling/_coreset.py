@@ -6,26 +6,26 @@ import numpy as np
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
-    _fit_context,
     clone,
     is_classifier,
 )
 from sklearn.utils import get_tags
-from sklearn.utils._metadata_requests import (
+from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    _routing_enabled,
     process_routing,
 )
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_method_params,
-    check_is_fitted,
-    has_fit_parameter,
-)
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from ..base import ValidationMixin
+from ..utils._compat import (
+    HasMethods,
+    Interval,
+    check_method_params,
+    fit_context,
+    routing_enabled,
+)
 from ._refine import check_refinable, refine_estimator
 from ._sampler import SensitivitySampler
 
@@ -155,7 +155,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         p = 1.0 if type(self._base_estimator()).__name__ in _LINEAR_GROWTH else 2.0
         return SensitivitySampler(p=p, random_state=self.random_state)
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Sample the rows, then fit a clone of the estimator on the sample.
 
@@ -192,7 +192,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         X, y, sample_weight = self._validate_X_y(
             X, y, y_kind="labels" if classifier else "continuous", sample_weight=sample_weight
         )
-        if _routing_enabled():
+        if routing_enabled():
             routed = process_routing(self, "fit", **fit_params)
             estimator_params = dict(routed.estimator.fit)
             estimator_params.pop("sample_weight", None)
@@ -212,7 +212,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
                     f"{missing.tolist()}. Increase the sampler's n_samples, or use "
                     "class_weight / stratify the rare classes before sampling."
                 )
-        estimator_params = _check_method_params(X, estimator_params, indices=indices)
+        estimator_params = check_method_params(X, estimator_params, indices=indices)
         estimator = clone(base)
         estimator.fit(X[indices], y[indices], sample_weight=sampler.sample_weight_,
                       **estimator_params)

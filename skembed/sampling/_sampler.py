@@ -4,11 +4,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
 
 from ..base import ValidationMixin
+from ..utils._compat import Interval, StrOptions, fit_context, safe_indexing
 from ._leverage import (
     exact_leverage_scores,
     sketched_leverage_scores,
@@ -214,7 +214,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Score the rows and draw the sample.
 
@@ -272,8 +272,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             ``sample_weight_``.
         """
         self.fit(X, y, sample_weight=sample_weight)
-        X_res = _safe_indexing(X, self.sample_indices_)
-        y_res = None if y is None else _safe_indexing(y, self.sample_indices_)
+        X_res = safe_indexing(X, self.sample_indices_)
+        y_res = None if y is None else safe_indexing(y, self.sample_indices_)
         return X_res, y_res
 
     # ------------------------------------------------------------------

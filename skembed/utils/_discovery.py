@@ -3,6 +3,7 @@
 import inspect
 import pkgutil
 from importlib import import_module
+from pathlib import Path
 
 from sklearn.base import (
     BaseEstimator,
@@ -47,10 +48,10 @@ def all_estimators(type_filter=None):
     >>> from skembed.utils import all_estimators
     >>> names = [name for name, cls in all_estimators()]
     """
-    import skembed
-
     found = {}
-    root = skembed.__path__
+    # The package's own folder, found from this file: utils depends on no
+    # other part of skembed.
+    root = [str(Path(__file__).resolve().parent.parent)]
     for module_info in pkgutil.walk_packages(root, prefix="skembed."):
         parts = module_info.name.split(".")
         if any(part.startswith("_") or part == "tests" for part in parts[1:]):

@@ -1,9 +1,10 @@
-"""Weighted, mergeable first and second moments for closed-form erasure.
+"""Weighted, mergeable first and second moments (mean, covariance, cross-covariances).
 
 The closed-form erasers (LEACE, SAL/orth, SPLICE) need only the mean of X, the
 covariance of X and the cross-covariances of X with the concept (and the
-task target). These are accumulated batch by batch with the pairwise update of
-Chan, Golub & LeVeque (1979): for batches A and B of total weights n_A, n_B
+task target); whitening in the relative representation needs the first two.
+These are accumulated batch by batch with the pairwise update of Chan, Golub & LeVeque
+(1979): for batches A and B of total weights n_A, n_B
 with means m_A, m_B and centred scatter matrices S_A, S_B,
 
     n = n_A + n_B,   delta = m_B - m_A,   m = m_A + delta n_B / n,
@@ -133,17 +134,6 @@ class WeightedMoments:
     def variance(self):
         """Weighted variance of each feature of X."""
         return self.scatter_diag / self.weight
-
-
-def constant_features(mean, variance):
-    """Mask of features that are constant: their variance is only rounding.
-
-    A constant column c centred with a computed mean differs from 0 by about
-    eps |c|, so its variance is about (eps |c|)^2; anything below
-    (64 eps |mean|)^2 is treated as exactly constant.
-    """
-    eps = np.finfo(np.float64).eps
-    return variance <= (64 * eps * np.abs(mean)) ** 2
 
 
 def shrunk_covariance(covariance, n_samples, shrinkage):

@@ -1,0 +1,135 @@
+"""The one module of skembed that reaches scikit-learn's private names.
+
+scikit-learn keeps no promise about names that start with an underscore: their
+location and signatures change between releases. Everything skembed needs from
+them is imported here, once, and adapted to every release that ``setup.cfg``
+supports (scikit-learn >= 1.6), so a change in scikit-learn is fixed in this
+file and nowhere else. The rest of the package imports from here; a test
+(``tests/test_compat.py``) checks that no other module imports a private
+scikit-learn name.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import _safe_indexing
+from sklearn.utils._metadata_requests import _routing_enabled
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_method_params, _check_sample_weight
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "check_method_params",
+    "check_sample_weight",
+    "enet_coordinate_descent_gram",
+    "fit_context",
+    "routing_enabled",
+    "safe_indexing",
+    "validate_params",
+]
+
+fit_context = _fit_context
+safe_indexing = _safe_indexing
+routing_enabled = _routing_enabled
+check_method_params = _check_method_params
+check_sample_weight = _check_sample_weight
+
+
+def _compiled_gram_solver():
+    """scikit-learn's compiled Gram-matrix elastic-net solver, adapted, or None.
+
+    The private routine ``sklearn.linear_model._cd_fast.enet_coordinate_descent_gram``
+    takes ``(w, alpha, beta, Q, q, y, max_iter, tol, rng, random, positive)`` up
+    to scikit-learn 1.7 and gains ``do_screening`` and ``early_stopping``
+    flags afterwards. The adapter passes the flags by keyword, keeps
+    screening off where the flag exists (the solves here are tiny and warm
+    started), and is accepted only if it solves a small elastic net with a
+    known answer; anything else (import error, another signature, another
+    return shape, a wrong value) gives None and the callers use their NumPy
+    coordinate descent.
+    """
+    try:
+        from sklearn.linear_model._cd_fast import (
+            enet_coordinate_descent_gram as compiled,
+        )
+    except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+        return None
+
+    def with_screening_flag(w, l1, l2, gram, products, target, max_iter, tol, rng):
+        return compiled(w, l1, l2, gram, products, target, max_iter, tol, rng,
+                        random=False, positive=False, do_screening=False)
+
+    def without_screening_flag(w, l1, l2, gram, products, target, max_iter, tol, rng):
+        return compiled(w, l1, l2, gram, products, target, max_iter, tol, rng,
+                        random=False, positive=False)
+
+    # min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2 with G = I, b = (3, 0.5):
+    # c_k = soft(b_k, l1) / (1 + l2) = (2 / 1.5, 0).
+    gram = np.eye(2)
+    products = np.array([3.0, 0.5])
+    expected = np.array([2.0 / 1.5, 0.0])
+    for candidate in (with_screening_flag, without_screening_flag):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                result = candidate(np.zeros(2), 1.0, 0.5, gram, products, products,
+                                   100, 1e-12, np.random.RandomState(0))
+            coef = np.asarray(result[0], dtype=np.float64)
+        except Exception:  # noqa: BLE001 - any mismatch means "not usable"
+            continue
+        if coef.shape == expected.shape and np.allclose(coef, expected, atol=1e-10):
+            return candidate
+    return None
+
+
+_GRAM_SOLVER = _compiled_gram_solver()
+
+
+def enet_coordinate_descent_gram(coef, l1, l2, gram, products, target, max_iter, tol):
+    """Coordinate descent on ``min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2``.
+
+    Runs scikit-learn's compiled solver when the installed release offers one
+    this module can call (see :func:`_compiled_gram_solver`); returns None
+    otherwise, so the caller runs its own solver.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (k,), float64, C-contiguous
+        Starting point (updated in place by the compiled solver).
+    l1, l2 : float
+        The l1 and l2 penalties.
+    gram : ndarray of shape (k, k), float64, C-contiguous
+        G.
+    products : ndarray of shape (k,)
+        b.
+    target : ndarray
+        The regression target whose Gram products these are (used only for
+        the duality gap).
+    max_iter : int
+        Sweeps.
+    tol : float
+        Duality-gap tolerance.
+
+    Returns
+    -------
+    coef : ndarray of shape (k,) or None
+    """
+    if _GRAM_SOLVER is None:
+        return None
+    result = _GRAM_SOLVER(coef, l1, l2, gram, products, target, max_iter, tol,
+                          np.random.RandomState(0))
+    return np.asarray(result[0])
+
+
+def has_compiled_gram_solver():
+    """Whether :func:`enet_coordinate_descent_gram` runs scikit-learn's solver."""
+    return _GRAM_SOLVER is not None

@@ -1,0 +1,307 @@
+"""Numerical helpers shared by every skembed algorithm, each written once.
+
+Modelled on :mod:`sklearn.utils.extmath`: these functions know nothing about
+any estimator; they take arrays and return arrays, and each documents the
+tolerance rule it applies. Every rank decision of the package goes through
+:func:`numerical_support`, so changing the rule (or the matrix it is applied
+to) is a change in one place.
+
+The rank-tolerance rule
+-----------------------
+A singular value (or a PSD matrix's eigenvalue) ``v`` counts as zero when
+
+    v <= max(values) * size * eps,      eps = float64 machine epsilon,
+
+with ``size`` the largest dimension of the matrix the values come from. This
+is the rule of :func:`numpy.linalg.matrix_rank` and LAPACK's pseudo-inverses:
+it separates the rounding noise of a backward-stable decomposition from the
+data. It is *relative*, so it is only meaningful on a matrix
+
+* whose columns are in comparable units: a column a 1e12 times smaller than
+  another has all its singular values under the cut even when it carries
+  information. Standardise (or scale to unit norm) the columns first and
+  undo the scaling afterwards;
+* whose rank is not deficient by construction: centred one-hot indicators
+  (k columns, rank k - 1), centred anchors (m rows, rank at most m - 1) or a
+  Gram matrix of duplicated rows have an exact zero that rounding turns into
+  a small positive value, which the cut keeps whenever the matrix's other
+  values are small too. Remove the known null direction first (drop a
+  column, work in the complement) and cut only what is left.
+
+For eigenvalues of a covariance (squared singular values) the same relative
+rule is applied to the eigenvalues themselves; that is the historical choice
+of the callers and keeps their results.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "constant_columns",
+    "mean_squared_norm",
+    "normalize_rows",
+    "numerical_rank",
+    "numerical_support",
+    "orthonormal_basis",
+    "pseudo_inverse",
+    "psd_eigh",
+    "psd_inverse_sqrt",
+    "psd_inverse_sqrt_factor",
+    "safe_reciprocal",
+]
+
+_EPS = np.finfo(np.float64).eps
+
+
+def numerical_support(values, size):
+    """Mask of the singular values (or PSD eigenvalues) that are not rounding.
+
+    Parameters
+    ----------
+    values : ndarray of shape (k,)
+        Non-negative singular values, or eigenvalues of a positive
+        semi-definite matrix (tiny negative rounding is allowed), in any
+        order.
+    size : int
+        Largest dimension of the matrix the values come from.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (k,)
+        True where ``values > max(values) * size * eps``; all False when
+        every value is <= 0 (the zero matrix has rank 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import numerical_support
+    >>> numerical_support(np.array([2.0, 1.0, 1e-18]), size=3)
+    array([ True,  True, False])
+    """
+    values = np.asarray(values)
+    if values.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    top = values.max()
+    if not top > 0:
+        return np.zeros(values.shape, dtype=bool)
+    return values > top * size * _EPS
+
+
+def numerical_rank(values, size):
+    """Number of values above the rank tolerance of :func:`numerical_support`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import numerical_rank
+    >>> numerical_rank(np.linalg.svd(np.ones((4, 3)), compute_uv=False), size=4)
+    1
+    """
+    return int(np.count_nonzero(numerical_support(values, size)))
+
+
+def psd_eigh(matrix):
+    """Eigenpairs of a symmetric PSD matrix on its numerical support.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (d, d)
+        Symmetric positive semi-definite (a covariance, a Gram matrix).
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (r,)
+        The eigenvalues above the rank tolerance, ascending.
+    eigenvectors : ndarray of shape (d, r)
+        Their orthonormal eigenvectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import psd_eigh
+    >>> values, vectors = psd_eigh(np.diag([4.0, 0.0, 1.0]))
+    >>> values
+    array([1., 4.])
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    keep = numerical_support(eigenvalues, matrix.shape[0])
+    return eigenvalues[keep], eigenvectors[:, keep]
+
+
+def psd_inverse_sqrt_factor(matrix):
+    r"""A factor :math:`F` (d x r) with :math:`F F^\top = (M^{1/2})^{+\,2} = M^+`.
+
+    ``F = V diag(lambda)^{-1/2}`` on the numerical support, so ``Y @ F`` has
+    identity Gram matrix when ``M = Y^T Y``: the cheapest way to orthonormalise
+    a basis whose Gram matrix is known. Directions without variance are
+    dropped, not blown up.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import psd_inverse_sqrt_factor
+    >>> psd_inverse_sqrt_factor(np.diag([4.0, 0.0])).shape
+    (2, 1)
+    """
+    eigenvalues, eigenvectors = psd_eigh(matrix)
+    return eigenvectors / np.sqrt(eigenvalues)
+
+
+def psd_inverse_sqrt(matrix):
+    r"""Symmetric pseudo-inverse square root :math:`(M^{1/2})^+` (ZCA whitening).
+
+    Eigenvalues under the rank tolerance are treated as zero: directions
+    without variance are dropped rather than blown up. The zero matrix maps
+    to the zero matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import psd_inverse_sqrt
+    >>> psd_inverse_sqrt(np.diag([4.0, 0.0]))
+    array([[0.5, 0. ],
+           [0. , 0. ]])
+    """
+    eigenvalues, eigenvectors = psd_eigh(matrix)
+    return (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
+
+
+def pseudo_inverse(matrix):
+    """Moore-Penrose pseudo-inverse through the SVD with the rank tolerance.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (m, n)
+
+    Returns
+    -------
+    inverse : ndarray of shape (n, m)
+        ``x @ inverse`` gives the least-squares (minimum-norm when the rows
+        are dependent) coordinates of a row vector x in the rows of the
+        matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import pseudo_inverse
+    >>> pseudo_inverse(np.array([[2.0, 0.0], [0.0, 0.0]]))
+    array([[0.5, 0. ],
+           [0. , 0. ]])
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.size == 0:
+        return np.zeros(matrix.shape[::-1])
+    U, singular, Vt = np.linalg.svd(matrix, full_matrices=False)
+    keep = numerical_support(singular, max(matrix.shape))
+    return (Vt[keep].T / singular[keep]) @ U[:, keep].T
+
+
+def orthonormal_basis(matrix, rank=None, *, min_singular_value=None):
+    """Orthonormal basis of a matrix's column space (left singular vectors).
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (m, n)
+    rank : int, optional
+        Keep only the top ``rank`` vectors.
+    min_singular_value : float, optional
+        An absolute floor instead of the relative rank tolerance, for
+        matrices whose scale is known (e.g. sines of angles between unit
+        bases).
+
+    Returns
+    -------
+    basis : ndarray of shape (m, r)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import orthonormal_basis
+    >>> orthonormal_basis(np.array([[1.0, 2.0], [2.0, 4.0]])).shape
+    (2, 1)
+    """
+    if matrix.size == 0:
+        return np.zeros((matrix.shape[0], 0))
+    U, singular, _ = np.linalg.svd(matrix, full_matrices=False)
+    if min_singular_value is None:
+        keep = numerical_support(singular, max(matrix.shape))
+    else:
+        keep = singular > min_singular_value
+    U = U[:, keep]
+    return U if rank is None else U[:, :rank]
+
+
+def safe_reciprocal(values):
+    """``1 / values`` where values > 0, and 0 elsewhere (a float array).
+
+    The convention of every normalisation in skembed: a zero vector has no
+    direction, so it stays zero instead of becoming NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import safe_reciprocal
+    >>> safe_reciprocal(np.array([2.0, 0.0]))
+    array([0.5, 0. ])
+    """
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
+    inverse = np.zeros_like(values)
+    np.divide(1.0, values, out=inverse, where=values > 0)
+    return inverse
+
+
+def normalize_rows(X):
+    """Rows scaled to unit Euclidean norm; zero rows stay zero. Returns a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import normalize_rows
+    >>> normalize_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    array([[0.6, 0.8],
+           [0. , 0. ]])
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    return X * safe_reciprocal(norms)[:, None]
+
+
+def mean_squared_norm(X):
+    """Mean over rows of the squared Euclidean norm, ``mean_i ||x_i||^2``.
+
+    The scale that skembed's regularisers are expressed in (a weight of
+    ``alpha * mean_squared_norm(X)`` means the same whatever the units of
+    X). Dense or sparse X; accumulated in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import mean_squared_norm
+    >>> mean_squared_norm(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    12.5
+    """
+    if X.shape[0] == 0:
+        return 0.0
+    if sp.issparse(X):
+        total = float(np.sum(np.asarray(X.multiply(X).sum(dtype=np.float64))))
+    else:
+        total = float(np.einsum("ij,ij->", X, X, dtype=np.float64))
+    return total / X.shape[0]
+
+
+def constant_columns(mean, variance):
+    """Mask of columns whose variance is only rounding of their mean.
+
+    A constant column c centred with a computed mean differs from 0 by about
+    eps |c|, so its variance is about (eps |c|)^2; anything at most
+    (64 eps |mean|)^2 is treated as exactly constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import constant_columns
+    >>> constant_columns(np.array([1e6, 1.0]), np.array([1e-30, 0.5]))
+    array([ True, False])
+    """
+    return np.asarray(variance) <= (64 * _EPS * np.abs(mean)) ** 2
