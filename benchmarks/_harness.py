@@ -41,6 +41,23 @@ def time_call(fn, *, warmup=1, repeat=5):
     return times
 
 
+def timed(fn, *, repeat=1):
+    """Run ``fn`` ``repeat`` times; return ``(last result, median seconds)``.
+
+    For runs too long to repeat (a full fit that takes minutes) and for runs
+    whose result is needed as well as their time (a fit, then its accuracy):
+    every timing of the benchmarks goes through this function,
+    :func:`time_call` or :func:`compare`, so each says how it was measured.
+    """
+    times = []
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, float(np.median(times))
+
+
 def compare(cases, *, baseline=None, warmup=1, repeat=5):
     """Time several callables in one run, interleaving their repeats.
 
