@@ -7,10 +7,11 @@ algorithm.
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from skembed.base import ValidationMixin
+from skembed.utils._compat import fit_context
 
 
 class MeanCenterer(ValidationMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -21,7 +22,7 @@ class MeanCenterer(ValidationMixin, OneToOneFeatureMixin, TransformerMixin, Base
     def __init__(self, with_std=False):
         self.with_std = with_std
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         X = self._validate_X(X, reset=True)
         self.mean_ = X.mean(axis=0)
@@ -44,7 +45,7 @@ class ClassMeanProjector(ValidationMixin, OneToOneFeatureMixin, TransformerMixin
 
     _parameter_constraints = {}
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         X, y, sample_weight = self._validate_X_y(
             X, y, y_kind="concept", sample_weight=sample_weight

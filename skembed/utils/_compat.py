@@ -26,12 +26,14 @@ from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 __all__ = [
     "HasMethods",
+    "adapt_gram_solver",
     "Interval",
     "StrOptions",
     "check_method_params",
     "check_sample_weight",
     "enet_coordinate_descent_gram",
     "fit_context",
+    "has_compiled_gram_solver",
     "routing_enabled",
     "safe_indexing",
     "validate_params",
@@ -44,24 +46,32 @@ check_method_params = _check_method_params
 check_sample_weight = _check_sample_weight
 
 
-def _compiled_gram_solver():
-    """scikit-learn's compiled Gram-matrix elastic-net solver, adapted, or None.
+def adapt_gram_solver(compiled):
+    """Adapt scikit-learn's compiled Gram-matrix elastic-net routine, or return None.
 
     The private routine ``sklearn.linear_model._cd_fast.enet_coordinate_descent_gram``
     takes ``(w, alpha, beta, Q, q, y, max_iter, tol, rng, random, positive)`` up
     to scikit-learn 1.7 and gains ``do_screening`` and ``early_stopping``
-    flags afterwards. The adapter passes the flags by keyword, keeps
+    flags afterwards (calling it with the newer 12 positional arguments raises
+    ``TypeError`` on 1.7). The adapter passes the flags by keyword, keeps
     screening off where the flag exists (the solves here are tiny and warm
     started), and is accepted only if it solves a small elastic net with a
-    known answer; anything else (import error, another signature, another
-    return shape, a wrong value) gives None and the callers use their NumPy
-    coordinate descent.
+    known answer; anything else (another signature, another return shape, a
+    wrong value) gives None and the callers use their NumPy coordinate
+    descent.
+
+    Parameters
+    ----------
+    compiled : callable or None
+        The routine as imported from scikit-learn.
+
+    Returns
+    -------
+    solver : callable or None
+        ``solver(w, l1, l2, gram, products, target, max_iter, tol, rng)``
+        returning a tuple whose first item is the coefficients.
     """
-    try:
-        from sklearn.linear_model._cd_fast import (
-            enet_coordinate_descent_gram as compiled,
-        )
-    except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+    if compiled is None:
         return None
 
     def with_screening_flag(w, l1, l2, gram, products, target, max_iter, tol, rng):
@@ -91,14 +101,22 @@ def _compiled_gram_solver():
     return None
 
 
-_GRAM_SOLVER = _compiled_gram_solver()
+def _import_gram_solver():
+    try:
+        from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram
+    except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+        return None
+    return enet_coordinate_descent_gram
+
+
+_GRAM_SOLVER = adapt_gram_solver(_import_gram_solver())
 
 
 def enet_coordinate_descent_gram(coef, l1, l2, gram, products, target, max_iter, tol):
     """Coordinate descent on ``min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2``.
 
     Runs scikit-learn's compiled solver when the installed release offers one
-    this module can call (see :func:`_compiled_gram_solver`); returns None
+    this module can call (see :func:`adapt_gram_solver`); returns None
     otherwise, so the caller runs its own solver.
 
     Parameters
