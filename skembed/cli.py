@@ -11,7 +11,7 @@ A bad file or parameter ends the command with status 2 and a one-line
 message on standard error, never a traceback.
 
 Adding an estimator's subcommand is one entry in :data:`COMMANDS`; adding its
-part of the demo is one function in :data:`DEMOS`.
+part of the demo is one function in :data:`skembed._demo.DEMOS`.
 """
 
 import argparse
@@ -65,10 +65,6 @@ class EstimatorCommand:
 #: Subcommand name -> how to run it. Estimator modules are imported lazily
 #: inside the factories, so ``skembed --version`` stays fast.
 COMMANDS = {}
-
-#: The demo's sections, run in order. Each takes the word sample (a Bunch)
-#: and returns the lines it prints.
-DEMOS = []
 
 
 # ----------------------------------------------------------------------------
@@ -229,27 +225,8 @@ def run_estimator_command(name, args):
 
 
 # ----------------------------------------------------------------------------
-# Demo
+# The registry: one subcommand per estimator
 # ----------------------------------------------------------------------------
-
-
-def _demo_sample(sample):
-    from .metrics import linear_probe_accuracy
-
-    gendered = sample.target < 2
-    probe_glove = linear_probe_accuracy(sample.data[gendered], sample.target[gendered])
-    probe_minilm = linear_probe_accuracy(sample.minilm[gendered], sample.target[gendered])
-    return [
-        f"Word sample: {len(sample.words)} words, GloVe {sample.data.shape[1]}-d and "
-        f"MiniLM {sample.minilm.shape[1]}-d vectors, "
-        f"{int(gendered.sum())} of them labelled female/male.",
-        f"  gender is linearly present: a linear probe recovers it with "
-        f"{probe_glove:.1%} accuracy from GloVe, {probe_minilm:.1%} from MiniLM "
-        "(5-fold CV; chance is 50%).",
-    ]
-
-
-DEMOS.append(_demo_sample)
 
 
 def _new_eraser():
@@ -266,31 +243,6 @@ COMMANDS["erase"] = EstimatorCommand(
 )
 
 
-def _demo_eraser(sample):
-    from .erasure import LinearConceptEraser
-    from .metrics import linear_probe_accuracy
-
-    gendered = np.flatnonzero(sample.target < 2)
-    train, test = gendered[::2], gendered[1::2]
-    X, y = sample.data, sample.target
-    eraser = LinearConceptEraser().fit(X[train], y[train])
-    before = linear_probe_accuracy(X[train], y[train], X[test], y[test])
-    after = linear_probe_accuracy(
-        eraser.transform(X[train]), y[train], eraser.transform(X[test]), y[test]
-    )
-    edit = np.mean(np.sum((eraser.transform(X[test]) - X[test]) ** 2, axis=1))
-    norm = np.mean(np.sum(X[test] ** 2, axis=1))
-    return [
-        "LinearConceptEraser (LEACE) erases gender from GloVe:",
-        f"  held-out linear probe accuracy {before:.1%} -> {after:.1%} (chance 50%), "
-        f"moving the vectors by {edit / norm:.1%} of their squared norm "
-        f"({eraser.rank_} direction removed).",
-    ]
-
-
-DEMOS.append(_demo_eraser)
-
-
 def _new_reducer():
     from .reduction import NNPreservingReducer
 
@@ -301,26 +253,6 @@ COMMANDS["reduce"] = EstimatorCommand(
     _new_reducer,
     "reduce dimension keeping nearest neighbours (NNPreservingReducer)",
 )
-
-
-def _demo_reducer(sample):
-    from sklearn.decomposition import PCA
-
-    from .metrics import knn_recall
-    from .reduction import NNPreservingReducer
-
-    X = sample.minilm
-    n_components = 16
-    reducer = NNPreservingReducer(n_components, metric="cosine", max_iter=4, random_state=0)
-    ours = knn_recall(X, reducer.fit_transform(X), n_neighbors=10)
-    pca = knn_recall(X, PCA(n_components).fit_transform(X), n_neighbors=10)
-    return [
-        f"NNPreservingReducer shrinks MiniLM from {X.shape[1]} to {n_components} dimensions:",
-        f"  recall@10 of the nearest neighbours {ours:.1%}, against {pca:.1%} for PCA.",
-    ]
-
-
-DEMOS.append(_demo_reducer)
 
 
 def _new_relative():
@@ -349,31 +281,6 @@ COMMANDS["translate"] = EstimatorCommand(
 )
 
 
-def _demo_relative(sample):
-    from sklearn.linear_model import LogisticRegression
-
-    from .relative import RelativeRepresentation
-
-    gendered = np.flatnonzero(sample.target < 2)
-    train, test = gendered[::2], gendered[1::2]
-    y = sample.target
-    glove = RelativeRepresentation(300, normalize="standard", random_state=0).fit(sample.data)
-    minilm = RelativeRepresentation(anchors=glove.anchor_indices_, normalize="standard")
-    R_glove = glove.transform(sample.data)
-    R_minilm = minilm.fit(sample.minilm).transform(sample.minilm)
-    stitched = LogisticRegression(max_iter=2000).fit(R_glove[train], y[train])
-    within = LogisticRegression(max_iter=2000).fit(R_minilm[train], y[train])
-    return [
-        "RelativeRepresentation stitches a gender classifier from GloVe to MiniLM:",
-        f"  trained on GloVe, tested on MiniLM: {stitched.score(R_minilm[test], y[test]):.1%}, "
-        f"against {within.score(R_minilm[test], y[test]):.1%} trained within MiniLM "
-        "(300 parallel anchors, no training across the two).",
-    ]
-
-
-DEMOS.append(_demo_relative)
-
-
 def _new_sampler():
     from .sampling import SensitivitySampler
 
@@ -389,39 +296,6 @@ COMMANDS["sample"] = EstimatorCommand(
 )
 
 
-def _demo_sampler(sample):
-    from sklearn.linear_model import QuantileRegressor
-
-    from .sampling import CoresetEstimator, SensitivitySampler
-
-    # Least absolute deviations: MiniLM's first principal coordinate from GloVe.
-    X = sample.data.astype(np.float64)
-    centred = sample.minilm - sample.minilm.mean(axis=0)
-    y = centred @ np.linalg.svd(centred, full_matrices=False)[2][0]
-    lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
-    optimum = np.abs(y - lad.fit(X, y).predict(X)).sum()
-
-    def ratio(method, refine, seed):
-        sampler = SensitivitySampler(300, p=1, method=method, random_state=seed)
-        model = CoresetEstimator(lad, sampler, refine=refine).fit(X, y)
-        return np.abs(y - model.predict(X)).sum() / optimum
-
-    fits = {
-        (method, refine): np.median([ratio(method, refine, seed) for seed in range(3)])
-        for method, refine in (("lewis", 0), ("uniform", 0), ("lewis", 20))
-    }
-    return [
-        "SensitivitySampler + CoresetEstimator fit least absolute deviations (MiniLM's "
-        f"first principal coordinate from GloVe) on 300 of {len(X)} rows:",
-        f"  full-data objective {fits['lewis', 0]:.3f}x the optimum with Lewis weights "
-        f"({fits['uniform', 0]:.3f}x uniform), {fits['lewis', 20]:.4f}x after 20 IRLS "
-        "passes over all rows (refine=20); median of 3 draws.",
-    ]
-
-
-DEMOS.append(_demo_sampler)
-
-
 def _new_clusterer():
     from .cluster import SubspaceClusterer
 
@@ -433,51 +307,6 @@ COMMANDS["cluster"] = EstimatorCommand(
     "cluster points lying near a union of subspaces (SubspaceClusterer)",
     output="labels",
 )
-
-
-def _demo_clusterer(sample):
-    import time
-
-    from sklearn.cluster import KMeans
-
-    from .cluster import SubspaceClusterer
-    from .datasets import make_subspaces
-    from .metrics import clustering_accuracy
-
-    # The word sample holds no union of subspaces to find, so the demo draws one.
-    n_samples = 1000
-    X, y = make_subspaces(n_samples=n_samples, n_features=50, n_subspaces=10, subspace_dim=5,
-                          noise=0.05, random_state=0)
-    start = time.perf_counter()
-    labels = SubspaceClusterer(n_clusters=10, random_state=0).fit_predict(X)
-    seconds = time.perf_counter() - start
-    kmeans = KMeans(10, n_init=10, random_state=0).fit_predict(X)
-    return [
-        f"SubspaceClusterer (EnSC) on {n_samples:,} points near 10 random 5-dim subspaces "
-        "of R^50 (drawn by make_subspaces):",
-        f"  accuracy {clustering_accuracy(y, labels):.1%} in {seconds:.1f} s, "
-        f"against {clustering_accuracy(y, kmeans):.1%} for k-means.",
-    ]
-
-
-DEMOS.append(_demo_clusterer)
-
-
-def run_demo():
-    from .datasets import load_sample_words
-
-    sample = load_sample_words()
-    print(f"skembed {__version__} demo")
-    print()
-    for section in DEMOS:
-        for line in section(sample):
-            print(line)
-        print()
-    from .utils import all_estimators
-
-    names = ", ".join(name for name, _ in all_estimators())
-    print(f"Estimators in this release: {names}.")
-    print("Run `skembed --help` for the command of each.")
 
 
 # ----------------------------------------------------------------------------
@@ -529,6 +358,8 @@ def main(argv=None):
         return EXIT_USAGE
     try:
         if args.command == "demo":
+            from ._demo import run_demo
+
             run_demo()
         else:
             run_estimator_command(args.command, args)

@@ -1,9 +1,13 @@
+import re
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-from skembed import __version__, cli
+from skembed import __version__, _demo, cli
+from skembed.datasets import load_sample_words
+from skembed.utils import all_estimators
 
 
 @pytest.fixture
@@ -37,16 +41,46 @@ def test_no_command_prints_help(capsys):
     assert "demo" in capsys.readouterr().out
 
 
-def test_demo_runs_on_bundled_sample(capsys):
-    """One run of the whole demo (it takes a while): every section reports its figure."""
+def printed(text, unit):
+    """The numbers printed with a unit ("%" or "x"), in order."""
+    return [float(value) for value in re.findall(rf"(\d+(?:\.\d+)?){re.escape(unit)}", text)]
+
+
+def test_demo_runs_every_section_on_bundled_sample(capsys):
+    """One run of the whole demo (it takes a while): each section prints sane figures."""
     assert cli.main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "3000 words" in out and "linear probe" in out
-    assert "LinearConceptEraser" in out and "-> 5" in out
-    for name in ("NNPreservingReducer", "RelativeRepresentation", "SensitivitySampler",
-                 "SubspaceClusterer"):
-        assert name in out
-    assert "Estimators in this release: CoresetEstimator, LatentTranslator," in out
+    header, *blocks, footer = capsys.readouterr().out.strip().split("\n\n")
+    assert header == f"skembed {__version__} demo"
+    # One block per section, named by the estimator it runs (the sample comes first).
+    sections = {block.split()[0]: block for block in blocks}
+    assert len(blocks) == len(_demo.DEMOS) == len(sections)
+    assert set(sections) == {"Word", "LinearConceptEraser", "NNPreservingReducer",
+                             "RelativeRepresentation", "SensitivitySampler", "SubspaceClusterer"}
+
+    words = load_sample_words()
+    sizes = [int(value) for value in re.findall(r"\d+", sections["Word"].splitlines()[0])]
+    assert sizes == [len(words.words), words.data.shape[1], words.minilm.shape[1],
+                     int(np.sum(words.target < 2))]
+    glove_probe, minilm_probe, chance = printed(sections["Word"], "%")
+    assert chance == 50 and glove_probe > 90 and minilm_probe > 55  # gender is present
+
+    before, after, _, edit = printed(sections["LinearConceptEraser"], "%")
+    assert before > 90 and 40 <= after < 60 and 0 < edit < 100  # gender erased to chance
+
+    ours, pca = printed(sections["NNPreservingReducer"], "%")
+    assert 0 < pca < ours <= 100
+
+    stitched, within = printed(sections["RelativeRepresentation"], "%")
+    assert stitched > 55 and within > 55
+
+    lewis, uniform, refined = printed(sections["SensitivitySampler"], "x")
+    assert 1 <= refined <= lewis < 2 and 1 <= uniform < 2  # ratios to the optimum
+
+    clustered, kmeans = printed(sections["SubspaceClusterer"], "%")
+    assert kmeans < clustered <= 100
+
+    listed = footer.splitlines()[0].partition(": ")[2].rstrip(".").split(", ")
+    assert listed == [name for name, _ in all_estimators()]
 
 
 def test_npy_to_npy_with_params(pca_command, tmp_path, capsys):
