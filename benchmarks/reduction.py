@@ -21,10 +21,9 @@ Run: ``HF_HUB_OFFLINE=1 python benchmarks/reduction.py [--encoder minilm|glove|a
 """
 
 import argparse
-import time
 
 import numpy as np
-from _harness import format_table, record
+from _harness import format_table, record, timed
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from sklearn.random_projection import GaussianRandomProjection
@@ -32,6 +31,7 @@ from sklearn.random_projection import GaussianRandomProjection
 from skembed import NNPreservingReducer
 from skembed.datasets import load_word_embeddings
 from skembed.utils import exact_kneighbors
+from skembed.utils.extmath import normalize_rows
 
 K = 10
 SETTINGS = {"minilm": (True, (12, 24, 48, 96)), "glove": (False, (6, 12, 25))}
@@ -68,7 +68,7 @@ def methods(n_components, X_fit, rng):
                                    random_state=0)
 
     def mpad(tail_fraction):
-        return NNPreservingReducer(n_components, objective="mpad", tail_fraction=tail_fraction,
+        return NNPreservingReducer(n_components, method="mpad", tail_fraction=tail_fraction,
                                    max_iter=6, random_state=0)
 
     best_temperature, _ = choose(lambda t: margin(t, max_iter=4), TEMPERATURES, X_fit, rng)
@@ -115,7 +115,7 @@ def run(encoder):
     normalise, dimensions = SETTINGS[encoder]
     X = load_word_embeddings(encoder, n_words=20_000).data.astype(np.float64)
     if normalise:
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        X = normalize_rows(X)
     rng = np.random.RandomState(0)
     fit_rows, query_rows = split(len(X), rng)
     truth = exact_kneighbors(X, K, queries=query_rows, return_distance=False)
@@ -123,9 +123,7 @@ def run(encoder):
     rows, index_rows = [], []
     for n_components in dimensions:
         for name, model in methods(n_components, X[fit_rows], np.random.RandomState(1)).items():
-            start = time.perf_counter()
-            model.fit(X[fit_rows])
-            fit_seconds = time.perf_counter() - start
+            _, fit_seconds = timed(lambda model=model: model.fit(X[fit_rows]))
             Y = model.transform(X)
             found = exact_kneighbors(Y, K, queries=query_rows, return_distance=False)
             rows.append({"dim": n_components, "method": name,

@@ -25,7 +25,7 @@ CHECK_PARAMS = {
     ],
     "NNPreservingReducer": [
         {"n_components": 1, "n_neighbors": 3, "max_iter": 2},
-        {"n_components": 1, "n_neighbors": 3, "max_iter": 2, "objective": "mpad",
+        {"n_components": 1, "n_neighbors": 3, "max_iter": 2, "method": "mpad",
          "metric": "cosine"},
     ],
     "RelativeRepresentation": [

@@ -1,5 +1,7 @@
 """NNPreservingReducer: objectives, gradients, guarantees and errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -74,11 +76,11 @@ def test_recall_near_one_on_a_subspace_at_its_dimension():
     assert reducer.score(X) > 0.95
 
 
-@pytest.mark.parametrize("objective", ["margin", "mpad"])
-def test_never_below_pca_start_in_training_recall(objective):
+@pytest.mark.parametrize("method", ["margin", "mpad"])
+def test_never_below_pca_start_in_training_recall(method):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(800, 20)) * np.linspace(2, 0.5, 20)
-    reducer = NNPreservingReducer(n_components=4, objective=objective, max_iter=4,
+    reducer = NNPreservingReducer(n_components=4, method=method, max_iter=4,
                                   random_state=0).fit(X)
     history = reducer.recall_history_
     assert max(history) >= history[0]
@@ -148,3 +150,32 @@ def test_query_sample_on_large_data_and_thread_limit():
     assert reducer.n_iter_ >= 1
     assert max(reducer.recall_history_) >= reducer.recall_history_[0]
     np.testing.assert_allclose(reducer.transform(X), (X - reducer.mean_) @ reducer.components_.T)
+
+
+def test_objective_is_the_deprecated_name_of_method():
+    X = np.random.RandomState(0).normal(size=(150, 8))
+    expected = NNPreservingReducer(2, method="mpad", max_iter=1, random_state=0).fit(X)
+    old = NNPreservingReducer(2, objective="mpad", max_iter=1, random_state=0)
+    with pytest.warns(FutureWarning, match="'objective' was renamed 'method'.*method='mpad'"):
+        old.fit(X)
+    np.testing.assert_array_equal(old.components_, expected.components_)
+    assert old.get_params()["objective"] == "mpad"  # clone and grid search still see it
+
+
+def test_method_default_does_not_warn():
+    X = np.random.RandomState(0).normal(size=(100, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        NNPreservingReducer(2, max_iter=1, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "method, unused",
+    [("margin", {"tail_fraction": 0.7}), ("mpad", {"temperature": 3.0, "batch_size": 7,
+                                                   "max_queries": 5})],
+)
+def test_parameters_of_the_other_method_are_ignored(method, unused):
+    X = np.random.RandomState(0).normal(size=(150, 8))
+    base = NNPreservingReducer(2, method=method, max_iter=1, random_state=0).fit(X)
+    other = NNPreservingReducer(2, method=method, max_iter=1, random_state=0, **unused).fit(X)
+    np.testing.assert_array_equal(other.components_, base.components_)

@@ -1,5 +1,6 @@
 """NNPreservingReducer: linear dimensionality reduction that keeps nearest neighbours."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,10 +14,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from ..base import ValidationMixin
+from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._optim import Adam
+from ..utils.extmath import normalize_rows
 from ._margin import margin_loss_and_gradient, orthogonality_penalty
 from ._mpad import mpad_objective_and_gradient
 
@@ -36,7 +38,7 @@ class NNPreservingReducer(
     vector search depends on (recall@k), which PCA and random projections do
     not optimise.
 
-    Objectives:
+    Methods (what is optimised):
 
     ``"margin"`` (default)
         A listwise softmax ranking loss: for each query, its true k nearest
@@ -75,7 +77,7 @@ class NNPreservingReducer(
         ``n_samples``.
     n_neighbors : int, default=10
         The k of the neighbourhoods to keep (recall@k).
-    objective : {"margin", "mpad"}, default="margin"
+    method : {"margin", "mpad"}, default="margin"
         What is optimised (see above).
     metric : {"euclidean", "cosine"}, default="euclidean"
         ``"cosine"`` L2-normalises the rows first (in ``fit`` and
@@ -85,25 +87,28 @@ class NNPreservingReducer(
     orthogonality : float, default=1.0
         Weight of the soft orthogonality penalty.
     n_negatives : int, default=50
-        ``"margin"``: intruders mined per query (its nearest reduced-space
-        neighbours that are not true neighbours); 20 random points are added.
-        ``"mpad"``: number of pairs per step is ``100 * n_negatives``.
+        ``method="margin"``: intruders mined per query (its nearest
+        reduced-space neighbours that are not true neighbours); 20 random
+        points are added. ``method="mpad"``: number of pairs per step is
+        ``100 * n_negatives``.
     temperature : float, default=0.5
-        ``"margin"``: :math:`\tau` as a fraction of the median reduced squared
-        distance between neighbours at the start.
+        :math:`\tau` as a fraction of the median reduced squared distance
+        between neighbours at the start. Only used when ``method="margin"``.
     tail_fraction : float, default=0.1
-        ``"mpad"``: the fraction b of smallest gaps averaged.
+        The fraction b of smallest gaps averaged. Only used when
+        ``method="mpad"``.
     learning_rate : float, default=1e-3
         Adam step size.
     max_iter : int, default=8
-        Epochs (``"margin"``: passes over the queries, with intruders mined
-        again at each; ``"mpad"``: 100 steps each).
+        Epochs (``method="margin"``: passes over the queries, with intruders
+        mined again at each; ``method="mpad"``: 100 steps each).
     batch_size : int, default=256
-        Queries per gradient step (``"margin"``).
+        Queries per gradient step. Only used when ``method="margin"``.
     max_queries : int, default=20000
         At most this many training points (a random sample, drawn once) serve
         as queries: their exact neighbours are computed once and their
-        intruders at every epoch, which bounds the cost on large data.
+        intruders at every epoch, which bounds the cost on large data. Only
+        used when ``method="margin"``.
     tol : float, default=1e-4
         Stop when the best held-out recall has grown by less than ``tol`` for
         two epochs in a row.
@@ -114,6 +119,13 @@ class NNPreservingReducer(
         BLAS and OpenMP libraries are configured; -1: all cores).
     verbose : int, default=0
         Print the loss and held-out recall after each epoch.
+    objective : {"margin", "mpad"}, default="deprecated"
+        Former name of ``method``; when given, it is used instead of
+        ``method``.
+
+        .. deprecated:: 0.1
+           ``objective`` was renamed ``method`` in 0.1 and will be removed
+           in 0.2.
 
     Attributes
     ----------
@@ -154,7 +166,7 @@ class NNPreservingReducer(
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "objective": [StrOptions({"margin", "mpad"})],
+        "method": [StrOptions({"margin", "mpad"})],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "init": [StrOptions({"pca", "random"})],
         "orthogonality": [Interval(Real, 0, None, closed="left")],
@@ -167,8 +179,10 @@ class NNPreservingReducer(
         "max_queries": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "verbose": ["verbose"],
+        # "deprecated" is the default that tells an unset objective apart.
+        "objective": [StrOptions({"margin", "mpad", "deprecated"})],
     }
 
     def __init__(
@@ -176,7 +190,7 @@ class NNPreservingReducer(
         n_components=64,
         *,
         n_neighbors=10,
-        objective="margin",
+        method="margin",
         metric="euclidean",
         init="pca",
         orthogonality=1.0,
@@ -191,10 +205,11 @@ class NNPreservingReducer(
         random_state=None,
         n_jobs=None,
         verbose=0,
+        objective="deprecated",
     ):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
-        self.objective = objective
+        self.method = method
         self.metric = metric
         self.init = init
         self.orthogonality = orthogonality
@@ -209,6 +224,7 @@ class NNPreservingReducer(
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.objective = objective
 
     def _min_fit_samples(self):
         # k neighbours need k + 1 points; n_components axes need as many rows.
@@ -216,8 +232,7 @@ class NNPreservingReducer(
 
     def _prepare(self, X):
         if self.metric == "cosine":
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
-            X = X / np.where(norms > 0, norms, 1)
+            X = normalize_rows(X)
         return X
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -237,11 +252,21 @@ class NNPreservingReducer(
             The fitted reducer.
         """
         X = self._validate_X(X, reset=True)
+        method = self.method
+        if self.objective != "deprecated":
+            warnings.warn(
+                "NNPreservingReducer: the parameter 'objective' was renamed 'method' "
+                "in 0.1 and will be removed in 0.2; use "
+                f"method={self.objective!r}.",
+                FutureWarning,
+                stacklevel=3,  # the caller of fit, past scikit-learn's fit wrapper
+            )
+            method = self.objective
         limits = None if self.n_jobs is None or self.n_jobs < 0 else self.n_jobs
-        with threadpool_limits(limits=limits):
-            return self._fit(X)
+        with threadpool_limits(limits=limits), self._named_errors("fit"):
+            return self._fit(X, method)
 
-    def _fit(self, X):
+    def _fit(self, X, method):
         n_samples, n_features = X.shape
         if self.n_components >= n_features:
             raise ValueError(
@@ -261,7 +286,7 @@ class NNPreservingReducer(
         best_W, best_recall = W.copy(), _recall(centred, W, held_out, truth_held_out)
         self.recall_history_ = [best_recall]
 
-        if self.objective == "margin":
+        if method == "margin":
             epochs = self._fit_margin(centred, W, rng, held_out, truth_held_out)
         else:
             epochs = self._fit_mpad(centred, W, rng, held_out, truth_held_out)
