@@ -222,6 +222,10 @@ def load_glove_gender(*, minilm="auto", data_home=None):
     embeddings = np.asarray(vectors[rows], dtype=np.float64)
     position = {word: i for i, word in enumerate(words)}
     direction = embeddings[position["he"]] - embeddings[position["she"]]
+    # A plain division rather than extmath.normalize_rows: no word of the
+    # vocabulary has a zero vector, and the labels are the order of these
+    # cosines, so they are kept bit for bit (the shipped sample is built
+    # from them).
     cosine = embeddings @ direction
     cosine /= np.linalg.norm(embeddings, axis=1) * np.linalg.norm(direction)
 

@@ -23,6 +23,8 @@ from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import gen_batches
 
+from .extmath import normalize_rows
+
 __all__ = ["exact_kneighbors", "neighbour_overlap", "sparse_row_kneighbors"]
 
 #: Most candidate pairs (nonzeros of a block of A A') held at once by
@@ -31,14 +33,16 @@ ROW_PAIRS_PER_BLOCK = 2**21
 
 
 def _row_normalized(X, name):
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    if not np.all(norms > 0):
+    # Unlike normalize_rows' convention (a zero row stays zero), a zero row
+    # has no cosine distance to anything, so it is refused here.
+    zero_rows = np.flatnonzero(~np.any(X, axis=1))
+    if zero_rows.size:
         raise ValueError(
             f"exact_kneighbors: {name} has an all-zero row (row "
-            f"{int(np.flatnonzero(norms == 0)[0])}), whose cosine distance is "
+            f"{int(zero_rows[0])}), whose cosine distance is "
             "undefined. Drop such rows or use metric='euclidean'."
         )
-    return X / norms
+    return normalize_rows(X)
 
 
 def _drop_self(indices, distances, query_rows, n_neighbors):
