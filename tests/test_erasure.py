@@ -3,15 +3,16 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skembed import LinearConceptEraser
-from skembed.utils._moments import shrunk_covariance
-from skembed.erasure._rlace import fantope_projection, rlace_basis
+from skembed.erasure._rlace import fantope_projection
 from skembed.metrics import linear_probe_accuracy
+from skembed.utils._moments import shrunk_covariance
 
 GUARDED_METHODS = ["leace", "orth", "splice"]
 
@@ -168,8 +169,12 @@ def test_splice_keeps_target_covariance():
 
 def test_splice_rejects_a_target_aligned_with_the_concept():
     X, y = make_classification(n_samples=500, n_features=10, random_state=0)
-    with pytest.raises(ValueError, match="overlap the target"):
-        LinearConceptEraser("splice").fit(X, y, target=y)
+    eraser = LinearConceptEraser("splice")
+    with pytest.raises(ValueError, match="^LinearConceptEraser.fit: .*overlap the target"):
+        eraser.fit(X, y, target=y)
+    # A fit that fails leaves no half-fitted eraser behind.
+    with pytest.raises(NotFittedError):
+        eraser.transform(X)
 
 
 @pytest.mark.parametrize("method", ["leace", "orth"])
@@ -186,6 +191,58 @@ def test_streaming_equals_batch(method, concept):
     np.testing.assert_allclose(stream.mean_, batch.mean_, rtol=1e-12)
     np.testing.assert_allclose(stream.transform(X), batch.transform(X), rtol=1e-10, atol=1e-10)
     assert stream.n_samples_seen_ == len(X)
+
+
+def test_partial_fit_recomputes_the_map_and_fit_starts_over():
+    """The solved map follows the moments: another batch changes it, fit forgets."""
+    X, y = make_classification(n_samples=600, n_features=10, n_informative=5, random_state=0)
+    first, second = slice(0, 300), slice(300, None)
+    stream = LinearConceptEraser().partial_fit(X[first], y[first])
+    after_first = stream.transform(X)
+    readout_first = stream.concept_readout_
+    kept = readout_first.copy()
+    np.testing.assert_array_equal(
+        after_first, LinearConceptEraser().fit(X[first], y[first]).transform(X)
+    )
+
+    stream.partial_fit(X[second], y[second])
+    np.testing.assert_allclose(
+        stream.transform(X), LinearConceptEraser().fit(X, y).transform(X), atol=1e-10
+    )
+    assert np.abs(stream.transform(X) - after_first).max() > 1e-3
+    # A map read before the second batch is not edited by it.
+    np.testing.assert_array_equal(readout_first, kept)
+
+    # fit after partial_fit forgets the stream; partial_fit after fit continues it.
+    np.testing.assert_array_equal(
+        stream.fit(X[second], y[second]).transform(X),
+        LinearConceptEraser().fit(X[second], y[second]).transform(X),
+    )
+    assert stream.n_samples_seen_ == 300
+    stream.partial_fit(X[first], y[first])
+    np.testing.assert_allclose(
+        stream.transform(X), LinearConceptEraser().fit(X, y).transform(X), atol=1e-10
+    )
+    assert stream.n_samples_seen_ == 600
+
+
+def test_partial_fit_after_set_params_continues_only_moments_it_can_use():
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    first, rest = slice(0, 100), slice(100, None)
+    # leace's moments hold everything orth solves from: the stream continues.
+    eraser = LinearConceptEraser("leace").fit(X[first], y[first])
+    eraser.set_params(method="orth").partial_fit(X[rest], y[rest])
+    np.testing.assert_allclose(
+        eraser.transform(X), LinearConceptEraser("orth").fit(X, y).transform(X), atol=1e-10
+    )
+    # An iterative fit tracks no covariance, which leace needs: it starts over.
+    eraser = LinearConceptEraser("inlp", random_state=0).fit(X[first], y[first])
+    eraser.set_params(method="leace").partial_fit(X[rest], y[rest])
+    assert eraser.n_samples_seen_ == 200
+    np.testing.assert_allclose(
+        eraser.transform(X), LinearConceptEraser().fit(X[rest], y[rest]).transform(X),
+        atol=1e-10,
+    )
 
 
 def test_partial_fit_accepts_single_class_chunks_with_classes():
@@ -271,13 +328,11 @@ def test_rlace_with_rank_for_every_class_is_the_regression_optimum(n_classes):
 def test_rlace_game_from_a_random_start_finds_the_planted_direction():
     """The game itself (the paper's random start) converges near the planted direction."""
     X, y, direction = _planted_binary_concept(0, n=8000)
-    X = X - X.mean(axis=0)
-    basis, n_iter = rlace_basis(
-        X, y, np.ones(len(y)), rank=1, max_iter=2000, tol=0.01,
-        random_state=np.random.RandomState(0), init="random",
-    )
-    assert n_iter > 0
-    assert abs(basis[:, 0] @ direction) > 0.99
+    eraser = LinearConceptEraser("rlace", rank=1, init="random", random_state=0).fit(X, y)
+    # Played, although rank 1 against two classes would skip the game from
+    # the default (spectral) start.
+    assert eraser.n_iter_ > 1
+    assert abs(eraser.concept_readout_[:, 0] @ direction) > 0.99
 
 
 def test_rlace_plays_the_game_when_rank_is_below_classes_minus_one():
@@ -354,7 +409,6 @@ def test_set_output_pandas():
     [
         (dict(method="leace"), dict(target=np.zeros(50)), "target is only used by method='splice'"),
         (dict(method="splice"), {}, "pass target="),
-        (dict(method="orth", shrinkage=True), {}, "shrinkage applies"),
         (dict(method="leace", rank=2), {}, r"rank=2 exceeds the concept's rank \(1"),
         (dict(method="splice"), dict(target=np.zeros(49)), "target has 49 rows"),
         (dict(method="rlace", rank=5), {}, "n_features=5"),
@@ -364,6 +418,24 @@ def test_clear_errors(params, fit_kwargs, match):
     X, y = make_classification(n_samples=50, n_features=5, n_informative=3, random_state=0)
     with pytest.raises(ValueError, match=match):
         LinearConceptEraser(**params).fit(X, y, **fit_kwargs)
+
+
+@pytest.mark.parametrize(
+    "method, unused",
+    [
+        ("leace", dict(tol=0.5, max_iter=1, init="random", random_state=3)),
+        ("orth", dict(shrinkage=True, tol=0.5, max_iter=1, init="random", random_state=3)),
+        ("inlp", dict(shrinkage=0.5, init="random")),
+        ("rlace", dict(shrinkage=True)),
+    ],
+)
+def test_parameters_a_method_does_not_use_are_ignored(method, unused):
+    X, y = make_classification(n_samples=200, n_features=8, random_state=0)
+    params = dict(method=method, max_iter=50, random_state=0)
+    reference = LinearConceptEraser(**params).fit(X, y)
+    eraser = LinearConceptEraser(**{**params, **unused}).fit(X, y)
+    np.testing.assert_array_equal(eraser.transform(X), reference.transform(X))
+    assert eraser.shrinkage_ == 0.0 and eraser.n_iter_ == reference.n_iter_
 
 
 def test_iterative_methods_need_labels():
@@ -378,6 +450,8 @@ def test_invalid_parameters():
         LinearConceptEraser(method="lace").fit(X, y)
     with pytest.raises(ValueError, match="shrinkage"):
         LinearConceptEraser(shrinkage=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="init"):
+        LinearConceptEraser("rlace", init="zeros").fit(X, y)
 
 
 @pytest.mark.parametrize("method", ["leace", "splice"])

@@ -1,5 +1,6 @@
 """LinearConceptEraser: the scikit-learn transformer over skembed's erasure methods."""
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +26,8 @@ MOMENT_METHODS = ("leace", "orth", "splice")
 STREAMING_METHODS = ("leace", "orth")
 #: Methods that learn from the rows themselves (iterative, label concepts only).
 ITERATIVE_METHODS = ("inlp", "rlace")
+#: Methods that whiten, so need the d x d covariance among their moments.
+COVARIANCE_METHODS = ("leace", "splice")
 DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 2000}
 
 
@@ -50,6 +53,20 @@ def _finalise_factors(factors, constant):
         if same:
             readout = directions = np.linalg.qr(readout)[0] if readout.shape[1] else readout
     return np.ascontiguousarray(readout), np.ascontiguousarray(directions)
+
+
+@dataclass(frozen=True, eq=False)
+class _ErasureMap:
+    """A solved eraser: its two (n_features, r) factors and the shrinkage used.
+
+    Frozen: a fit or partial_fit replaces it (or drops it, to be solved again
+    from the merged moments) and never edits it, so a map read once stays
+    the map of the data seen until then.
+    """
+
+    readout: np.ndarray
+    directions: np.ndarray
+    shrinkage: float
 
 
 class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -88,10 +105,11 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         gradient steps for ``max_iter`` steps (default 2000); returns the
         orthogonal projection off the top-``rank`` eigenvectors of the relaxed
         solution. ``rank`` defaults to 1. The game starts from its regression
-        solution (the ``"orth"`` directions), which is already an optimum of the
-        game when ``rank`` is at least the number of classes minus one (every
-        class mean is then equal): no steps are run (``n_iter_ == 1``: one exact solve) and the
-        result is ``"orth"``'s, at most ``n_classes - 1`` directions.
+        solution (the ``"orth"`` directions; ``init="random"`` starts where
+        the paper does), which is already an optimum of the game when
+        ``rank`` is at least the number of classes minus one (every class mean
+        is then equal): no steps are run (``n_iter_ == 1``: one exact solve)
+        and the result is ``"orth"``'s, at most ``n_classes - 1`` directions.
     ``"splice"``
         SPLICE (Holstege, Ravfogel & Wouters, 2025): the oblique projection of
         least mean squared edit that guards the concept and keeps
@@ -111,23 +129,32 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         guarantee needs. For ``"inlp"``: an upper bound (None: no bound). For
         ``"rlace"``: the projection's rank (None: 1).
     shrinkage : bool or float in [0, 1], default=False
-        Linear shrinkage of the covariance toward a multiple of the identity
-        for ``"leace"`` and ``"splice"``: ``True`` uses the distribution-free
-        optimal coefficient, a float sets it. Guardedness still holds exactly;
-        the edit is least-squares optimal for the shrunk covariance.
+        Linear shrinkage of the covariance toward a multiple of the identity:
+        ``True`` uses the distribution-free optimal coefficient, a float sets
+        it. Guardedness still holds exactly; the edit is least-squares
+        optimal for the shrunk covariance. Only used when
+        ``method="leace"`` or ``"splice"`` (the others use no covariance).
     affine : bool, default=True
         Keep the mean: ``r(x) = x - L R^T (x - mu)``. With False the map is
         linear, ``r(x) = x - L R^T x`` (the concept is still guarded; the mean
         moves).
     tol : float, default=0.01
-        ``"inlp"``, ``"rlace"``: stop once a held-out probe is within ``tol``
-        of the majority rate.
+        Stop once a held-out probe is within ``tol`` of the majority rate.
+        Only used when ``method="inlp"`` or ``"rlace"``.
     max_iter : int, default=None
-        ``"inlp"``: rounds (None: 30); ``"rlace"``: gradient steps (None:
-        2000).
+        Rounds (``"inlp"``, None: 30) or gradient steps (``"rlace"``, None:
+        2000). Only used when ``method="inlp"`` or ``"rlace"``.
+    init : {"spectral", "random"}, default="spectral"
+        Where R-LACE's game starts: ``"spectral"`` at its regression
+        solution (see ``"rlace"`` above), ``"random"`` at a random point of
+        the Fantope, as in the paper. The random start is kept to compare
+        with the paper: from it, the alternating gradient steps often stop a
+        few degrees short of the optimal subspace, which leaves a strong
+        concept partly decodable. Only used when ``method="rlace"``.
     random_state : int, RandomState instance or None, default=None
         Held-out split (``"inlp"``, ``"rlace"``) and mini-batches and
-        initialisation (``"rlace"``).
+        initialisation (``"rlace"``). Only used when ``method="inlp"`` or
+        ``"rlace"``.
 
     Attributes
     ----------
@@ -145,7 +172,8 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
     rank_ : int
         Number of directions removed, ``r``.
     shrinkage_ : float
-        Shrinkage coefficient used (0 without shrinkage).
+        Shrinkage coefficient used (0 without shrinkage, and for the methods
+        that use no covariance).
     n_iter_ : int
         Rounds (``"inlp"``) or gradient steps (``"rlace"``) run; 1 for the
         closed-form methods and for ``"rlace"`` when its starting point is
@@ -165,9 +193,13 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
     recover the concept from LEACE'd embeddings (see the user guide's figures).
 
     The fitted map is stored as the mean and the two d x r factors, never as
-    the training data, so :meth:`transform` costs O(n d r). ``leace`` and
-    ``orth`` also learn from a stream with :meth:`partial_fit`, by merging
-    weighted moments exactly.
+    the training data, so :meth:`transform` costs O(n d r). Every fit merges
+    weighted moments (mean, covariance, cross-covariances) of the rows;
+    ``leace`` and ``orth`` also learn from a stream with :meth:`partial_fit`,
+    which merges each batch's moments exactly into the same running totals
+    (:meth:`fit` is that merge on one batch, after forgetting earlier
+    ones). The map is solved from the totals, at the end of :meth:`fit` or,
+    after :meth:`partial_fit`, when it is next used.
 
     References
     ----------
@@ -204,6 +236,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         "affine": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "init": [StrOptions({"spectral", "random"})],
         "random_state": ["random_state"],
     }
 
@@ -216,6 +249,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         affine=True,
         tol=0.01,
         max_iter=None,
+        init="spectral",
         random_state=None,
     ):
         self.method = method
@@ -224,10 +258,11 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         self.affine = affine
         self.tol = tol
         self.max_iter = max_iter
+        self.init = init
         self.random_state = random_state
 
     # ------------------------------------------------------------------
-    # Fitting
+    # Fitting: fit is a reset plus the streaming update, then one solve
     # ------------------------------------------------------------------
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -253,33 +288,19 @@ default=None
         self : LinearConceptEraser
             The fitted eraser.
         """
-        self._check_options(target_given=target is not None)
-        X, y, sample_weight = self._validate_X_y(
-            X, y, y_kind="concept", sample_weight=sample_weight
-        )
-        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(float)
         self._reset()
-        concept, concept_rank = self._encode_concept(y, reset=True)
-        self._check_rank(concept_rank, n_features=X.shape[1])
-
-        if self.method in MOMENT_METHODS:
-            sides = {"concept": concept}
-            if self.method == "splice":
-                sides["target"] = self._encode_target(target, X.shape[0])
-            self._moments = WeightedMoments(
-                X.shape[1],
-                {name: side.shape[1] for name, side in sides.items()},
-                track_covariance=self.method != "orth",
-            ).update(X, sides, weights)
-            self._set_from_moments()
-            self._factors = self._solve_from_moments()
-        else:
-            self._moments = None
-            self.mean_ = weights @ X / weights.sum()
-            self.n_samples_seen_ = float(weights.sum())
-            variance = weights @ (X - self.mean_) ** 2 / weights.sum()
-            self._constant_features = constant_columns(self.mean_, variance)
-            self._factors = self._solve_iteratively(X, y, weights)
+        X, y, weights = self._update(X, y, sample_weight, method="fit", target=target)
+        # Solved now rather than lazily: fit reports the solvers' errors and
+        # its time includes the solve.
+        try:
+            with self._named_errors("fit"):
+                if self.method in ITERATIVE_METHODS:
+                    self._map = self._solve_iteratively(X, y, weights)
+                else:
+                    self._map = self._solve_from_moments()
+        except Exception:
+            self._reset()  # a failed fit leaves the eraser unfitted, not half-solved
+            raise
         return self
 
     def _streaming_method(self):
@@ -314,65 +335,92 @@ default=None
         self : LinearConceptEraser
             The updated eraser.
         """
-        self._check_options(target_given=False)
-        first_call = getattr(self, "_moments", None) is None
+        self._update(X, y, sample_weight, method="partial_fit", classes=classes)
+        return self
+
+    def _reset(self):
+        """Forget an earlier fit: running moments, concept encoding and solved map."""
+        fitted = ("n_samples_seen_", "mean_", "n_iter_", "classes_", "_concept_width")
+        for name in (*fitted, "_moments", "_map"):
+            vars(self).pop(name, None)
+
+    def _update(self, X, y, sample_weight, *, method, target=None, classes=None):
+        """The streaming path: validate one batch and merge its moments.
+
+        The first batch after :meth:`_reset` (or ever) fixes the features,
+        the concept's encoding and which moments are tracked; later batches
+        are checked against them. The solved map is dropped, to be recomputed
+        from the merged moments. Returns the validated ``X``, ``y`` and the
+        row weights, which the iterative methods also learn from.
+        """
+        self._check_target(target)
+        first_call = not (hasattr(self, "n_samples_seen_") and self._moments_serve_method())
+        if first_call:
+            self._reset()  # what a failed first call or another method may have left
         X, y, sample_weight = self._validate_X_y(
             X,
             y,
             reset=first_call,
             y_kind="concept",
             sample_weight=sample_weight,
-            method="partial_fit",
-            min_classes=1,
+            method=method,
+            # A chunk of a stream may hold a single class; a fit may not.
+            min_classes=1 if method == "partial_fit" else 2,
         )
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(float)
+        if first_call and classes is not None and y.ndim == 1:
+            self.classes_ = np.unique(np.asarray(classes))
+        concept, concept_rank = self._encode_concept(y, reset=first_call, method=method)
         if first_call:
-            self._reset()
-            if classes is not None and y.ndim == 1:
-                self.classes_ = np.unique(np.asarray(classes))
-            concept, concept_rank = self._encode_concept(y, reset=True)
-            self._check_rank(concept_rank, n_features=X.shape[1])
+            self._check_rank(concept_rank, n_features=X.shape[1], method=method)
+        sides = {"concept": concept}
+        if self.method == "splice":
+            sides["target"] = self._encode_target(target, X.shape[0])
+        if first_call:
             self._moments = WeightedMoments(
-                X.shape[1], {"concept": concept.shape[1]}, track_covariance=self.method != "orth"
+                X.shape[1],
+                {name: side.shape[1] for name, side in sides.items()},
+                # Only the whitening methods need the d x d covariance.
+                track_covariance=self.method in COVARIANCE_METHODS,
             )
-        else:
-            concept, _ = self._encode_concept(y, reset=False)
-        self._moments.update(X, {"concept": concept}, weights)
-        self._set_from_moments()
-        self._factors = None  # recomputed lazily from the merged moments
-        return self
+        self._moments.update(X, sides, weights)
+        self.mean_ = self._moments.mean_x.copy()
+        self.n_samples_seen_ = float(self._moments.weight)
+        self.n_iter_ = 1  # one exact solve (the iterative methods count their own)
+        self._map = None
+        return X, y, weights
 
-    def _check_options(self, target_given):
-        if target_given and self.method != "splice":
+    def _moments_serve_method(self):
+        """Whether the running moments hold what ``self.method`` solves from.
+
+        Not so after ``set_params(method=...)`` to a method that needs more
+        (the covariance, or other cross-covariances) than the moments of the
+        last fit: its next update then starts over.
+        """
+        sides = {"concept", "target"} if self.method == "splice" else {"concept"}
+        return set(self._moments.cross_scatter) == sides and (
+            self._moments.scatter_xx is not None or self.method not in COVARIANCE_METHODS
+        )
+
+    def _check_target(self, target):
+        if target is not None and self.method != "splice":
             raise ValueError(
                 f"LinearConceptEraser.fit: target is only used by method='splice', "
                 f"but method={self.method!r}. Drop target, or use method='splice'."
             )
-        if self.method == "splice" and not target_given:
+        if self.method == "splice" and target is None:
             raise ValueError(
                 "LinearConceptEraser.fit: method='splice' keeps the covariance with a "
                 "task target: pass target=... (labels or values of each row)."
             )
-        if self.shrinkage is not False and self.method not in ("leace", "splice"):
-            raise ValueError(
-                f"LinearConceptEraser: shrinkage applies to the covariance used by "
-                f"'leace' and 'splice', not to method={self.method!r}. Leave "
-                "shrinkage=False, or use one of those methods."
-            )
 
-    def _reset(self):
-        """Forget the concept encoding of an earlier fit."""
-        for name in ("classes_", "_concept_width"):
-            if hasattr(self, name):
-                delattr(self, name)
-
-    def _encode_concept(self, y, reset):
+    def _encode_concept(self, y, *, reset, method):
         """Return ``(columns, rank)``: one-hot columns for labels, values as given.
 
         k centred one-hot columns span k - 1 dimensions, so a label concept
         has rank ``n_classes - 1``; a continuous one, its number of columns.
         """
-        caller = "LinearConceptEraser." + ("fit" if reset else "partial_fit")
+        caller = self._caller(method)
         if y.ndim == 2:
             if self.method in ITERATIVE_METHODS:
                 raise ValueError(
@@ -430,64 +478,60 @@ default=None
             ) from exc
         return values.reshape(n_samples, -1)
 
-    def _check_rank(self, concept_rank, n_features):
+    def _check_rank(self, concept_rank, *, n_features, method):
         if self.rank is None:
             return
+        caller = self._caller(method)
         if self.method in MOMENT_METHODS and self.rank > concept_rank:
             raise ValueError(
-                f"LinearConceptEraser.fit: rank={self.rank} exceeds the concept's rank "
+                f"{caller}: rank={self.rank} exceeds the concept's rank "
                 f"({concept_rank}: classes - 1, or the number of concept columns). "
                 f"Pass rank <= {concept_rank}, or rank=None to erase all of it."
             )
         if self.method == "rlace" and self.rank >= n_features:
             raise ValueError(
-                f"LinearConceptEraser.fit: rank={self.rank} must be smaller than "
+                f"{caller}: rank={self.rank} must be smaller than "
                 f"n_features={n_features} for method='rlace'. Pass a smaller rank."
             )
 
-    def _set_from_moments(self):
-        moments = self._moments
-        self.mean_ = moments.mean_x.copy()
-        self.n_samples_seen_ = float(moments.weight)
-        self.n_iter_ = 1  # one exact solve
+    # ------------------------------------------------------------------
+    # Solving: running moments (or, for the iterative methods, the rows)
+    # -> one frozen map
+    # ------------------------------------------------------------------
 
     def _solve_from_moments(self):
         moments = self._moments
-        constant = constant_columns(moments.mean_x, moments.variance)
         concept_cross = moments.cross_covariance("concept")
         if self.method == "orth":
-            self._shrinkage = 0.0
-            factors = orth_factors(concept_cross, rank=self.rank)
-        else:
-            covariance, self._shrinkage = shrunk_covariance(
-                moments.covariance, moments.weight, self.shrinkage
+            return self._frozen_map(orth_factors(concept_cross, rank=self.rank))
+        covariance, shrinkage = shrunk_covariance(
+            moments.covariance, moments.weight, self.shrinkage
+        )
+        # LEACE and SPLICE are equivariant under rescaling the features
+        # (r_{DX}(Dx) = D r_X(x)), so they are solved on the correlation
+        # scale and mapped back. Same eraser in exact arithmetic, but
+        # features of very different scales (encoders have dead
+        # dimensions around 1e-33 beside others around 1e-1) are all
+        # resolved by the eigendecomposition instead of falling below
+        # its tolerance and keeping their concept signal.
+        scale = np.sqrt(np.diag(covariance))
+        scale[self._constant_features() | (scale == 0)] = 1.0
+        covariance = covariance / np.outer(scale, scale)
+        concept_cross = concept_cross / scale[:, None]
+        if self.method == "splice":
+            target_cross = moments.cross_covariance("target") / scale[:, None]
+            readout, directions = splice_factors(
+                covariance, concept_cross, target_cross, rank=self.rank
             )
-            # LEACE and SPLICE are equivariant under rescaling the features
-            # (r_{DX}(Dx) = D r_X(x)), so they are solved on the correlation
-            # scale and mapped back. Same eraser in exact arithmetic, but
-            # features of very different scales (encoders have dead
-            # dimensions around 1e-33 beside others around 1e-1) are all
-            # resolved by the eigendecomposition instead of falling below
-            # its tolerance and keeping their concept signal.
-            scale = np.sqrt(np.diag(covariance))
-            scale[constant | (scale == 0)] = 1.0
-            covariance = covariance / np.outer(scale, scale)
-            concept_cross = concept_cross / scale[:, None]
-            if self.method == "splice":
-                target_cross = moments.cross_covariance("target") / scale[:, None]
-                readout, directions = splice_factors(
-                    covariance, concept_cross, target_cross, rank=self.rank
-                )
-            else:
-                readout, directions = leace_factors(covariance, concept_cross, rank=self.rank)
-            factors = (readout / scale[:, None], directions * scale[:, None])
-        return _finalise_factors(factors, constant)
+        else:
+            readout, directions = leace_factors(covariance, concept_cross, rank=self.rank)
+        factors = (readout / scale[:, None], directions * scale[:, None])
+        return self._frozen_map(factors, shrinkage=shrinkage)
 
     def _solve_iteratively(self, X, y, weights):
         rng = check_random_state(self.random_state)
         max_iter = self.max_iter or DEFAULT_MAX_ITER[self.method]
         centred = X.astype(np.float64) - self.mean_
-        self._shrinkage = 0.0
         if self.method == "inlp":
             basis, self.n_iter_ = inlp_basis(
                 centred, y, weights, max_iter=max_iter, tol=self.tol,
@@ -496,37 +540,43 @@ default=None
         else:
             basis, self.n_iter_ = rlace_basis(
                 centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
-                tol=self.tol, random_state=rng,
+                tol=self.tol, random_state=rng, init=self.init,
             )
-        return _finalise_factors((basis, basis), self._constant_features)
+        return self._frozen_map((basis, basis))
+
+    def _constant_features(self):
+        return constant_columns(self._moments.mean_x, self._moments.variance)
+
+    def _frozen_map(self, factors, *, shrinkage=0.0):
+        readout, directions = _finalise_factors(factors, self._constant_features())
+        return _ErasureMap(readout, directions, shrinkage)
 
     # ------------------------------------------------------------------
     # The fitted map
     # ------------------------------------------------------------------
 
-    def _fitted_factors(self):
+    def _fitted_map(self):
+        """The solved map, recomputed from the moments after a partial_fit."""
         check_is_fitted(self, "mean_")
-        if self._factors is None:
-            self._factors = self._solve_from_moments()
-        return self._factors
+        if self._map is None:
+            self._map = self._solve_from_moments()
+        return self._map
 
     @property
     def concept_readout_(self):
-        return self._fitted_factors()[0]
+        return self._fitted_map().readout
 
     @property
     def concept_directions_(self):
-        return self._fitted_factors()[1]
+        return self._fitted_map().directions
 
     @property
     def shrinkage_(self):
-        # Set by the (possibly lazy) solve, so read it through the factors.
-        self._fitted_factors()
-        return self._shrinkage
+        return self._fitted_map().shrinkage
 
     @property
     def rank_(self):
-        return self._fitted_factors()[0].shape[1]
+        return self._fitted_map().readout.shape[1]
 
     @property
     def projection_(self):
@@ -536,8 +586,8 @@ default=None
         ``X @ projection_`` otherwise. Only for inspection: ``transform`` uses
         the low-rank factors.
         """
-        readout, directions = self._fitted_factors()
-        return np.eye(readout.shape[0]) - readout @ directions.T
+        fitted = self._fitted_map()
+        return np.eye(fitted.readout.shape[0]) - fitted.readout @ fitted.directions.T
 
     def transform(self, X):
         """Erase the concept from X.
@@ -553,14 +603,14 @@ default=None
             ``X - ((X - mean_) @ concept_readout_) @ concept_directions_.T``
             (without ``mean_`` when ``affine=False``), in X's dtype.
         """
-        readout, directions = self._fitted_factors()
+        fitted = self._fitted_map()
         X = self._validate_X(X, reset=False)
         dtype = X.dtype
         # (X - mean) @ R = X @ R - mean @ R: no centred n x d copy; the one
         # n x d allocation is the output, to which X is added in place.
-        coordinates = X @ readout.astype(dtype)
+        coordinates = X @ fitted.readout.astype(dtype)
         if self.affine:
-            coordinates -= (self.mean_ @ readout).astype(dtype)
-        erased = coordinates @ (-directions.T).astype(dtype)
+            coordinates -= (self.mean_ @ fitted.readout).astype(dtype)
+        erased = coordinates @ (-fitted.directions.T).astype(dtype)
         erased += X
         return erased

@@ -15,7 +15,7 @@ when a probe on held-out rows is within ``tol`` of the majority rate, or when
 
 import numpy as np
 
-from ._leace import orthonormal_basis
+from ..utils.extmath import orthonormal_basis
 from ._probing import held_out_accuracy, holdout_split, majority_rate
 
 

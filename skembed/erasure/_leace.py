@@ -19,59 +19,35 @@ applied in O(n d r):
     r(x) = x - ((x - mu) @ readout) @ directions.T,
     readout = W U,   directions = W^+ U.
 
-Pseudo-inverses use a relative tolerance (eigenvalues below
-``lambda_max * d * eps`` are zero), so rank-deficient covariances and d > n
-are handled. Equivalently, ``W^+ U U^T W = A (A^T Sigma^+ A)^+ A^T Sigma^+``
+Pseudo-inverses use the package's relative rank tolerance (eigenvalues
+below ``lambda_max * d * eps`` are zero, :mod:`skembed.utils.extmath`), so
+rank-deficient covariances and d > n are handled. Equivalently, ``W^+ U U^T W = A (A^T Sigma^+ A)^+ A^T Sigma^+``
 with A spanning colsp(Sigma_XZ); SPLICE (:mod:`._splice`) adds a second
 constraint to the same least-squares problem and uses the same routine.
 """
 
 import numpy as np
 
-
-def _numerical_support(values, size):
-    """Mask of values above the relative rank tolerance (as numpy.linalg.matrix_rank)."""
-    if values.size == 0 or values.max() <= 0:
-        return np.zeros(values.shape, dtype=bool)
-    return values > values.max() * size * np.finfo(np.float64).eps
+from ..utils.extmath import orthonormal_basis, psd_eigh
 
 
 class Whitening:
     """W = (Sigma^{1/2})^+ and W^+ = Sigma^{1/2}, kept as eigen-factors.
 
-    Only the eigenvectors on the numerical support of Sigma are kept, so
-    applying W or W^+ to a d x k matrix costs O(d s k) for support size s.
+    Only the eigenvectors on the numerical support of Sigma are kept
+    (:func:`~skembed.utils.extmath.psd_eigh`), so applying W or W^+ to a
+    d x k matrix costs O(d s k) for support size s.
     """
 
     def __init__(self, covariance):
-        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-        keep = _numerical_support(eigenvalues, covariance.shape[0])
-        self.basis = eigenvectors[:, keep]
-        self.scale = np.sqrt(eigenvalues[keep])
+        eigenvalues, self.basis = psd_eigh(covariance)
+        self.scale = np.sqrt(eigenvalues)
 
     def whiten(self, M):
         return self.basis @ ((self.basis.T @ M) / self.scale[:, None])
 
     def unwhiten(self, M):
         return self.basis @ ((self.basis.T @ M) * self.scale[:, None])
-
-
-def orthonormal_basis(M, rank=None, *, min_singular_value=None):
-    """Left singular vectors of M, the top ``rank`` of them.
-
-    Singular values count as zero below the relative rank tolerance, or below
-    ``min_singular_value`` when it is given (an absolute floor, for matrices
-    whose scale is known).
-    """
-    if M.size == 0:
-        return np.zeros((M.shape[0], 0))
-    U, singular, _ = np.linalg.svd(M, full_matrices=False)
-    if min_singular_value is None:
-        keep = _numerical_support(singular, max(M.shape))
-    else:
-        keep = singular > min_singular_value
-    U = U[:, keep]
-    return U if rank is None else U[:, :rank]
 
 
 def leace_factors(covariance, cross_covariance, *, rank=None, keep_cross_covariance=None):
@@ -93,6 +69,13 @@ def leace_factors(covariance, cross_covariance, *, rank=None, keep_cross_covaria
     -------
     readout, directions : ndarray of shape (d, r)
         The edit is ``(x - mu) @ readout @ directions.T``.
+
+    Raises
+    ------
+    ValueError
+        With ``keep_cross_covariance``, when the concept's directions overlap
+        the target's (no projection can guard one and keep the other). The
+        message names no estimator: the caller adds its own name.
     """
     whitening = Whitening(covariance)
     concept_basis = orthonormal_basis(whitening.whiten(cross_covariance), rank)
@@ -112,7 +95,7 @@ def leace_factors(covariance, cross_covariance, *, rank=None, keep_cross_covaria
     readout_basis = orthonormal_basis(residual, min_singular_value=np.sqrt(np.finfo(float).eps))
     if readout_basis.shape[1] < concept_basis.shape[1]:
         raise ValueError(
-            "LinearConceptEraser.fit: the concept's covariance directions overlap the "
+            "the concept's covariance directions overlap the "
             "target's, so no projection can erase the concept while keeping the "
             "target covariance. Use method='leace', or a target less aligned with "
             "the concept."

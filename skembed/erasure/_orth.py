@@ -13,7 +13,7 @@ singular directions are removed: spectral attribute removal (Shao et al.
 (Ravfogel et al. 2022, Section 4.1).
 """
 
-from ._leace import orthonormal_basis
+from ..utils.extmath import orthonormal_basis
 
 
 def orth_factors(cross_covariance, *, rank=None):

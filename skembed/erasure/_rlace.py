@@ -22,11 +22,11 @@ and then no linear classifier beats the constant one for any convex loss
 it is returned without playing (at most n_classes - 1 directions, the
 smallest edit among the optima). For smaller k the game is played from the
 regression solution of the fitting rows. The paper's random start
-(``init="random"``) is kept for comparison: from it, alternating gradient
-steps often stall a few degrees from the optimal subspace, which leaves a
-strong concept partly decodable (benchmarks/erasure.py measures both).
-Every ``evaluate_every``
-steps the proper projector onto A's top-k eigenvectors is scored by a probe
+(``init="random"``, an option of the eraser) is kept for comparison: from
+it, alternating gradient steps often stall a few degrees from the optimal
+subspace, which leaves a strong concept partly decodable
+(benchmarks/erasure.py measures both). Every ``evaluate_every`` steps the
+proper projector onto A's top-k eigenvectors is scored by a probe
 trained afresh on the fitting rows and tested on held-out rows; the
 projector whose probe is closest to the majority rate is returned, and the
 game stops once that is within ``tol``.
@@ -38,7 +38,7 @@ generator, so it is deterministic under ``random_state``.
 import numpy as np
 
 from ..utils._optim import Adam
-from ._leace import orthonormal_basis
+from ..utils.extmath import mean_squared_norm, orthonormal_basis
 from ._probing import held_out_accuracy, holdout_split, majority_rate
 
 BATCH_SIZE = 256
@@ -92,9 +92,10 @@ def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state, init="spect
     optimum); ``"random"`` starts at a random point of the Fantope, as the
     paper does.
     """
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     rng = random_state
-    X = X / max(np.sqrt(np.mean(np.sum(X**2, axis=1)) / n_features), np.finfo(float).tiny)
+    # Root mean square entry; the zero matrix (no scale) is left as it is.
+    X = X / (np.sqrt(mean_squared_norm(X) / n_features) or 1.0)
     fit_rows, held_rows = holdout_split(y, rng)
     chance = majority_rate(y[held_rows], weights[held_rows])
 
