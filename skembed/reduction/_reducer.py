@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
-from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._compat import Hidden, Interval, StrOptions, fit_context
 from ..utils._optim import Adam
 from ..utils.extmath import normalize_rows
 from ._margin import margin_loss_and_gradient, orthogonality_penalty
@@ -181,8 +181,9 @@ class NNPreservingReducer(
         "random_state": ["random_state"],
         "n_jobs": N_JOBS_CONSTRAINT,
         "verbose": ["verbose"],
-        # "deprecated" is the default that tells an unset objective apart.
-        "objective": [StrOptions({"margin", "mpad", "deprecated"})],
+        # "deprecated" is the default that tells an unset objective apart;
+        # hidden so that error messages list only the real choices.
+        "objective": [StrOptions({"margin", "mpad"}), Hidden(StrOptions({"deprecated"}))],
     }
 
     def __init__(

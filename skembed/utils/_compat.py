@@ -18,6 +18,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._metadata_requests import _routing_enabled
 from sklearn.utils._param_validation import (
     HasMethods,
+    Hidden,
     Interval,
     StrOptions,
     validate_params,
@@ -26,6 +27,7 @@ from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 __all__ = [
     "HasMethods",
+    "Hidden",
     "adapt_gram_solver",
     "Interval",
     "StrOptions",
