@@ -1,6 +1,7 @@
 """RelativeRepresentation and LatentTranslator: invariances, anchors, translation, errors."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -9,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 
-from skembed.relative import LatentTranslator, RelativeRepresentation, _relative
-from skembed.relative._anchors import fps_anchors
+from skembed.relative import LatentTranslator, RelativeRepresentation
 from skembed.utils import exact_kneighbors
 
 PROPERTY = settings(max_examples=8, deadline=None, derandomize=True)
@@ -115,15 +115,15 @@ def test_whitening_does_not_make_l1_linf_invariant_to_linear_maps(name):
     assert max_difference(X, X @ linear + 3.0, similarity=name, whiten=True) > 1e-3
 
 
-def test_top_k_checked_before_anchors_are_chosen(monkeypatch):
-
-    def no_clustering(*args, **kwargs):
-        raise AssertionError("k-means ran before the options were checked")
-
-    monkeypatch.setattr(_relative, "kmeans_anchors", no_clustering)
-    X, _ = data(0, 50, 4)
-    with pytest.raises(ValueError, match="top_k=20 exceeds the number of anchors"):
-        RelativeRepresentation(10, anchors="kmeans", top_k=20).fit(X)
+def test_top_k_checked_before_anchors_are_chosen():
+    # Three distinct points: k-means with 10 clusters would warn that it
+    # found fewer distinct clusters. The option error comes first, so
+    # nothing is clustered and nothing warns.
+    X = np.repeat(np.eye(3), 4, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="top_k=20 exceeds the number of anchors"):
+            RelativeRepresentation(10, anchors="kmeans", top_k=20).fit(X)
 
 
 @PROPERTY
@@ -189,6 +189,14 @@ def test_similarities_match_their_definitions():
         np.testing.assert_allclose(relative(X, anchors, similarity=name), values, atol=1e-12)
     # A point at an anchor is at distance exactly 0 (no cancellation error).
     assert np.all(relative(X, anchors, similarity="euclidean")[anchors, np.arange(4)] == 0)
+
+
+def test_shrinkage_only_used_with_whitening():
+    X, _ = data(2, 100, 4)
+    plain = RelativeRepresentation(20, random_state=0).fit(X)
+    ignored = RelativeRepresentation(20, shrinkage=True, random_state=0).fit(X)
+    assert ignored.whitening_ is None and ignored.shrinkage_ == 0.0
+    np.testing.assert_array_equal(ignored.transform(X), plain.transform(X))
 
 
 def test_whitening_is_the_data_covariance():
@@ -301,9 +309,14 @@ def test_kmeans_anchors_distinct_with_duplicated_rows():
     assert np.unique(model.anchor_indices_).size == 6
 
 
+def fps_anchors(X, n_anchors):
+    model = RelativeRepresentation(n_anchors, anchors="fps", center=False, random_state=0)
+    return model.fit(X).anchor_indices_
+
+
 def test_fps_is_farthest_point_sampling_on_directions():
     X, rng = data(5, 200, 5)
-    chosen = fps_anchors(X, 10, np.random.RandomState(0))
+    chosen = fps_anchors(X, 10)
     unit = X / np.linalg.norm(X, axis=1)[:, None]
     distance = np.linalg.norm(unit[:, None] - unit[None], axis=2)
     for i in range(1, 10):
@@ -311,9 +324,9 @@ def test_fps_is_farthest_point_sampling_on_directions():
         assert gap[chosen[i]] == pytest.approx(gap.max())
     # Directions only: rescaling rows does not change the choice.
     rescaled = X * rng.uniform(0.5, 2.0, size=(len(X), 1))
-    np.testing.assert_array_equal(fps_anchors(rescaled, 10, np.random.RandomState(0)), chosen)
+    np.testing.assert_array_equal(fps_anchors(rescaled, 10), chosen)
     # Duplicates never give an anchor twice.
-    assert np.unique(fps_anchors(np.repeat(X[:3], 5, axis=0), 8, np.random.RandomState(0))).size == 8
+    assert np.unique(fps_anchors(np.repeat(X[:3], 5, axis=0), 8)).size == 8
 
 
 def test_stratified_anchors_are_balanced():
@@ -363,16 +376,25 @@ def test_normalize_options():
     np.testing.assert_allclose(np.linalg.norm(l2, axis=1), 1)
 
 
-def test_blockwise_transform_equals_one_block(monkeypatch):
-    X, _ = data(10, 300, 6)
+def test_blockwise_transform_equals_one_block():
+    # 4 x 25 output columns on 45,000 rows are more than transform computes
+    # at once (2**22 entries), so fit and transform go through several row
+    # blocks; a slice of 500 rows is one block.
+    X, _ = data(10, 45_000, 6)
     params = {"anchors": np.arange(25), "similarity": ["cosine", "euclidean", "l1", "basis"],
               "whiten": True, "normalize": "standard"}
-    whole = RelativeRepresentation(**params).fit(X).transform(X)
-    monkeypatch.setattr(_relative, "_BLOCK_ELEMENTS", 100 * 7)  # 7 rows per block
-    blocked_model = RelativeRepresentation(**params).fit(X)
-    np.testing.assert_allclose(blocked_model.transform(X), whole, atol=1e-12)
+    model = RelativeRepresentation(**params).fit(X)
+    blocked = model.transform(X)
+    np.testing.assert_allclose(blocked[:500], model.transform(X[:500]), atol=1e-12)
+    np.testing.assert_allclose(blocked[-500:], model.transform(X[-500:]), atol=1e-12)
+    # The column statistics accumulated over the blocks at fit are exact.
+    np.testing.assert_allclose(blocked.mean(axis=0), 0, atol=1e-10)
+    np.testing.assert_allclose(blocked.std(axis=0), 1, atol=1e-10)
     sparse = RelativeRepresentation(anchors=np.arange(25), top_k=2).fit(X).transform(X)
-    assert sp.issparse(sparse) and sparse.shape == (300, 25)
+    assert sp.issparse(sparse) and sparse.shape == (45_000, 25) and sparse.nnz == 2 * 45_000
+    np.testing.assert_array_equal(sparse[-500:].toarray(),
+                                  RelativeRepresentation(anchors=np.arange(25), top_k=2)
+                                  .fit(X).transform(X[-500:]).toarray())
 
 
 def test_stores_anchors_not_the_training_set():
@@ -429,7 +451,6 @@ def test_caller_arrays_unchanged():
         ({"similarity": ["cosine", "cosine"]}, None, "repeat"),
         ({"similarity": ["cosine", "dot"]}, None, "similarity must be one of"),
         ({"similarity": []}, None, "similarity must be one of"),
-        ({"shrinkage": True}, None, "whiten=True"),
         ({"top_k": 3, "normalize": "standard"}, None, "top_k"),
         ({"n_anchors": 5, "top_k": 6}, None, "top_k=6 exceeds"),
         ({"n_anchors": 1}, None, "single anchor"),
@@ -440,6 +461,12 @@ def test_bad_options_rejected(params, y, match):
     params = {"n_anchors": 10, **params}
     with pytest.raises(ValueError, match=match):
         RelativeRepresentation(**params).fit(X, y)
+
+
+def test_anchor_errors_name_the_estimator():
+    X, _ = data(15, 60, 4)
+    with pytest.raises(ValueError, match="^RelativeRepresentation.fit: anchor rows must be distinct"):
+        RelativeRepresentation(anchors=[0, 1, 1]).fit(X)
 
 
 def test_bad_parameter_values_rejected():

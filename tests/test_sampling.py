@@ -15,27 +15,21 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skembed.sampling import CoresetEstimator, SensitivitySampler
-from skembed.sampling._leverage import (
-    exact_leverage_scores,
-    sketched_leverage_scores,
-    well_conditioned_basis,
-)
-from skembed.sampling._lewis import (
-    lewis_fixed_point_map,
-    lewis_weights,
-    lewis_weights_convex,
-)
-from skembed.sampling._schemes import (
+from skembed.sampling import (
+    CoresetEstimator,
+    SensitivitySampler,
     bernoulli_sample,
+    exact_leverage_scores,
+    exact_sensitivities,
     iid_sample,
     inclusion_probabilities,
-)
-from skembed.sampling._sensitivity import (
-    exact_sensitivities,
-    lewis_sensitivity_bound,
+    lewis_weights,
+    sketched_leverage_scores,
     sketched_sensitivities,
 )
+from skembed.sampling._leverage import well_conditioned_basis
+from skembed.sampling._lewis import lewis_fixed_point_map, lewis_weights_convex
+from skembed.sampling._sensitivity import lewis_sensitivity_bound
 
 METHODS = ["leverage", "lewis", "sensitivity", "root_leverage", "hybrid", "uniform"]
 
@@ -325,6 +319,13 @@ def test_lewis_weights_warn_when_max_iter_stops_them():
         lewis_weights(X, 8, max_iter=2)
 
 
+def test_sampler_names_itself_in_the_solver_warning():
+    X, y = regression(n=300)
+    with pytest.warns(ConvergenceWarning,
+                      match="^SensitivitySampler.fit: Lewis weights did not converge"):
+        SensitivitySampler(50, p=8, max_iter=2, random_state=0).fit(X, y)
+
+
 def test_sampler_string_labels_not_in_design():
     X, _ = regression(n=300)
     labels = np.where(X[:, 0] > 0, "a", "b")
@@ -379,7 +380,8 @@ def test_lewis_beats_uniform_on_a_coherent_design():
         values = []
         for seed in range(3):
             sampler = SensitivitySampler(400, p=1, method=method, random_state=seed)
-            values.append(objective(CoresetEstimator(lad, sampler).fit(X, y)) / optimum)
+            coreset = CoresetEstimator(lad, sampler=sampler).fit(X, y)
+            values.append(objective(coreset) / optimum)
         ratios[method] = np.median(values)
     assert ratios["lewis"] < 1.1
     assert ratios["uniform"] - 1 > 10 * (ratios["lewis"] - 1)
@@ -393,7 +395,8 @@ def test_lewis_beats_uniform_on_a_coherent_design():
 def test_coreset_least_squares_close_to_full_fit():
     X, y = regression(n=20000, d=5)
     full = LinearRegression().fit(X, y)
-    coreset = CoresetEstimator(LinearRegression(), SensitivitySampler(1000, random_state=0))
+    sampler = SensitivitySampler(1000, random_state=0)
+    coreset = CoresetEstimator(LinearRegression(), sampler=sampler)
     coreset.fit(X, y)
     loss = lambda model: np.sum((y - model.predict(X)) ** 2)
     assert loss(coreset) / loss(full) < 1.05
@@ -404,7 +407,7 @@ def test_refine_least_squares_is_exact():
     X, y = regression(n=5000, d=4)
     full = LinearRegression().fit(X, y)
     coreset = CoresetEstimator(
-        LinearRegression(), SensitivitySampler(200, random_state=0), refine=1
+        LinearRegression(), sampler=SensitivitySampler(200, random_state=0), refine=1
     ).fit(X, y)
     np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-8)
     assert coreset.estimator_.intercept_ == pytest.approx(full.intercept_, abs=1e-8)
@@ -416,8 +419,8 @@ def test_refine_quantile_regression_improves_objective():
     full = clone(lad).fit(X, y)
     loss = lambda model: np.abs(y - model.predict(X)).sum()
     sampler = SensitivitySampler(300, p=1, random_state=0)
-    plain = CoresetEstimator(lad, sampler).fit(X, y)
-    refined = CoresetEstimator(lad, sampler, refine=10).fit(X, y)
+    plain = CoresetEstimator(lad, sampler=sampler).fit(X, y)
+    refined = CoresetEstimator(lad, sampler=sampler, refine=10).fit(X, y)
     assert loss(refined) <= loss(plain)
     assert loss(refined) / loss(full) < 1.002
 
@@ -428,7 +431,8 @@ def test_refine_logistic_regression_reaches_full_fit():
     y = (X @ np.array([1.0, -1.0, 2.0, 0.5]) + rng.logistic(size=20000) > 0).astype(int)
     full = LogisticRegression(C=10.0, tol=1e-10, max_iter=1000).fit(X, y)
     coreset = CoresetEstimator(
-        LogisticRegression(C=10.0), SensitivitySampler(500, p=1, random_state=0), refine=8
+        LogisticRegression(C=10.0), sampler=SensitivitySampler(500, p=1, random_state=0),
+        refine=8
     ).fit(X, y)
     np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-4)
     assert coreset.predict_proba(X[:5]).shape == (5, 2)
@@ -441,7 +445,8 @@ def test_refine_unpenalised_logistic_regression_ignores_C():
     y = (X @ np.array([3.0, -2.0, 1.0]) + rng.logistic(size=5000) > 0).astype(int)
     full = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000, solver="newton-cg").fit(X, y)
     coreset = CoresetEstimator(
-        LogisticRegression(C=np.inf), SensitivitySampler(300, p=1, random_state=0), refine=20
+        LogisticRegression(C=np.inf), sampler=SensitivitySampler(300, p=1, random_state=0),
+        refine=20
     ).fit(X, y)
     np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, rtol=1e-6)
 
@@ -453,7 +458,7 @@ def test_refine_least_squares_with_several_targets_is_exact():
     Y += rng.standard_normal(Y.shape)
     full = LinearRegression().fit(X, Y)
     coreset = CoresetEstimator(
-        LinearRegression(), SensitivitySampler(100, random_state=0), refine=1
+        LinearRegression(), sampler=SensitivitySampler(100, random_state=0), refine=1
     ).fit(X, Y)
     np.testing.assert_allclose(coreset.estimator_.coef_, full.coef_, atol=1e-10)
     np.testing.assert_allclose(coreset.estimator_.intercept_, full.intercept_, atol=1e-10)
@@ -463,12 +468,15 @@ def test_coreset_errors():
     X, y = regression(n=200)
     with pytest.raises(ValueError, match="KNeighborsRegressor.fit takes no sample_weight"):
         CoresetEstimator(KNeighborsRegressor()).fit(X, y)
-    with pytest.raises(ValueError, match="refine supports"):
+    with pytest.raises(ValueError, match="^CoresetEstimator.fit: refine supports"):
         CoresetEstimator(QuantileRegressor(alpha=1.0), refine=2).fit(X, y)
+    three_classes = np.arange(200) % 3
+    with pytest.raises(ValueError, match="^CoresetEstimator.fit: refine supports binary"):
+        CoresetEstimator(LogisticRegression(), refine=1).fit(X, three_classes)
     labels = np.r_[np.zeros(199, int), 1]
     sampler = SensitivitySampler(20, random_state=0)
     with pytest.raises(ValueError, match="no row of classes"):
-        CoresetEstimator(LogisticRegression(), sampler).fit(X, labels)
+        CoresetEstimator(LogisticRegression(), sampler=sampler).fit(X, labels)
 
 
 def test_coreset_default_sampler_p_follows_the_loss():
@@ -482,11 +490,17 @@ def test_coreset_in_pipeline_and_grid_search():
     X, y = regression(n=2000)
     pipe = make_pipeline(
         StandardScaler(),
-        CoresetEstimator(LinearRegression(), SensitivitySampler(100, random_state=0)),
+        CoresetEstimator(LinearRegression(), sampler=SensitivitySampler(100, random_state=0)),
     )
     search = GridSearchCV(pipe, {"coresetestimator__sampler__n_samples": [100, 400]}, cv=3)
     search.fit(X, y)
-    assert search.best_params_["coresetestimator__sampler__n_samples"] in (100, 400)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    # The nested parameter reaches the sampler: the larger coreset fits at
+    # least as well, wins, and the refitted model holds about as many rows.
+    assert scores[1] >= scores[0]
+    assert search.best_params_["coresetestimator__sampler__n_samples"] == 400
+    assert 300 <= len(search.best_estimator_[-1].sampler_.sample_indices_) <= 500
     assert search.score(X, y) > 0.8
 
 
@@ -500,12 +514,12 @@ def test_coreset_routes_fit_params():
 
     X, y = regression(n=500)
     tag = np.arange(500)
-    coreset = CoresetEstimator(Recorder(), SensitivitySampler(50, random_state=0))
+    coreset = CoresetEstimator(Recorder(), sampler=SensitivitySampler(50, random_state=0))
     coreset.fit(X, y, tag=tag)
     np.testing.assert_array_equal(coreset.estimator_.tag_, tag[coreset.sampler_.sample_indices_])
     with sklearn.config_context(enable_metadata_routing=True):
         routed = CoresetEstimator(Recorder().set_fit_request(tag=True, sample_weight=True),
-                                  SensitivitySampler(50, random_state=0))
+                                  sampler=SensitivitySampler(50, random_state=0))
         routed.fit(X, y, tag=tag)
         np.testing.assert_array_equal(routed.estimator_.tag_,
                                       tag[routed.sampler_.sample_indices_])

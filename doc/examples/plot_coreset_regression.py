@@ -41,7 +41,7 @@ for method in methods:
         values = [
             objective(
                 CoresetEstimator(
-                    lad, SensitivitySampler(m, p=1, method=method, random_state=seed)
+                    lad, sampler=SensitivitySampler(m, p=1, method=method, random_state=seed)
                 ).fit(X, y)
             )
             / optimum
@@ -76,8 +76,8 @@ fig.tight_layout()
 # rows, warm-started at the coreset solution: each costs one weighted Gram
 # matrix, far less than the full linear program.
 
-plain = CoresetEstimator(lad, SensitivitySampler(300, p=1, random_state=0)).fit(X, y)
-refined = CoresetEstimator(lad, SensitivitySampler(300, p=1, random_state=0), refine=10)
-refined.fit(X, y)
+sampler = SensitivitySampler(300, p=1, random_state=0)
+plain = CoresetEstimator(lad, sampler=sampler).fit(X, y)
+refined = CoresetEstimator(lad, sampler=sampler, refine=10).fit(X, y)
 print(f"coreset of 300 rows: {objective(plain) / optimum:.4f} x the optimum")
 print(f"after 10 IRLS passes: {objective(refined) / optimum:.4f} x the optimum")

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from ..utils import exact_kneighbors
+from ..utils.extmath import normalize_rows
 
 
 def random_anchors(n_samples, n_anchors, rng):
@@ -60,9 +61,7 @@ def fps_anchors(X, n_anchors, rng):
     Chosen rows are never picked again, even when duplicates leave every
     remaining distance at zero.
     """
-    X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1)
-    unit = X / np.where(norms > 0, norms, 1.0)[:, None]
+    unit = normalize_rows(np.asarray(X, dtype=np.float64))
     squared_norms = np.einsum("ij,ij->i", unit, unit)  # 1, or 0 for zero rows
 
     def squared_distances_to(row):
@@ -110,12 +109,16 @@ def stratified_anchors(y, n_anchors, rng):
     return np.sort(np.concatenate(chosen))
 
 
-def explicit_anchors(indices, n_samples, caller):
-    """Check user-given anchor row numbers: integers, distinct, in range."""
+def explicit_anchors(indices, n_samples):
+    """Check user-given anchor row numbers: integers, distinct, in range.
+
+    Raises a ValueError saying what is wrong and how to pass them; the
+    estimator prefixes its name.
+    """
     indices = np.asarray(indices)
     if indices.ndim != 1 or indices.size == 0:
         raise ValueError(
-            f"{caller}: anchors given as an array must be a non-empty 1-D array of "
+            "anchors given as an array must be a non-empty 1-D array of "
             f"row numbers, got shape {indices.shape}. Pass e.g. anchors=np.arange(300)."
         )
     if indices.dtype.kind == "b" or (
@@ -123,20 +126,20 @@ def explicit_anchors(indices, n_samples, caller):
         and not (indices.dtype.kind == "f" and np.all(np.mod(indices, 1) == 0))
     ):
         raise ValueError(
-            f"{caller}: anchors must hold integer row numbers of X, got dtype "
+            "anchors must hold integer row numbers of X, got dtype "
             f"{indices.dtype}. Pass row indices (np.flatnonzero(mask) for a boolean mask)."
         )
     indices = indices.astype(np.intp)
     bad = (indices < 0) | (indices >= n_samples)
     if bad.any():
         raise ValueError(
-            f"{caller}: anchor row {int(indices[bad][0])} is out of range for X with "
+            f"anchor row {int(indices[bad][0])} is out of range for X with "
             f"{n_samples} rows. Pass row numbers between 0 and {n_samples - 1}."
         )
     unique, counts = np.unique(indices, return_counts=True)
     if unique.size != indices.size:
         raise ValueError(
-            f"{caller}: anchor rows must be distinct, but row {int(unique[counts > 1][0])} "
+            f"anchor rows must be distinct, but row {int(unique[counts > 1][0])} "
             "is given twice. Pass each anchor once (np.unique(anchors))."
         )
     return indices

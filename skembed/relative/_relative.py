@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._moments import WeightedMoments, shrunk_covariance
+from ..utils.extmath import normalize_rows, psd_inverse_sqrt, safe_reciprocal
 from ._anchors import (
     explicit_anchors,
     fps_anchors,
@@ -29,22 +30,6 @@ ANCHOR_STRATEGIES = ("random", "kmeans", "fps", "stratified")
 #: Output (and whitened input) entries computed per row block: bounds the
 #: temporaries of transform to a few tens of MB whatever the number of rows.
 _BLOCK_ELEMENTS = 2**22
-
-
-def inverse_square_root(covariance):
-    r"""Symmetric (ZCA) whitening matrix :math:`\Sigma^{-1/2}`.
-
-    Eigenvalues below ``n_features * eps`` times the largest are treated as
-    zero (a pseudo-inverse square root): directions without variance in the
-    fit data are dropped rather than blown up.
-    """
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    top = eigenvalues.max(initial=0.0)
-    keep = eigenvalues > covariance.shape[0] * np.finfo(np.float64).eps * top
-    if not keep.any():
-        return np.zeros_like(covariance)
-    vectors = eigenvectors[:, keep]
-    return (vectors / np.sqrt(eigenvalues[keep])) @ vectors.T
 
 
 class RelativeRepresentation(
@@ -82,7 +67,8 @@ class RelativeRepresentation(
     ----------
     n_anchors : int, default=300
         Number of anchors chosen among the rows of X (at most the number of
-        rows). Ignored when ``anchors`` is an array of row numbers.
+        rows). Only used when ``anchors`` names a strategy (ignored for an
+        array of row numbers).
     anchors : {"random", "kmeans", "fps", "stratified"} or array-like, default="random"
         How anchors are chosen:
 
@@ -113,12 +99,12 @@ class RelativeRepresentation(
         few to estimate the covariance when ``n_anchors < n_features``; all
         rows of X are used.
     shrinkage : bool or float in [0, 1], default=False
-        With ``whiten=True``: shrink the covariance toward a multiple of the
-        identity (``True``: the distribution-free optimal coefficient, as
+        Shrink the whitening covariance toward a multiple of the identity
+        (``True``: the distribution-free optimal coefficient, as
         :class:`~skembed.LinearConceptEraser` does; a float sets it). Helps
         when the fit data are few for their dimension, at the cost of exact
         invariance to linear maps (shrinkage toward the identity depends on
-        the coordinates).
+        the coordinates). Only used when ``whiten=True``.
     top_k : int, default=None
         Keep only each row's ``top_k`` largest similarities in each block,
         the others set to zero; :meth:`transform` then returns a
@@ -258,11 +244,6 @@ class RelativeRepresentation(
                 f"{caller}: similarity lists {names}, with a repeat; a repeated block "
                 "only duplicates columns. List each similarity once."
             )
-        if self.shrinkage is not False and not self.whiten:
-            raise ValueError(
-                f"{caller}: shrinkage applies to the whitening covariance, but "
-                "whiten=False. Pass whiten=True, or leave shrinkage=False."
-            )
         if self.top_k is not None and self.normalize == "standard":
             raise ValueError(
                 f"{caller}: normalize='standard' centres the columns, which would fill "
@@ -313,7 +294,8 @@ class RelativeRepresentation(
                 f"({n_anchors}). Pass top_k <= {n_anchors}."
             )
         if self._explicit():
-            indices = explicit_anchors(self.anchors, n_samples, caller)
+            with self._named_errors("fit"):
+                indices = explicit_anchors(self.anchors, n_samples)
         elif self.anchors == "random":
             indices = random_anchors(n_samples, self.n_anchors, rng)
         elif self.anchors == "kmeans":
@@ -337,7 +319,9 @@ class RelativeRepresentation(
             covariance, self.shrinkage_ = shrunk_covariance(
                 moments.covariance, moments.weight, self.shrinkage
             )
-            self.whitening_ = inverse_square_root(covariance)
+            # Pseudo-inverse square root: directions without variance in the
+            # fit data are dropped rather than blown up.
+            self.whitening_ = psd_inverse_sqrt(covariance)
         self._prepared = PreparedAnchors(self._preprocess(self.anchors_), similarities)
 
         n_blocks = len(similarities)
@@ -391,6 +375,12 @@ class RelativeRepresentation(
         variance = np.maximum(sum_sq / total - mean**2, 0.0)
         scale = np.sqrt(variance)
         self.output_mean_ = shift + mean
+        # A column counts as constant (scale 1: centred, it stays 0) when its
+        # deviation is at most 1e-12 of max(|mean|, 1). Not
+        # extmath.constant_columns, whose (64 eps |mean|)^2 bounds only the
+        # rounding of a mean: these columns are computed similarities whose
+        # own rounding, accumulated over blocks by a one-pass variance, is
+        # larger, and a column near 0 needs the absolute part of the floor.
         self.output_scale_ = np.where(scale > 1e-12 * np.abs(self.output_mean_).clip(1), scale, 1.0)
 
     # ------------------------------------------------------------------
@@ -437,15 +427,14 @@ class RelativeRepresentation(
             out = self._top_k(blocks)
             if self.normalize == "l2":
                 norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
-                out = sp.diags(_inverse_or_zero(norms).astype(out.dtype)) @ out
+                out = sp.diags(safe_reciprocal(norms).astype(out.dtype, copy=False)) @ out
             return out
         out = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
         if self.normalize == "standard":
             out -= self.output_mean_.astype(out.dtype, copy=False)
             out /= self.output_scale_.astype(out.dtype, copy=False)
         elif self.normalize == "l2":
-            norms = np.sqrt(np.einsum("ij,ij->i", out, out))
-            out *= _inverse_or_zero(norms).astype(out.dtype)[:, None]
+            out = normalize_rows(out)
         return out
 
     def transform(self, X):
@@ -473,9 +462,3 @@ class RelativeRepresentation(
         if self.top_k is not None:
             return sp.vstack(parts, format="csr")
         return np.concatenate(parts, axis=0)
-
-
-def _inverse_or_zero(norms):
-    inverse = np.zeros_like(norms, dtype=np.float64)
-    np.divide(1.0, norms, out=inverse, where=norms > 0)
-    return inverse

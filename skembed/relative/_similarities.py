@@ -34,6 +34,8 @@ Each function works on one block of rows and the prepared anchors
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from ..utils.extmath import normalize_rows, pseudo_inverse, safe_reciprocal
+
 SIMILARITIES = ("cosine", "euclidean", "l1", "linf", "basis")
 
 # Squared distances below this fraction of |x|^2 + |a|^2 are recomputed from
@@ -43,13 +45,6 @@ SIMILARITIES = ("cosine", "euclidean", "l1", "linf", "basis")
 _NEAR_FRACTION = 1e-3
 # Differences recomputed at a time for near pairs (bounds the temporary).
 _NEAR_CHUNK = 4096
-
-
-def _safe_inverse(norms):
-    """1 / norms, with 0 for zero norms (a zero vector has cosine 0 to everything)."""
-    inverse = np.zeros_like(norms)
-    np.divide(1.0, norms, out=inverse, where=norms > 0)
-    return inverse
 
 
 class PreparedAnchors:
@@ -73,10 +68,13 @@ class PreparedAnchors:
         self.unit = None
         self.pseudo_inverse = None
         if "cosine" in similarities:
-            norms = np.sqrt(self.squared_norms)
-            self.unit = np.ascontiguousarray(anchors * _safe_inverse(norms)[:, None])
+            # A zero anchor stays zero: it has cosine 0 to everything.
+            self.unit = np.ascontiguousarray(normalize_rows(anchors))
         if "basis" in similarities:
-            self.pseudo_inverse = np.ascontiguousarray(anchor_pseudo_inverse(anchors))
+            # x @ A^+ are the least-squares coordinates of x in the rows of A,
+            # the minimum-norm ones when the anchors are linearly dependent
+            # (more anchors than features, or centred anchors: rank <= m - 1).
+            self.pseudo_inverse = np.ascontiguousarray(pseudo_inverse(anchors))
         self._cast = {}
 
     def cast(self, name, dtype):
@@ -92,25 +90,11 @@ class PreparedAnchors:
         return state
 
 
-def anchor_pseudo_inverse(anchors):
-    """:math:`A^+` (n_features x n_anchors) with a relative singular-value cut.
-
-    ``x @ A^+`` are the least-squares coordinates of x in the rows of A (the
-    minimum-norm ones when the anchors are linearly dependent, e.g. more
-    anchors than features or centred anchors, whose rank is at most m - 1).
-    """
-    U, singular, Vt = np.linalg.svd(anchors, full_matrices=False)
-    if singular.size == 0 or singular[0] == 0:
-        return np.zeros(anchors.shape[::-1])
-    keep = singular > max(anchors.shape) * np.finfo(np.float64).eps * singular[0]
-    return (Vt[keep].T / singular[keep]) @ U[:, keep].T
-
-
 def cosine_similarity(X, prepared):
     """Cosine of each row of X with each anchor (0 for zero vectors)."""
     norms = np.sqrt(np.einsum("ij,ij->i", X, X))
     products = X @ prepared.cast("unit", X.dtype).T
-    products *= _safe_inverse(norms)[:, None]
+    products *= safe_reciprocal(norms)[:, None]
     # Rounding can push |cos| a hair above 1; clip to the exact range.
     np.clip(products, -1.0, 1.0, out=products)
     return products

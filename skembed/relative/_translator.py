@@ -10,12 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
 from ..utils._compat import StrOptions, fit_context
+from ..utils.extmath import mean_squared_norm
 
 
 def _rms_norm(centred):
     """sqrt(mean ||row||^2): the isotropic scale of a centred cloud (1 if zero)."""
-    value = float(np.sqrt(np.einsum("ij,ij->", centred, centred) / centred.shape[0]))
-    return value if value > 0 else 1.0
+    return float(np.sqrt(mean_squared_norm(centred))) or 1.0
 
 
 def orthogonal_procrustes(source, target):

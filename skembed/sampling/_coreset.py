@@ -75,8 +75,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         Newton steps for binary ``LogisticRegression`` (l2 penalty or none).
         Each pass costs O(n d^2). Other estimators raise a ValueError.
     random_state : int, RandomState instance or None, default=None
-        Seed of the default sampler (ignored when ``sampler`` is given: set
-        its own ``random_state``).
+        Seed of the default sampler. Only used when ``sampler`` is None (a
+        given sampler keeps its own ``random_state``).
 
     Attributes
     ----------
@@ -114,7 +114,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
     >>> X = rng.standard_normal((20000, 5))
     >>> y = X @ np.arange(1.0, 6.0) + rng.laplace(size=20000)
     >>> lad = QuantileRegressor(quantile=0.5, alpha=0, solver="highs")
-    >>> coreset = CoresetEstimator(lad, SensitivitySampler(1000, p=1, random_state=0))
+    >>> sampler = SensitivitySampler(1000, p=1, random_state=0)
+    >>> coreset = CoresetEstimator(lad, sampler=sampler)
     >>> coreset.fit(X, y).estimator_.coef_.round(1)
     array([1., 2., 3., 4., 5.])
     >>> len(coreset.sampler_.sample_indices_) < 1200
@@ -128,7 +129,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, sampler=None, *, refine=0, random_state=None):
+    def __init__(self, estimator=None, *, sampler=None, refine=0, random_state=None):
         self.estimator = estimator
         self.sampler = sampler
         self.refine = refine
@@ -187,7 +188,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
                 "QuantileRegressor, HuberRegressor, LogisticRegression, SGDRegressor)."
             )
         if self.refine:
-            check_refinable(base, caller)
+            with self._named_errors("fit"):
+                check_refinable(base)
         classifier = is_classifier(base)
         X, y, sample_weight = self._validate_X_y(
             X, y, y_kind="labels" if classifier else "continuous", sample_weight=sample_weight
@@ -217,7 +219,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         estimator.fit(X[indices], y[indices], sample_weight=sampler.sample_weight_,
                       **estimator_params)
         if self.refine:
-            refine_estimator(estimator, X, y, sample_weight, self.refine)
+            with self._named_errors("fit"):
+                refine_estimator(estimator, X, y, sample_weight, self.refine)
         self.estimator_ = estimator
         self.sampler_ = sampler
         return self

@@ -29,12 +29,14 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from ..utils.extmath import numerical_rank, psd_inverse_sqrt_factor
 
 __all__ = [
     "countsketch",
     "default_sketch_size",
     "exact_leverage_scores",
-    "leverage_scores",
     "sketch_preconditioner",
     "sketched_leverage_scores",
     "srht",
@@ -42,12 +44,14 @@ __all__ = [
 ]
 
 
-def _rank_cut(singular_values, shape):
-    """Number of singular values above the usual numerical-rank threshold."""
-    if singular_values.size == 0 or singular_values[0] == 0:
-        return 0
-    threshold = singular_values[0] * max(shape) * np.finfo(np.float64).eps
-    return int(np.sum(singular_values > threshold))
+def reproducible_random_state(random_state):
+    """A RandomState for the score functions: None gives ``RandomState(0)``.
+
+    Scores are deterministic by default (a sketch only preconditions the
+    exact computation there); an int seeds a new generator and an instance
+    is used as it is, as :func:`sklearn.utils.check_random_state` does.
+    """
+    return check_random_state(0 if random_state is None else random_state)
 
 
 def default_sketch_size(n_samples, n_features):
@@ -105,7 +109,7 @@ def sketch_preconditioner(X, random_state, *, sketch_size=None, sketch="countske
     else:
         SX = countsketch(X, size, random_state)
     _, singular, Vt = scipy.linalg.svd(SX, full_matrices=False, lapack_driver="gesdd")
-    rank = _rank_cut(singular, SX.shape)
+    rank = numerical_rank(singular, max(SX.shape))
     return Vt[:rank].T / singular[:rank], rank
 
 
@@ -134,15 +138,13 @@ def well_conditioned_basis(X, random_state, *, exact_below=50_000):
     Y = _product(X, P)
     # Y is within a constant factor of orthonormal, so its Gram matrix is
     # well conditioned and its inverse square root finishes the job stably.
-    eigval, eigvec = np.linalg.eigh(Y.T @ Y)
-    keep = eigval > eigval.max() * Y.shape[1] * np.finfo(np.float64).eps
-    return Y @ (eigvec[:, keep] / np.sqrt(eigval[keep]))
+    return Y @ psd_inverse_sqrt_factor(Y.T @ Y)
 
 
 def _qr_basis(X):
     Q, R = scipy.linalg.qr(X, mode="economic", overwrite_a=False, check_finite=False)
     U_R, singular, _ = scipy.linalg.svd(R, full_matrices=False)
-    rank = _rank_cut(singular, X.shape)
+    rank = numerical_rank(singular, max(X.shape))
     if rank == R.shape[1]:
         return Q
     return Q @ U_R[:, :rank]
@@ -156,15 +158,29 @@ def exact_leverage_scores(X, random_state=None):
     :func:`well_conditioned_basis`, exactly orthonormalised, so the scores
     are exact up to rounding there too.
 
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The matrix whose rows are scored (finite values).
+    random_state : int, RandomState instance or None, default=None
+        The sketch that preconditions sparse X (None: ``RandomState(0)``);
+        unused for dense X.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+        :math:`\tau_i = x_i^\top (X^\top X)^+ x_i`, in [0, 1], summing to
+        rank(X).
+
     Examples
     --------
     >>> import numpy as np
-    >>> from skembed.sampling._leverage import exact_leverage_scores
+    >>> from skembed.sampling import exact_leverage_scores
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     >>> exact_leverage_scores(X).round(3)
     array([1. , 0.5, 0.5])
     """
-    random_state = np.random.RandomState(0) if random_state is None else random_state
+    random_state = reproducible_random_state(random_state)
     if sp.issparse(X):
         basis = well_conditioned_basis(X, random_state, exact_below=-1)
     else:
@@ -178,7 +194,9 @@ def sketched_leverage_scores(X, random_state, *, sketch_size=None, sketch="count
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
-    random_state : numpy.random.RandomState
+        The matrix whose rows are scored (finite values).
+    random_state : int, RandomState instance or None
+        The sketch and the JL projection.
     sketch_size : int, default=None
         Rows of the sketch (default :func:`default_sketch_size`).
     sketch : {"countsketch", "srht"}, default="countsketch"
@@ -193,7 +211,17 @@ def sketched_leverage_scores(X, random_state, *, sketch_size=None, sketch="count
     scores : ndarray of shape (n_samples,)
         Within a factor :math:`(1\\pm\\varepsilon)^{\\pm 2}` of the exact scores
         for an :math:`\\varepsilon` embedding (times the JL factor when used).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.sampling import exact_leverage_scores, sketched_leverage_scores
+    >>> X = np.random.RandomState(0).standard_normal((20000, 5))
+    >>> ratio = sketched_leverage_scores(X, 0) / exact_leverage_scores(X)
+    >>> bool(0.5 < ratio.min() and ratio.max() < 2)
+    True
     """
+    random_state = check_random_state(random_state)
     n_samples = X.shape[0]
     P, rank = sketch_preconditioner(X, random_state, sketch_size=sketch_size, sketch=sketch)
     k = int(np.ceil(8 * np.log(max(n_samples, 2)))) if jl_dim is None else jl_dim
@@ -202,10 +230,3 @@ def sketched_leverage_scores(X, random_state, *, sketch_size=None, sketch="count
         P = P @ G
     return _row_sq_norms(_product(X, P))
 
-
-def leverage_scores(X, *, solver="exact", random_state=None):
-    """Leverage scores by ``solver`` in {"exact", "sketch"}."""
-    random_state = np.random.RandomState(0) if random_state is None else random_state
-    if solver == "sketch":
-        return sketched_leverage_scores(X, random_state)
-    return exact_leverage_scores(X, random_state)

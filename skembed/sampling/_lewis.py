@@ -41,7 +41,8 @@ import numpy as np
 import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
-from ._leverage import well_conditioned_basis
+from ..utils.extmath import psd_inverse_sqrt_factor
+from ._leverage import reproducible_random_state, well_conditioned_basis
 
 __all__ = ["lewis_fixed_point_map", "lewis_weights", "lewis_weights_convex"]
 
@@ -61,9 +62,7 @@ def _quadratic_forms(Y, scale):
     except np.linalg.LinAlgError:
         # Weights so extreme that the Gram matrix lost definiteness in
         # floating point: fall back to its pseudo-inverse square root.
-        eigval, eigvec = np.linalg.eigh(gram)
-        keep = eigval > eigval.max() * gram.shape[0] * np.finfo(np.float64).eps
-        inverse_factor = (eigvec[:, keep] / np.sqrt(eigval[keep])).T
+        inverse_factor = psd_inverse_sqrt_factor(gram).T
     Z = Y @ inverse_factor.T.astype(Y.dtype)
     return np.einsum("ij,ij->i", Z, Z).astype(np.float64)
 
@@ -79,14 +78,16 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The matrix whose rows are weighted (finite values).
     p : float
         The norm, p >= 1 (any p > 0 works for the iteration).
     tol : float, default=1e-6
         Stop when no weight changes by more than ``tol`` relative.
     max_iter : int, default=200
         Most iterations.
-    random_state : numpy.random.RandomState, default=None
-        Used for the sketch that preconditions large or sparse X.
+    random_state : int, RandomState instance or None, default=None
+        The sketch that preconditions large or sparse X (None:
+        ``RandomState(0)``).
     basis : ndarray, default=None
         A precomputed well-conditioned basis of colsp(X).
 
@@ -100,13 +101,13 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
     Examples
     --------
     >>> import numpy as np
-    >>> from skembed.sampling._lewis import lewis_weights
+    >>> from skembed.sampling import lewis_weights
     >>> X = np.random.RandomState(0).standard_normal((200, 3))
     >>> w, n_iter = lewis_weights(X, p=1, tol=1e-10)
     >>> float(round(w.sum(), 8))
     3.0
     """
-    random_state = np.random.RandomState(0) if random_state is None else random_state
+    random_state = reproducible_random_state(random_state)
     Y = well_conditioned_basis(X, random_state) if basis is None else basis
     n_samples = Y.shape[0]
     weights = np.zeros(n_samples)
@@ -133,6 +134,8 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
             n_iter += 1
             target = lewis_fixed_point_map(basis_phase, w, p)
             new = w ** (1 - damping) * target**damping
+            # A floor, not a rank cut: a weight that underflows to 0 would
+            # make w ** (1 - 2/p) (p < 2) and the relative change infinite.
             new = np.maximum(new, np.finfo(np.float64).tiny)
             change = np.max(np.abs(new - w) / new)
             w = new
@@ -166,7 +169,7 @@ def lewis_weights_convex(X, p, *, random_state=None):
             f"lewis_weights_convex: the log-det program is convex for p >= 2, got p={p}. "
             "Use lewis_weights (the Cohen-Peng fixed point) for p < 2."
         )
-    random_state = np.random.RandomState(0) if random_state is None else random_state
+    random_state = reproducible_random_state(random_state)
     Y = well_conditioned_basis(X, random_state)
     rank = Y.shape[1]
     M = cp.Variable((rank, rank), PSD=True)

@@ -50,11 +50,11 @@ def _kind(estimator):
     return None
 
 
-def check_refinable(estimator, caller):
+def check_refinable(estimator):
     """Raise a ValueError before any work when ``estimator`` cannot be refined."""
     if _kind(estimator) is None:
         raise ValueError(
-            f"{caller}: refine supports LinearRegression, Ridge, QuantileRegressor(alpha=0) "
+            "refine supports LinearRegression, Ridge, QuantileRegressor(alpha=0) "
             "and binary LogisticRegression with an l2 penalty or none (no class_weight); "
             f"got {estimator!r}. Use refine=0 for other estimators."
         )
@@ -133,7 +133,7 @@ def _logistic(estimator, X, y, v, n_passes):
     classes = estimator.classes_
     if len(classes) != 2:
         raise ValueError(
-            "CoresetEstimator.fit: refine supports binary LogisticRegression; "
+            "refine supports binary LogisticRegression; "
             f"this one has {len(classes)} classes. Use refine=0."
         )
     A = _design(X, estimator.fit_intercept)

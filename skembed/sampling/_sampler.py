@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ..base import ValidationMixin
+from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context, safe_indexing
 from ._leverage import (
     exact_leverage_scores,
@@ -96,14 +96,18 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         factor), a sketch-preconditioned basis (Lewis weights, still exact),
         programs against a Lewis-weight embedding (sensitivities). ``"auto"``
         sketches leverage above 200,000 rows, Lewis bases above 50,000 rows
-        and sensitivities above 500 rows.
+        and sensitivities above 500 rows. Not used by ``method="uniform"``.
     tol : float, default=1e-6
         Lewis weights: stop when no weight changes by more than ``tol``
-        (relative).
+        (relative). Only used when ``method="lewis"``, or by the Lewis-weight
+        embedding of sketched sensitivities (``"sensitivity"``, ``"hybrid"``).
     max_iter : int, default=200
-        Lewis weights: most iterations.
+        Lewis weights: most iterations. Only used where ``tol`` is.
     n_jobs : int, default=None
-        Parallel workers for the sensitivity programs (joblib).
+        Parallel workers for the sensitivity programs (joblib: None is one
+        unless a ``joblib.parallel_config`` context says otherwise, -1 all
+        CPUs). Only used when ``method`` is ``"sensitivity"`` or
+        ``"hybrid"`` with ``p`` other than 2.
     random_state : int, RandomState instance or None, default=None
         The draw of the sample and the sketches.
 
@@ -183,17 +187,17 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         "solver": [StrOptions({"auto", "exact", "sketch"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "random_state": ["random_state"],
     }
 
     def __init__(
         self,
         n_samples=1000,
+        *,
         p=2.0,
         method="lewis",
         scheme="bernoulli",
-        *,
         include_target=True,
         fit_intercept=True,
         solver="auto",
@@ -237,7 +241,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         X, target, sample_weight = self._validate(X, y, sample_weight)
         random_state = check_random_state(self.random_state)
         design = self._design(X, target, sample_weight)
-        scores, n_iter = self._scores(design, sample_weight, random_state)
+        with self._named_errors("fit"):
+            scores, n_iter = self._scores(design, sample_weight, random_state)
         if not scores.sum() > 0:
             raise ValueError(
                 "SensitivitySampler.fit: every row has score 0 (the scored design "

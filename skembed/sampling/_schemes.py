@@ -18,6 +18,7 @@ i.i.d.
 """
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 __all__ = ["bernoulli_sample", "iid_sample", "inclusion_probabilities"]
 
@@ -32,10 +33,16 @@ def inclusion_probabilities(q, n_samples):
     n_samples : int
         The expected sample size m.
 
+    Returns
+    -------
+    inclusion : ndarray of shape (n,)
+        :math:`\\pi_i`, in [0, 1]; 0 where q is 0, 1 everywhere else when
+        ``n_samples`` is at least the number of rows with q > 0.
+
     Examples
     --------
     >>> import numpy as np
-    >>> from skembed.sampling._schemes import inclusion_probabilities
+    >>> from skembed.sampling import inclusion_probabilities
     >>> inclusion_probabilities(np.array([0.7, 0.1, 0.1, 0.1]), 2)
     array([1.        , 0.33333333, 0.33333333, 0.33333333])
     """
@@ -56,14 +63,68 @@ def inclusion_probabilities(q, n_samples):
 
 
 def bernoulli_sample(q, n_samples, random_state):
-    """Keep row i with probability :math:`\\pi_i`; returns ``(indices, weights, pi)``."""
+    """Keep row i independently with probability :math:`\\pi_i`, weight :math:`1/\\pi_i`.
+
+    Parameters
+    ----------
+    q : ndarray of shape (n,)
+        Non-negative sampling distribution (sums to 1).
+    n_samples : int
+        The expected sample size m (see :func:`inclusion_probabilities`).
+    random_state : int, RandomState instance or None
+        The draw.
+
+    Returns
+    -------
+    indices : ndarray of int
+        The kept rows, in increasing order.
+    weights : ndarray of float
+        Their weights :math:`1/\\pi_i`.
+    inclusion : ndarray of shape (n,)
+        :math:`\\pi_i` for every row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.sampling import bernoulli_sample
+    >>> indices, weights, _ = bernoulli_sample(np.full(1000, 1e-3), 100, random_state=0)
+    >>> bool(np.allclose(weights, 10.0)), 60 < len(indices) < 140
+    (True, True)
+    """
+    random_state = check_random_state(random_state)
     inclusion = inclusion_probabilities(q, n_samples)
     kept = np.flatnonzero(random_state.uniform(size=q.shape[0]) < inclusion)
     return kept, 1.0 / inclusion[kept], inclusion
 
 
 def iid_sample(q, n_samples, random_state):
-    """m draws with replacement; returns ``(indices, weights)`` with duplicates merged."""
+    """``n_samples`` draws with replacement from q, weight :math:`1/(m q_i)` per draw.
+
+    Parameters
+    ----------
+    q : ndarray of shape (n,)
+        Sampling distribution (sums to 1).
+    n_samples : int
+        The number of draws m.
+    random_state : int, RandomState instance or None
+        The draws.
+
+    Returns
+    -------
+    indices : ndarray of int
+        The drawn rows, in increasing order, each once.
+    weights : ndarray of float
+        Their weights, :math:`c_i/(m q_i)` for a row drawn :math:`c_i` times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.sampling import iid_sample
+    >>> indices, weights = iid_sample(np.full(1000, 1e-3), 100, random_state=0)
+    >>> float(weights.sum())
+    1000.0
+    """
+    random_state = check_random_state(random_state)
     draws = random_state.choice(q.shape[0], size=n_samples, replace=True, p=q)
     indices, counts = np.unique(draws, return_counts=True)
     return indices, counts / (n_samples * q[indices])

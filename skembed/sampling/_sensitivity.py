@@ -36,9 +36,11 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
+from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
-from ._leverage import well_conditioned_basis
+from ..utils.extmath import pseudo_inverse
+from ._leverage import reproducible_random_state, well_conditioned_basis
 from ._lewis import lewis_weights
 
 __all__ = ["exact_sensitivities", "lewis_sensitivity_bound", "sketched_sensitivities"]
@@ -155,13 +157,16 @@ def _sensitivities_against(Z, rows, p, n_jobs):
     scores = np.zeros(len(rows))
     # Rows that are zero up to rounding (a basis of data with zero rows
     # carries ~1e-32 there) have sensitivity 0 and would make the program
-    # infeasible in floating point.
+    # infeasible in floating point. This is a floor on squared row norms
+    # (1e-24 of the largest, i.e. 1e-12 on norms), not extmath's rank
+    # tolerance: it tells rows apart, not singular values, and must not
+    # depend on the number of rows.
     norms = np.einsum("ij,ij->i", rows, rows)
     nonzero = np.flatnonzero(norms > 1e-24 * max(norms.max(initial=0.0), np.finfo(float).tiny))
     if nonzero.size == 0:
         return scores
     if p == 2:
-        gram_inverse = np.linalg.pinv(Z.T @ Z)
+        gram_inverse = pseudo_inverse(Z.T @ Z)
         sub = rows[nonzero]
         scores[nonzero] = np.einsum("ij,jk,ik->i", sub, gram_inverse, sub)
         return scores
@@ -176,15 +181,34 @@ def _sensitivities_against(Z, rows, p, n_jobs):
 def exact_sensitivities(X, p, *, n_jobs=None, random_state=None):
     """Exact lp sensitivities: one convex program per row (small n).
 
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The matrix whose rows are scored (finite values).
+    p : float
+        The norm, p >= 1: a linear program per row for p = 1, the leverage
+        scores (closed form) for p = 2, a cvxpy program otherwise.
+    n_jobs : int, default=None
+        Parallel workers for the programs (joblib).
+    random_state : int, RandomState instance or None, default=None
+        The sketch that preconditions large or sparse X (None:
+        ``RandomState(0)``).
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+        :math:`s_i = 1/\\min\\{\\|Xb\\|_p^p : x_i^\\top b = 1\\}` (0 on zero
+        rows).
+
     Examples
     --------
     >>> import numpy as np
-    >>> from skembed.sampling._sensitivity import exact_sensitivities
+    >>> from skembed.sampling import exact_sensitivities
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
     >>> exact_sensitivities(X, p=1).round(6)
     array([1.  , 0.25, 0.25, 0.5 ])
     """
-    random_state = np.random.RandomState(0) if random_state is None else random_state
+    random_state = reproducible_random_state(random_state)
     Y = well_conditioned_basis(X, random_state)
     return _sensitivities_against(Y, Y, p, n_jobs)
 
@@ -198,12 +222,46 @@ def sketched_sensitivities(X, p, random_state, *, embedding_size=None, n_jobs=No
                            tol=1e-6, max_iter=200):
     """lp sensitivities against a Lewis-weight lp subspace embedding of X.
 
+    Each row's program is solved against ``embedding_size`` rows drawn by
+    their Lewis weights and scaled by :math:`\\pi_j^{-1/p}` instead of all n
+    rows: within a factor :math:`1\\pm\\varepsilon` of the exact scores for an
+    :math:`\\varepsilon` embedding.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The matrix whose rows are scored (finite values).
+    p : float
+        The norm, p >= 1.
+    random_state : int, RandomState instance or None
+        The sketch that preconditions large or sparse X and the draw of the
+        embedding.
+    embedding_size : int, default=None
+        Expected rows of the embedding (default ``max(200, 10 rank)``); with
+        at least n the exact sensitivities are returned.
+    n_jobs : int, default=None
+        Parallel workers for the programs (joblib).
+    tol, max_iter : float and int, default=1e-6 and 200
+        Stopping rule of the Lewis weights that build the embedding.
+
     Returns
     -------
     scores : ndarray of shape (n_samples,)
+        The estimated sensitivities.
     n_iter : int
-        Iterations of the Lewis weights that built the embedding.
+        Iterations of the Lewis weights that built the embedding (0 when
+        none was needed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.sampling import sketched_sensitivities
+    >>> X = np.random.RandomState(0).standard_normal((300, 3))
+    >>> scores, n_iter = sketched_sensitivities(X, 1, random_state=0)
+    >>> scores.shape
+    (300,)
     """
+    random_state = check_random_state(random_state)
     Y = well_conditioned_basis(X, random_state)
     n_samples, rank = Y.shape
     size = default_embedding_size(n_samples, rank) if embedding_size is None else embedding_size
