@@ -29,17 +29,20 @@ Run: ``python benchmarks/sampling.py [--part lad|refine|coherent|ls|speed|all] [
 """
 
 import argparse
-import time
 
 import numpy as np
-from _harness import compare, format_table, record
+from _harness import compare, format_table, record, timed
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, QuantileRegressor
 
-from skembed.sampling import CoresetEstimator, SensitivitySampler
-from skembed.sampling._leverage import exact_leverage_scores, sketched_leverage_scores
-from skembed.sampling._lewis import lewis_weights
-from skembed.sampling._schemes import bernoulli_sample
+from skembed.sampling import (
+    CoresetEstimator,
+    SensitivitySampler,
+    bernoulli_sample,
+    exact_leverage_scores,
+    lewis_weights,
+    sketched_leverage_scores,
+)
 
 SIZES = (500, 1000, 2000, 5000)
 
@@ -81,17 +84,20 @@ def coreset_table(X, y, model, objective, methods, p, seeds, sizes, full_seconds
     """Rows: method x m, objective ratio median/max over seeds, times."""
     rows = []
     for name, params in methods.items():
-        start = time.perf_counter()
-        sampler = SensitivitySampler(p=p, random_state=0, **params).fit(X, y)
-        score_seconds = time.perf_counter() - start
+        sampler, score_seconds = timed(
+            lambda params=params: SensitivitySampler(p=p, random_state=0, **params).fit(X, y)
+        )
         q = sampler.probabilities_
         for m in sizes:
             ratios, fit_times, sizes_drawn = [], [], []
             for seed in range(seeds):
                 indices, weights, _ = bernoulli_sample(q, m, np.random.RandomState(seed))
-                start = time.perf_counter()
-                fitted = clone(model).fit(X[indices], y[indices], sample_weight=weights)
-                fit_times.append(time.perf_counter() - start)
+                fitted, seconds = timed(
+                    lambda rows=indices, weights=weights: clone(model).fit(
+                        X[rows], y[rows], sample_weight=weights
+                    )
+                )
+                fit_times.append(seconds)
                 ratios.append(objective(fitted, X, y) / optimum)
                 sizes_drawn.append(len(indices))
             path = score_seconds + float(np.median(fit_times))
@@ -112,11 +118,13 @@ def refine_table(X, y, seeds, full_seconds, optimum, passes_list=(5, 10, 20)):
         for passes in passes_list:
             ratios, times = [], []
             for seed in range(min(seeds, 5)):
-                start = time.perf_counter()
-                coreset = CoresetEstimator(
-                    lad_model(), SensitivitySampler(m, p=1, random_state=seed), refine=passes
-                ).fit(X, y)
-                times.append(time.perf_counter() - start)
+                sampler = SensitivitySampler(m, p=1, random_state=seed)
+                coreset, seconds = timed(
+                    lambda sampler=sampler, passes=passes: CoresetEstimator(
+                        lad_model(), sampler=sampler, refine=passes
+                    ).fit(X, y)
+                )
+                times.append(seconds)
                 ratios.append(lad_objective(coreset, X, y) / optimum)
             rows.append({
                 "method": f"lewis + refine={passes}", "m": m,
@@ -130,9 +138,8 @@ def refine_table(X, y, seeds, full_seconds, optimum, passes_list=(5, 10, 20)):
 
 def time_full_fit(model, objective, X, y):
     """Fit ``model`` on all rows: (seconds, full-data objective at its solution)."""
-    start = time.perf_counter()
-    model.fit(X, y)
-    return time.perf_counter() - start, objective(model, X, y)
+    fitted, seconds = timed(lambda: model.fit(X, y))
+    return seconds, objective(fitted, X, y)
 
 
 def refine_part(seeds, n_words):
