@@ -523,3 +523,27 @@ def test_coreset_routes_fit_params():
         routed.fit(X, y, tag=tag)
         np.testing.assert_array_equal(routed.estimator_.tag_,
                                       tag[routed.sampler_.sample_indices_])
+
+
+@pytest.mark.parametrize(
+    "method, solver, n_rows, expected",
+    [
+        ("uniform", "auto", 100, {}),
+        ("leverage", "auto", 100, {"leverage": "exact"}),
+        ("lewis", "auto", 100, {"lewis_basis": "exact"}),
+        ("sensitivity", "auto", 600, {"sensitivity": "sketch"}),
+        ("hybrid", "auto", 100, {"sensitivity": "exact", "leverage": "exact"}),
+        ("root_leverage", "sketch", 100, {"leverage": "sketch"}),
+    ],
+)
+def test_solver_is_resolved_once_per_step(method, solver, n_rows, expected):
+    X = np.random.RandomState(0).normal(size=(n_rows, 3))
+    p = 3.0 if method == "hybrid" else 1.0
+    sampler = SensitivitySampler(50, method=method, solver=solver, p=p, random_state=0).fit(X)
+    assert sampler.solvers_ == expected
+
+
+def test_sparse_lewis_basis_is_sketched_and_says_so():
+    X = sp.random(300, 5, density=0.5, random_state=0, format="csr")
+    sampler = SensitivitySampler(50, method="lewis", p=1.0, solver="exact", random_state=0).fit(X)
+    assert sampler.solvers_ == {"lewis_basis": "sketch"}

@@ -129,6 +129,10 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         :math:`v_i c_i/(m q_i)` with :math:`c_i` draws (i.i.d.).
     n_iter_ : int
         Lewis-weight iterations run (1 for one-pass scores).
+    solvers_ : dict of str -> {"exact", "sketch"}
+        ``solver`` as resolved for each scoring step the method ran:
+        ``"leverage"``, ``"lewis_basis"``, ``"sensitivity"`` (empty for
+        ``"uniform"``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -241,6 +245,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         X, target, sample_weight = self._validate(X, y, sample_weight)
         random_state = check_random_state(self.random_state)
         design = self._design(X, target, sample_weight)
+        self.solvers_ = self._resolve_solvers(design)
         with self._named_errors("fit"):
             scores, n_iter = self._scores(design, sample_weight, random_state)
         if not scores.sum() > 0:
@@ -322,47 +327,71 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             design *= (np.asarray(sample_weight, dtype=np.float64) ** (1 / self.p))[:, None]
         return design
 
-    def _leverage(self, design, random_state):
-        n_rows = design.shape[0]
-        sketch = self.solver == "sketch" or (
-            self.solver == "auto" and n_rows > SKETCH_LEVERAGE_ABOVE
-        )
-        if sketch:
-            return sketched_leverage_scores(design, random_state)
-        return exact_leverage_scores(design, random_state)
+    #: The scoring steps each method runs.
+    _STEPS = {
+        "uniform": (),
+        "leverage": ("leverage",),
+        "root_leverage": ("leverage",),
+        "lewis": ("lewis_basis",),
+        "sensitivity": ("sensitivity",),
+        "hybrid": ("sensitivity", "leverage"),
+    }
 
-    def _sensitivities(self, design, random_state):
-        n_rows = design.shape[0]
-        exact = self.solver == "exact" or (
-            self.solver == "auto" and n_rows <= EXACT_SENSITIVITY_BELOW
-        )
-        if exact:
-            return exact_sensitivities(design, self.p, n_jobs=self.n_jobs, random_state=random_state), 1
-        return sketched_sensitivities(
-            design, self.p, random_state, n_jobs=self.n_jobs, tol=self.tol, max_iter=self.max_iter
-        )
+    def _resolve_solvers(self, design):
+        """``solver`` resolved, once, for each step ``method`` runs.
+
+        ``"auto"`` sketches each step above its own size: leverage scores
+        above ``SKETCH_LEVERAGE_ABOVE`` rows, the Lewis basis above
+        ``EXACT_BASIS_BELOW`` rows (or for sparse input, which has no thin
+        QR), sensitivities above ``EXACT_SENSITIVITY_BELOW`` rows.
+        """
+        n_rows, sparse_input = design.shape[0], sp.issparse(design)
+        if self.solver != "auto":
+            solvers = {step: self.solver for step in self._STEPS[self.method]}
+            if sparse_input and "lewis_basis" in solvers:
+                solvers["lewis_basis"] = "sketch"
+            return solvers
+        exact = {
+            "leverage": n_rows <= SKETCH_LEVERAGE_ABOVE,
+            "lewis_basis": n_rows <= EXACT_BASIS_BELOW and not sparse_input,
+            "sensitivity": n_rows <= EXACT_SENSITIVITY_BELOW,
+        }
+        return {step: "exact" if exact[step] else "sketch" for step in self._STEPS[self.method]}
 
     def _scores(self, design, sample_weight, random_state):
-        method = self.method
+        method, solvers = self.method, self.solvers_
         if method == "uniform":
             weights = np.ones(design.shape[0]) if sample_weight is None else sample_weight
             return np.asarray(weights, dtype=np.float64).copy(), 1
-        if method == "leverage":
-            return self._leverage(design, random_state), 1
-        if method == "root_leverage":
-            return np.sqrt(self._leverage(design, random_state)), 1
         if method == "lewis":
-            exact_below = {"exact": np.inf, "sketch": -1, "auto": EXACT_BASIS_BELOW}[self.solver]
+            exact_below = np.inf if solvers["lewis_basis"] == "exact" else -1
             basis = well_conditioned_basis(design, random_state, exact_below=exact_below)
             return lewis_weights(
                 design, self.p, tol=self.tol, max_iter=self.max_iter, basis=basis
             )
-        sensitivities, n_iter = self._sensitivities(design, random_state)
-        if method == "sensitivity":
-            return sensitivities, n_iter
+        n_iter = 1
+        if "sensitivity" in solvers:
+            if solvers["sensitivity"] == "exact":
+                sensitivities = exact_sensitivities(
+                    design, self.p, n_jobs=self.n_jobs, random_state=random_state
+                )
+            else:
+                sensitivities, n_iter = sketched_sensitivities(
+                    design, self.p, random_state, n_jobs=self.n_jobs, tol=self.tol,
+                    max_iter=self.max_iter,
+                )
+            if method == "sensitivity":
+                return sensitivities, n_iter
+        if solvers["leverage"] == "sketch":
+            leverage = sketched_leverage_scores(design, random_state)
+        else:
+            leverage = exact_leverage_scores(design, random_state)
+        if method == "leverage":
+            return leverage, n_iter
+        if method == "root_leverage":
+            return np.sqrt(leverage), n_iter
         # hybrid: q = (s / S + tau / r) / 2, stored as the scores s + (S / r) tau,
         # an upper bound of s summing to 2 S.
-        leverage = self._leverage(design, random_state)
         total, rank = sensitivities.sum(), leverage.sum()
         return sensitivities + (total / rank) * leverage, n_iter
 
