@@ -8,17 +8,26 @@ import numpy as np
 import pytest
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import normalize
 
-from skembed.cluster import SubspaceClusterer
-from skembed.cluster._collaborative import collaborative_labels, ridge_map
+from skembed.cluster import (
+    SubspaceClusterer,
+    affinity_from_representation,
+    fit_collaborative,
+    fit_subspace_bases,
+    predict_by_bases,
+    predict_collaborative,
+    spectral_labels,
+)
 from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
-from skembed.cluster._spectral import affinity_from_representation, spectral_labels
+from skembed.cluster._out_of_sample import collaborative_labels, ridge_map
 from skembed.cluster._ssc import _system_inverse, ssc_admm
 from skembed.datasets import make_subspaces
 from skembed.metrics import clustering_accuracy
+from skembed.utils._compat import has_compiled_gram_solver
 
 METHODS = ["ensc", "ssc", "omp", "lsr", "lrr", "tsc"]
 # Per-method settings of the accuracy test: OMP stops at the subspace
@@ -335,9 +344,17 @@ def test_collaborative_predict_labels_held_out_points_and_training_points():
     scale = np.mean(np.sum(X[:500] ** 2, axis=1))
     for alpha, fitted in [(0.01, model), (3.0, SubspaceClusterer(
             5, out_of_sample="collaborative", collaborative_alpha=3.0, random_state=0).fit(X[:500]))]:
-        points, bounds, projection = fitted._collaborative
+        assert fitted.collaborative_alpha_ == alpha
+        rule = fit_collaborative(X[:500], fitted.labels_, fitted.n_clusters_, alpha=alpha)
+        points, bounds, projection = rule
         np.testing.assert_array_equal(np.diff(bounds), np.bincount(fitted.labels_))
-        np.testing.assert_allclose(projection, ridge_map(points, alpha * scale), rtol=1e-12)
+        np.testing.assert_array_equal(points, X[:500][np.argsort(fitted.labels_, kind="stable")])
+        expected = ridge_map(points, alpha * scale)
+        np.testing.assert_allclose(projection, expected, rtol=1e-12,
+                                   atol=1e-12 * np.abs(expected).max())
+        # predict is that rule.
+        np.testing.assert_array_equal(fitted.predict(X[500:]),
+                                      predict_collaborative(X[500:], rule))
 
 
 def test_switching_the_rule_after_fit_never_uses_stale_points(subspaces):
@@ -360,16 +377,14 @@ def test_collaborative_predict_beats_bases_with_few_points_per_subspace():
     X, y = make_subspaces(n_samples=1200, n_features=40, n_subspaces=4, subspace_dim=8,
                           noise=0.1, random_state=2)
     fit, rest = np.arange(48), np.arange(48, 1200)
-    scores = {}
-    for rule in ("basis", "collaborative"):
-        model = SubspaceClusterer(4, method="lsr", out_of_sample=rule, random_state=0)
-        model.fit(X[fit])
-        # Isolate the rule from the clustering: refit its state on true labels.
-        model.labels_ = y[fit]
-        model.subspace_bases_, model.subspace_offsets_ = model._fit_bases(X[fit], y[fit])
-        if rule == "collaborative":
-            model._fit_collaborative(X[fit])
-        scores[rule] = np.mean(model.predict(X[rest]) == y[rest])
+    # The estimator's default ridge weight.
+    alpha = SubspaceClusterer(4, method="lsr", out_of_sample="collaborative",
+                              random_state=0).fit(X[fit]).collaborative_alpha_
+    # Isolate the rule from the clustering: build its state from true labels.
+    bases, offsets = fit_subspace_bases(X[fit], y[fit], 4)
+    rule = fit_collaborative(X[fit], y[fit], 4, alpha=alpha)
+    scores = {"basis": np.mean(predict_by_bases(X[rest], bases, offsets) == y[rest]),
+              "collaborative": np.mean(predict_collaborative(X[rest], rule) == y[rest])}
     assert scores["collaborative"] >= 0.95
     assert scores["collaborative"] > scores["basis"]
 
@@ -484,20 +499,82 @@ def test_caller_array_untouched(subspaces):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(method="omp", gamma=10.0), "no gamma"),
-        (dict(method="lsr", tau=0.5), "tau"),
         (dict(gamma=1.0), "gamma > 1"),
+        (dict(method="ssc", gamma=0.5), "gamma > 1"),
         (dict(method="tsc", affine=True), "affine=True"),
         (dict(method="ensc", affine=True), "affine=True"),
         (dict(method="lsr", affine=True, out_of_sample="collaborative"), "no affine form"),
-        (dict(collaborative_alpha=0.1), "collaborative_alpha"),
-        (dict(method="lsr", outlier_gamma=5.0), "outlier_gamma"),
     ],
 )
 def test_option_mismatches_rejected(subspaces, params, match):
+    # Only values the chosen method uses and cannot honour: affine=True would
+    # fit linear subspaces with "tsc" or "ensc".
     X, _ = subspaces
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match="SubspaceClusterer.fit: .*" + match):
         SubspaceClusterer(5, **params).fit(X)
+
+
+@pytest.mark.parametrize(
+    "method, unused",
+    [
+        ("omp", dict(gamma=10.0, tau=0.5, outlier_gamma=5.0, max_iter=3)),
+        ("tsc", dict(gamma=10.0, n_candidates=7)),
+        ("lsr", dict(tau=0.5, outlier_gamma=5.0, n_candidates=7, max_iter=3)),
+        ("ensc", dict(outlier_gamma=5.0, collaborative_alpha=0.1, max_iter=3)),
+        ("ssc", dict(tau=0.5, n_candidates=7, n_neighbors=3, affinity="symmetric")),
+    ],
+)
+def test_parameters_the_method_does_not_use_are_ignored(method, unused):
+    X, _ = make_subspaces(n_samples=150, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.01, random_state=0)
+    base = dict(method=method, random_state=0, **{k: v for k, v in unused.items()
+                                                  if k == "affinity"})
+    plain = SubspaceClusterer(3, **base).fit(X)
+    ignoring = SubspaceClusterer(3, **{**base, **unused}).fit(X)
+    assert (plain.representation_matrix_ != ignoring.representation_matrix_).nnz == 0
+    np.testing.assert_array_equal(plain.labels_, ignoring.labels_)
+    np.testing.assert_array_equal(plain.predict(X), ignoring.predict(X))
+    for name in ("gamma_", "tau_", "n_nonzero_", "n_candidates_", "max_iter_", "affinity_",
+                 "n_neighbors_", "collaborative_alpha_"):
+        assert getattr(plain, name) == getattr(ignoring, name)
+
+
+def test_a_grid_over_method_scores_every_method(subspaces):
+    # tau is the elastic net's: "omp" ignores it instead of failing the fit.
+    X, y = subspaces
+    search = GridSearchCV(SubspaceClusterer(5, tau=0.8, random_state=0),
+                          {"method": ["ensc", "omp"]}, scoring="adjusted_rand_score", cv=2,
+                          error_score="raise").fit(X, y)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+@pytest.mark.parametrize(
+    "params, resolved",
+    [
+        (dict(), dict(gamma_=100.0, tau_=0.9, n_nonzero_=50, n_candidates_=None,
+                      max_iter_=None, affinity_="knn", n_neighbors_=5)),
+        (dict(method="ssc"), dict(gamma_=20.0, tau_=None, n_nonzero_=None, max_iter_=200,
+                                  affinity_="knn")),
+        (dict(method="omp"), dict(gamma_=None, tau_=None, n_nonzero_=10, n_candidates_=None,
+                                  affinity_="symmetric", n_neighbors_=None)),
+        (dict(method="lsr", n_nonzero=10), dict(gamma_=100.0, n_nonzero_=10, max_iter_=None)),
+        (dict(method="lrr", max_iter=50), dict(gamma_=1.0, max_iter_=50)),
+        # TSC's q: a twentieth of the points per cluster, at least 3.
+        (dict(method="tsc"), dict(gamma_=None, n_nonzero_=5, affinity_="symmetric")),
+        (dict(n_candidates=40, n_nonzero=500), dict(n_nonzero_=499, n_candidates_=40)),
+        (dict(n_clusters="auto"), dict(affinity_="symmetric")),
+        (dict(affinity="knn", n_neighbors=8), dict(affinity_="knn", n_neighbors_=8)),
+        (dict(out_of_sample="collaborative"), dict(collaborative_alpha_=0.01)),
+        (dict(collaborative_alpha=0.3), dict(collaborative_alpha_=None)),
+    ],
+)
+def test_defaults_are_resolved_into_fitted_attributes(subspaces, params, resolved):
+    X, _ = subspaces
+    params = {"n_clusters": 5, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SubspaceClusterer(random_state=0, **params).fit(X)
+    assert {name: getattr(model, name) for name in resolved} == resolved
 
 
 def test_too_many_clusters_rejected():
@@ -510,13 +587,31 @@ def test_too_many_clusters_rejected():
 
 def test_all_zero_rows_are_isolated_not_fatal():
     X, _ = make_subspaces(n_samples=60, n_features=10, n_subspaces=2, subspace_dim=2,
-                          random_state=6)
-    X[3] = 0
+                          noise=0.01, random_state=6)
+    others = np.arange(60) != 3
+    with_zero = X.copy()
+    with_zero[3] = 0
     for method in METHODS:
-        labels = SubspaceClusterer(2, method=method, random_state=0).fit_predict(X)
-        assert labels.shape == (60,)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = SubspaceClusterer(2, method=method, random_state=0).fit(with_zero)
+            without = SubspaceClusterer(2, method=method, random_state=0).fit(X[others])
+        # The zero row is expressed by no point (LRR's dense solve leaves
+        # rounding) and, but for LRR, whose rounding is normalised like any
+        # row, linked to none ...
+        C = abs(model.representation_matrix_)
+        assert C[3].toarray().max() <= 1e-12 * C.max()
+        if method != "lrr":
+            assert model.affinity_matrix_[3].nnz == 0
+        assert model.labels_[3] in (0, 1)
+        # ... and the other points are clustered as if it were not there.
+        assert clustering_accuracy(without.labels_, model.labels_[others]) == 1.0
+        # No subspace fits it better than another: the first cluster.
+        assert model.predict(with_zero[[3]])[0] == 0
 
 
+@pytest.mark.skipif(not has_compiled_gram_solver(),
+                    reason="the installed scikit-learn offers no compiled solver skembed can call")
 def test_numpy_coordinate_descent_matches_the_compiled_one():
     # The fallback used if scikit-learn's private solver disappears.
     from skembed.cluster._ensc import _coordinate_descent, _polish
@@ -555,11 +650,59 @@ def test_ssc_warns_when_admm_stops_early():
 
     X, _ = make_subspaces(n_samples=120, n_features=20, n_subspaces=3, subspace_dim=3,
                           noise=0.05, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+    with pytest.warns(ConvergenceWarning, match="SubspaceClusterer.fit: .*max_iter=2"):
         SubspaceClusterer(3, method="ssc", max_iter=2, random_state=0).fit(X)
 
 
 def test_auto_affinity_follows_points_per_cluster():
-    few = SubspaceClusterer(10)._affinity_kind(1000)
-    many = SubspaceClusterer(10)._affinity_kind(2000)
-    assert (few, many) == ("knn", "symmetric")
+    # The kNN graph up to 100 points per cluster on average, for methods
+    # whose rows have enough nonzeros.
+    X, _ = make_subspaces(n_samples=201, n_features=20, n_subspaces=2, subspace_dim=3,
+                          noise=0.01, random_state=0)
+    few = SubspaceClusterer(2, random_state=0).fit(X[:200])
+    many = SubspaceClusterer(2, random_state=0).fit(X)
+    assert (few.affinity_, many.affinity_) == ("knn", "symmetric")
+    assert (few.n_neighbors_, many.n_neighbors_) == (5, None)
+    # The matrix clustered is the affinity named.
+    for model in (few, many):
+        expected = affinity_from_representation(model.representation_matrix_, model.affinity_,
+                                                model.n_neighbors_ or 5)
+        assert (model.affinity_matrix_ != expected).nnz == 0
+    assert SubspaceClusterer(2, method="omp", random_state=0).fit(X[:200]).affinity_ == "symmetric"
+
+
+def test_estimator_delegates_to_the_out_of_sample_functions(subspaces):
+    X, _ = subspaces
+    model = SubspaceClusterer(5, random_state=0).fit(X[:250])
+    bases, offsets = fit_subspace_bases(X[:250], model.labels_, model.n_clusters_)
+    assert len(bases) == len(model.subspace_bases_) == 5
+    for ours, expected in zip(model.subspace_bases_, bases):
+        np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(model.subspace_offsets_, offsets)
+    np.testing.assert_array_equal(model.predict(X[250:]), predict_by_bases(X[250:], bases, offsets))
+
+
+def test_affine_bases_are_centred_on_each_cluster_mean():
+    rng = np.random.RandomState(0)
+    labels = np.repeat([0, 1], 20)
+    # Two parallel lines off the origin: one direction each, offset by the mean.
+    X = np.zeros((40, 3))
+    X[:, 0] = rng.normal(size=40)
+    X[:20, 1], X[20:, 2] = 1.0, 2.0
+    bases, offsets = fit_subspace_bases(X, labels, affine=True)
+    np.testing.assert_allclose(offsets[0], [X[:20, 0].mean(), 1.0, 0.0])
+    assert [basis.shape[1] for basis in bases] == [1, 1]
+    np.testing.assert_allclose(np.abs(bases[0][:, 0]), [1.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_array_equal(predict_by_bases(X, bases, offsets), labels)
+
+
+def test_one_random_generator_per_fit():
+    # A seed and a generator seeded alike give the same fit, candidates' check
+    # included: the fit draws everything from one generator.
+    X, _ = make_subspaces(n_samples=300, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.05, random_state=0)
+    params = dict(n_candidates=30, affinity="symmetric")
+    seeded = SubspaceClusterer(3, random_state=7, **params).fit(X)
+    generator = SubspaceClusterer(3, random_state=np.random.RandomState(7), **params).fit(X)
+    np.testing.assert_array_equal(seeded.labels_, generator.labels_)
+    assert seeded.candidate_violation_rate_ == generator.candidate_violation_rate_

@@ -34,12 +34,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-try:  # scikit-learn's compiled solver is private: guard against its removal
-    from sklearn.linear_model._cd_fast import (
-        enet_coordinate_descent_gram as _sklearn_cd_gram,
-    )
-except ImportError:  # pragma: no cover - depends on the installed scikit-learn
-    _sklearn_cd_gram = None
+from ..utils._compat import enet_coordinate_descent_gram
 
 #: Rounds of support growth per point (ORGEN converges in a few).
 MAX_ROUNDS = 40

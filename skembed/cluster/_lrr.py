@@ -31,14 +31,19 @@ import numpy as np
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 
+from ..utils.extmath import numerical_rank, safe_reciprocal
+
+#: ALM steps when the caller gives none.
+MAX_ITER = 300
+
 
 def _column_shrink(M, threshold):
     norms = np.linalg.norm(M, axis=0)
-    scale = np.maximum(norms - threshold, 0.0) / np.where(norms > 0, norms, 1.0)
+    scale = np.maximum(norms - threshold, 0.0) * safe_reciprocal(norms)
     return M * scale
 
 
-def lrr_ialm(X, *, lam, tol=1e-6, max_iter=300, rho=1.5, mu=1e-4, mu_max=1e8):
+def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e8):
     """LRR coefficients of all rows of ``X``.
 
     Parameters
@@ -64,7 +69,7 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=300, rho=1.5, mu=1e-4, mu_max=1e8):
     data = X.T  # d x n, columns are points
     # Orthonormal basis of the row space of data (= column space of X).
     U, s, _ = linalg.svd(X, full_matrices=False, check_finite=False)
-    rank = int(np.sum(s > s[0] * max(X.shape) * np.finfo(float).eps)) if s.size else 0
+    rank = numerical_rank(s, max(X.shape))
     Q = U[:, :rank]
     A = data @ Q  # d x r
     r, n = rank, X.shape[0]
@@ -94,8 +99,8 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=300, rho=1.5, mu=1e-4, mu_max=1e8):
             break
     else:
         warnings.warn(
-            f"SubspaceClusterer: the LRR inexact ALM did not converge in "
-            f"max_iter={max_iter} steps; the coefficients are approximate. Raise max_iter.",
+            f"the LRR inexact ALM did not converge in max_iter={max_iter} steps; the "
+            "coefficients are approximate. Raise max_iter.",
             ConvergenceWarning,
             stacklevel=2,
         )

@@ -19,6 +19,8 @@ points.
 
 import numpy as np
 
+from ..utils.extmath import safe_reciprocal
+
 
 def _least_squares(atoms, targets, affine):
     """Stacked (affine-constrained) least squares.
@@ -71,7 +73,7 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6, candidates=None):
     """
     n_rows = len(rows)
     norms = np.linalg.norm(X, axis=1)
-    inverse_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    inverse_norms = safe_reciprocal(norms)
     targets = X[rows]
     target_norms = norms[rows]
     if candidates is not None:

@@ -33,6 +33,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 
 from ..utils import sparse_row_kneighbors
+from ..utils.extmath import safe_reciprocal
 
 #: Below this many points the eigenvectors come from a dense eigendecomposition.
 DENSE_EIGEN_LIMIT = 1000
@@ -53,8 +54,21 @@ def affinity_from_representation(C, kind="symmetric", n_neighbors=3):
     Returns
     -------
     W : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
-        Non-negative, symmetric.
+        Non-negative, symmetric, zero diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from skembed.cluster import affinity_from_representation
+    >>> C = sparse.csr_matrix(np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, -3.0, 0.0]]))
+    >>> affinity_from_representation(C).toarray()
+    array([[0., 2., 0.],
+           [2., 0., 1.],
+           [0., 1., 0.]])
     """
+    # scikit-learn's normalize, as extmath.normalize_rows is dense only: C is
+    # sparse (n x n) and must stay so.
     rows = normalize(abs(sparse.csr_matrix(C, dtype=np.float64)), norm="l2")
     if kind == "symmetric":
         W = rows + rows.T
@@ -70,8 +84,8 @@ def affinity_from_representation(C, kind="symmetric", n_neighbors=3):
 
 def _normalised_adjacency(W):
     degree = np.asarray(W.sum(axis=1)).ravel()
-    inverse_sqrt = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
-    scaling = sparse.diags(inverse_sqrt)
+    # An isolated point (degree 0) keeps a zero row and column.
+    scaling = sparse.diags(safe_reciprocal(np.sqrt(degree)))
     return sparse.csr_matrix(scaling @ W @ scaling)
 
 
@@ -126,11 +140,24 @@ def spectral_labels(W, n_clusters, *, n_init, random_state):
     Returns
     -------
     labels : ndarray of int of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from skembed.cluster import spectral_labels
+    >>> W = sparse.block_diag([np.ones((3, 3)) - np.eye(3)] * 2, format="csr")
+    >>> spectral_labels(W, 2, n_init=5, random_state=0).tolist() in ([0, 0, 0, 1, 1, 1],
+    ...                                                               [1, 1, 1, 0, 0, 0])
+    True
     """
     if n_clusters == 1:
         return np.zeros(W.shape[0], dtype=np.intp)
     rng = check_random_state(random_state)
     _, embedding = top_eigenpairs(W, n_clusters, rng)
+    # scikit-learn's normalize, not extmath.normalize_rows: an isolated point's
+    # row is rounding noise (norm about 1e-16), which normalize's floor of 10
+    # eps leaves at the origin instead of sending it to a random unit vector.
     embedding = normalize(embedding, norm="l2")
     kmeans = KMeans(n_clusters, n_init=n_init, random_state=rng)
     return kmeans.fit_predict(embedding).astype(np.intp)

@@ -59,8 +59,11 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+#: ADMM steps when the caller gives none.
+MAX_ITER = 200
 
-def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=200):
+
+def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=MAX_ITER):
     """Lasso self-representation of all rows of ``X`` by ADMM.
 
     Parameters
@@ -138,9 +141,8 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=2
             break
     else:
         warnings.warn(
-            f"SubspaceClusterer: the SSC ADMM did not converge in max_iter={max_iter} "
-            f"steps (residual {gap:.2g} > tol={tol:g}); the coefficients are approximate. "
-            "Raise SubspaceClusterer's max_iter.",
+            f"the SSC ADMM did not converge in max_iter={max_iter} steps (residual "
+            f"{gap:.2g} > tol={tol:g}); the coefficients are approximate. Raise max_iter.",
             ConvergenceWarning,
             stacklevel=2,
         )
