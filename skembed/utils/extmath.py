@@ -294,8 +294,8 @@ def constant_columns(mean, variance):
     """Mask of columns whose variance is only rounding of their mean.
 
     A constant column c centred with a computed mean differs from 0 by about
-    eps |c|, so its variance is about (eps |c|)^2; anything at most
-    (64 eps |mean|)^2 is treated as exactly constant.
+    ``eps * abs(c)``, so its variance is about ``(eps * abs(c))**2``; anything
+    at most ``(64 * eps * abs(mean))**2`` is treated as exactly constant.
 
     Examples
     --------
