@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "column_scales",
     "constant_columns",
     "mean_squared_norm",
     "normalize_rows",
@@ -305,3 +306,48 @@ def constant_columns(mean, variance):
     array([ True, False])
     """
     return np.asarray(variance) <= (64 * _EPS * np.abs(mean)) ** 2
+
+
+def column_scales(X):
+    """A positive scale per column, computed without overflow or underflow.
+
+    The root mean square of each column, evaluated as ``m * rms(x / m)`` with
+    ``m`` the column's largest absolute value, so columns of order 1e-150 or
+    1e150 neither underflow to 0 nor overflow to inf when squared. All-zero
+    columns get scale 1 (dividing by it changes nothing).
+
+    Divide the columns by these scales before a relative rank decision or a
+    Gram matrix, and undo the scaling afterwards: results that depend only on
+    the column space (leverage scores, guardedness) then do not depend on the
+    columns' units.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+
+    Returns
+    -------
+    scales : ndarray of shape (n_features,), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import column_scales
+    >>> column_scales(np.array([[3e200, 0.0], [-4e200, 0.0]]))
+    array([3.53553391e+200, 1.00000000e+000])
+    """
+    if sp.issparse(X):
+        X = sp.csc_matrix(X)
+        largest = np.asarray(abs(X).max(axis=0).todense(), dtype=np.float64).ravel()
+    else:
+        largest = np.abs(X).max(axis=0, initial=0.0).astype(np.float64)
+    safe = np.where(largest > 0, largest, 1.0)
+    n_rows = max(X.shape[0], 1)
+    if sp.issparse(X):
+        scaled = X.astype(np.float64) @ sp.diags(1.0 / safe)
+        mean_square = np.asarray(scaled.multiply(scaled).sum(axis=0)).ravel() / n_rows
+    else:
+        scaled = X / safe
+        mean_square = np.einsum("ij,ij->j", scaled, scaled, dtype=np.float64) / n_rows
+    scales = safe * np.sqrt(mean_square)
+    return np.where(scales > 0, scales, 1.0)
