@@ -145,8 +145,13 @@ def enet_coordinate_descent_gram(coef, l1, l2, gram, products, target, max_iter,
     """
     if _GRAM_SOLVER is None:
         return None
-    result = _GRAM_SOLVER(coef, l1, l2, gram, products, target, max_iter, tol,
-                          np.random.RandomState(0))
+    # The routine warns in terms of scikit-learn's estimators ("Set l1_ratio >
+    # 0", "increase the number of iterations"), which mean nothing to a
+    # skembed user; the caller judges convergence itself.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = _GRAM_SOLVER(coef, l1, l2, gram, products, target, max_iter, tol,
+                              np.random.RandomState(0))
     return np.asarray(result[0])
 
 
