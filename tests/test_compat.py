@@ -85,13 +85,23 @@ def test_compiled_elastic_net_solves_the_program():
 
 
 def _release_1_7(w, alpha, beta, Q, q, y, max_iter, tol, rng, random=0, positive=0):
-    """A stand-in with scikit-learn 1.7's signature (11 parameters), solving G = I exactly."""
-    return np.sign(q) * np.maximum(np.abs(q) - alpha, 0) / (1 + beta), 0.0, tol, 1
+    """A stand-in with scikit-learn 1.7's signature (11 parameters): cyclic coordinate descent."""
+    w = np.array(w, dtype=float)
+    for _ in range(max_iter):
+        for k in range(w.size):
+            z = q[k] - Q[k] @ w + Q[k, k] * w[k]
+            w[k] = np.sign(z) * max(abs(z) - alpha, 0.0) / (Q[k, k] + beta)
+    return w, 0.0, tol, max_iter
 
 
 def _release_1_8(w, alpha, beta, Q, q, y, max_iter, tol, rng, random=0, positive=0,
                  do_screening=1, early_stopping=1):
     return _release_1_7(w, alpha, beta, Q, q, y, max_iter, tol, rng)
+
+
+def _identity_gram_only(w, alpha, beta, Q, q, y, max_iter, tol, rng, random=0, positive=0):
+    """Right only when the Gram matrix is the identity: must be refused."""
+    return np.sign(q) * np.maximum(np.abs(q) - alpha, 0) / (1 + beta), 0.0, tol, 1
 
 
 def _wrong_answer(*args, **kwargs):
@@ -108,9 +118,12 @@ def test_adapter_calls_each_release_signature(routine):
     assert solver is not None
     coef = solver(np.zeros(2), 1.0, 0.5, np.eye(2), np.array([3.0, 0.5]), None, 10, 1e-8, None)[0]
     np.testing.assert_allclose(coef, [2 / 1.5, 0.0])
+    gram = np.array([[2.0, 0.5], [0.5, 1.0]])
+    coef = solver(np.zeros(2), 0.2, 0.1, gram, np.array([1.0, 1.0]), None, 500, 1e-12, None)[0]
+    _assert_enet_optimal(coef, gram, np.array([1.0, 1.0]), 0.2, 0.1)
 
 
-@pytest.mark.parametrize("routine", [None, _wrong_answer, _old_signature])
+@pytest.mark.parametrize("routine", [None, _wrong_answer, _old_signature, _identity_gram_only])
 def test_adapter_refuses_what_it_cannot_call_correctly(routine):
     assert _compat.adapt_gram_solver(routine) is None
 

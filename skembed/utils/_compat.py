@@ -84,23 +84,38 @@ def adapt_gram_solver(compiled):
         return compiled(w, l1, l2, gram, products, target, max_iter, tol, rng,
                         random=False, positive=False)
 
-    # min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2 with G = I, b = (3, 0.5):
-    # c_k = soft(b_k, l1) / (1 + l2) = (2 / 1.5, 0).
-    gram = np.eye(2)
-    products = np.array([3.0, 0.5])
-    expected = np.array([2.0 / 1.5, 0.0])
+    # A small elastic net with a coupled Gram matrix, distinct products and
+    # target, and both an active and an inactive coordinate, solved by
+    # coordinate descent from a non-zero start: its exact solution (checked
+    # below by its optimality conditions) must come back.
+    gram = np.array([[2.0, 0.6, 0.2], [0.6, 1.5, -0.4], [0.2, -0.4, 1.0]])
+    products = np.array([3.0, -2.0, 0.9])
+    target = np.array([1.0, -1.0, 0.5, 2.0])
+    l1, l2 = 0.5, 0.3
     for candidate in (with_screening_flag, without_screening_flag):
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                result = candidate(np.zeros(2), 1.0, 0.5, gram, products, products,
-                                   100, 1e-12, np.random.RandomState(0))
+                warnings.simplefilter("ignore", UserWarning)
+                result = candidate(np.array([0.1, 0.1, 0.1]), l1, l2, gram, products, target,
+                                   1000, 1e-14, np.random.RandomState(0))
             coef = np.asarray(result[0], dtype=np.float64)
         except Exception:  # noqa: BLE001 - any mismatch means "not usable"
             continue
-        if coef.shape == expected.shape and np.allclose(coef, expected, atol=1e-10):
+        if coef.shape == products.shape and _is_enet_optimum(coef, gram, products, l1, l2):
             return candidate
     return None
+
+
+def _is_enet_optimum(coef, gram, products, l1, l2, tol=1e-9):
+    """Optimality conditions of min 1/2 c'Gc - b'c + l1 |c|_1 + l2/2 |c|^2."""
+    gradient = products - gram @ coef - l2 * coef
+    active = coef != 0
+    return bool(
+        active.any()
+        and (~active).any()
+        and np.allclose(gradient[active], l1 * np.sign(coef[active]), atol=tol)
+        and np.all(np.abs(gradient[~active]) <= l1 + tol)
+    )
 
 
 def _import_gram_solver():
