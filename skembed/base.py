@@ -10,7 +10,6 @@ problem and the fix.
 """
 
 import contextlib
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -18,6 +17,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, validate_data
 
 from .utils._compat import Interval, check_sample_weight
+from .utils._messages import calling_estimator
 
 __all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES", "N_JOBS_CONSTRAINT"]
 
@@ -178,33 +178,35 @@ class ValidationMixin:
 
     @contextlib.contextmanager
     def _named_errors(self, method):
-        """Prefix the estimator and method to what a solver raises or warns.
+        """Put the estimator and method in front of what its solvers raise or warn.
 
         Solvers are plain functions on arrays whose messages say what went
         wrong in general terms ("the concept's covariance directions overlap
-        the target's"); inside this context a ``ValueError`` they raise, and
-        each warning they emit, is re-issued as "Estimator.method: message",
-        with the same class, so the user sees which step of which estimator
-        it comes from.
+        the target's"). Inside this context a ``ValueError`` or
+        ``RuntimeError`` they raise is re-raised as "Estimator.method:
+        message" (same class, chained to the original; an exception whose
+        class cannot be rebuilt from a message passes unchanged), and their
+        warnings, emitted with :func:`skembed.utils._messages.warn`, carry
+        the same prefix. Nothing global changes, so fits in threads do not
+        disturb each other's warning filters.
         """
         caller = self._caller(method)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        token = calling_estimator.set(caller)
+        try:
+            yield
+        except (ValueError, RuntimeError) as exc:
+            message = str(exc)
+            if message.startswith(f"{type(self).__name__}."):
+                raise
             try:
-                yield
-            except ValueError as exc:
-                message = str(exc)
-                if message.startswith(f"{type(self).__name__}."):
-                    raise
-                raise type(exc)(f"{caller}: {message}") from exc
-            finally:
-                # Re-emitted outside the recording context (below), in order.
-                pending = list(caught)
-        for record in pending:
-            message = str(record.message)
-            if not message.startswith(f"{type(self).__name__}."):
-                message = f"{caller}: {message}"
-            warnings.warn(message, record.category, stacklevel=3)
+                named = type(exc)(f"{caller}: {message}")
+            except Exception:  # noqa: BLE001 - a class that needs more than a message
+                named = None
+            if named is None:
+                raise
+            raise named from exc
+        finally:
+            calling_estimator.reset(token)
 
     def _validate_X(self, X, *, reset, method=None, dtype=FLOAT_DTYPES, copy=False):
         """Validate the data passed to ``fit`` (``reset=True``) or later methods.

@@ -112,3 +112,65 @@ def test_validate_array_names_the_caller_and_argument():
         validate_array(np.ones((2, 2)), caller="f", min_samples=3)
     X = np.ones((2, 2), dtype=np.float32)
     assert validate_array(X, caller="f") is X
+
+
+class _NeedsTwoArguments(ValueError):
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+def test_named_errors_prefix_solver_errors_and_warnings():
+    from skembed.utils._messages import warn
+
+    estimator = MeanCenterer()
+    with pytest.raises(ValueError, match=r"^MeanCenterer\.fit: bad input") as raised:
+        with estimator._named_errors("fit"):
+            raise ValueError("bad input")
+    assert str(raised.value.__cause__) == "bad input"
+    with pytest.raises(RuntimeError, match=r"^MeanCenterer\.fit: solver failed"):
+        with estimator._named_errors("fit"):
+            raise RuntimeError("solver failed")
+    # A class that cannot be rebuilt from a message passes unchanged.
+    with pytest.raises(_NeedsTwoArguments) as raised:
+        with estimator._named_errors("fit"):
+            raise _NeedsTwoArguments("odd", code=7)
+    assert raised.value.code == 7
+    with pytest.warns(UserWarning, match=r"^MeanCenterer\.transform: did not converge"):
+        with estimator._named_errors("transform"):
+            warn("did not converge")
+    with pytest.warns(UserWarning, match=r"^did not converge"):
+        warn("did not converge")  # outside an estimator: generic
+
+
+def test_named_errors_leave_warning_filters_alone_across_threads():
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skembed.utils._messages import warn
+
+    def run(i):
+        with MeanCenterer()._named_errors("fit"):
+            warn(f"message {i}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = list(warnings.filters)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(run, range(64)))
+        assert warnings.filters == before
+
+
+def test_a_warning_turned_into_an_error_stops_the_solver_at_once():
+    import warnings
+
+    from skembed.utils._messages import warn
+
+    reached = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="MeanCenterer.fit: slow"):
+            with MeanCenterer()._named_errors("fit"):
+                warn("slow")
+                reached.append(True)
+    assert reached == []

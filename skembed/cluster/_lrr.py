@@ -25,12 +25,12 @@ entry of X). Z is dense (n x n) and each step is an r x n SVD: this is the
 method for n up to a few thousand.
 """
 
-import warnings
 
 import numpy as np
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 
+from ..utils._messages import warn
 from ..utils.extmath import numerical_rank, safe_reciprocal
 
 #: ALM steps when the caller gives none.
@@ -98,7 +98,7 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
                 and np.abs(violation_copy).max() < tol):
             break
     else:
-        warnings.warn(
+        warn(
             f"the LRR inexact ALM did not converge in max_iter={max_iter} steps; the "
             "coefficients are approximate. Raise max_iter.",
             ConvergenceWarning,

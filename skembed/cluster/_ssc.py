@@ -54,10 +54,11 @@ method for n up to a few thousand; ``"ensc"`` with ``tau=1`` solves the same
 lasso per point in O(n) memory.
 """
 
-import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+
+from ..utils._messages import warn
 
 #: ADMM steps when the caller gives none.
 MAX_ITER = 200
@@ -140,7 +141,7 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=M
         if gap <= tol:
             break
     else:
-        warnings.warn(
+        warn(
             f"the SSC ADMM did not converge in max_iter={max_iter} steps (residual "
             f"{gap:.2g} > tol={tol:g}); the coefficients are approximate. Raise max_iter.",
             ConvergenceWarning,

@@ -42,6 +42,7 @@ import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from ..utils.extmath import psd_inverse_sqrt_factor
+from ..utils._messages import warn
 from ._leverage import reproducible_random_state, well_conditioned_basis
 
 __all__ = ["lewis_fixed_point_map", "lewis_weights", "lewis_weights_convex"]
@@ -142,7 +143,7 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
             if change <= phase_tol:
                 break
     if change > tol:
-        warnings.warn(
+        warn(
             f"Lewis weights did not converge in max_iter={max_iter} iterations (largest "
             f"relative change {change:.2g} > tol={tol:g}); they are not yet a fixed point "
             "and need not sum to the rank. Raise max_iter or tol.",
