@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
@@ -32,6 +34,7 @@ from skembed.sampling._lewis import lewis_fixed_point_map, lewis_weights_convex
 from skembed.sampling._sensitivity import lewis_sensitivity_bound
 
 METHODS = ["leverage", "lewis", "sensitivity", "root_leverage", "hybrid", "uniform"]
+seeds = st.integers(0, 2**31 - 1)
 
 
 def heavy_tailed(n, d, seed=0, rank=None):
@@ -547,3 +550,241 @@ def test_sparse_lewis_basis_is_sketched_and_says_so():
     X = sp.random(300, 5, density=0.5, random_state=0, format="csr")
     sampler = SensitivitySampler(50, method="lewis", p=1.0, solver="exact", random_state=0).fit(X)
     assert sampler.solvers_ == {"lewis_basis": "sketch"}
+
+
+# ----------------------------------------------------------------------------
+# Units of the columns (issue 13, item 4) and float32 designs (item 12)
+# ----------------------------------------------------------------------------
+
+
+def rare_feature_regression(n=20000, seed=0):
+    """Heavy-tailed rows, one indicator feature set on 20 rows only, y depending on it."""
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, 4)) * rng.standard_cauchy(size=(n, 1))
+    rare = np.zeros(n)
+    rare[rng.choice(n, 20, replace=False)] = 1
+    X = np.column_stack([X, rare])
+    y = X @ np.array([1.0, 1.0, 1.0, 1.0, 100.0]) + rng.laplace(size=n)
+    return X, y, rare > 0
+
+
+def test_target_in_other_units_keeps_every_direction():
+    # Issue 13 item 4, on 20,000 rows and 400 draws instead of 50,000 and
+    # 1,000 (the same sampled fraction). With y in units 1e12 times larger
+    # the rank cut on R dropped the five X columns: total_sensitivity_ was
+    # 1.0 and 5 of the 20 rare rows were drawn. Right value: the Lewis
+    # weights of [X, y, 1] whatever y's units (they sum to its rank, 7), so
+    # every rare row is certain to be drawn.
+    X, y, rare = rare_feature_regression()
+    reference = SensitivitySampler(400, p=1, random_state=0).fit(X, y)
+    scaled = SensitivitySampler(400, p=1, random_state=0).fit(X, y * 1e12)
+    assert scaled.total_sensitivity_ == pytest.approx(7.0, rel=1e-6)
+    np.testing.assert_allclose(scaled.scores_, reference.scores_, rtol=1e-8)
+    np.testing.assert_array_equal(scaled.inclusion_probabilities_[rare], 1.0)
+    assert np.isin(np.flatnonzero(rare), scaled.sample_indices_).all()
+
+
+@pytest.mark.parametrize("method", ["leverage", "lewis"])
+def test_timestamp_column_keeps_every_direction(method):
+    # Issue 13 item 4: nanosecond timestamps (~1.7e18, a month apart) next to
+    # unit-scale columns gave a total of 1.0. Right value: [X, t, y, 1] has
+    # rank 8, the total of the leverage scores and of the Lewis weights.
+    rng = np.random.RandomState(1)
+    n = 5000
+    timestamps = 1.7e18 + rng.uniform(0, 30 * 86400e9, n)
+    X = np.column_stack([rng.standard_normal((n, 5)), timestamps])
+    y = X[:, :5].sum(axis=1) + rng.standard_normal(n)
+    sampler = SensitivitySampler(500, p=1, method=method, random_state=0).fit(X, y)
+    assert sampler.total_sensitivity_ == pytest.approx(8.0, rel=1e-6)
+    in_seconds = SensitivitySampler(500, p=1, method=method, random_state=0).fit(
+        np.column_stack([X[:, :5], (timestamps - 1.7e18) / 1e9]), y
+    )
+    np.testing.assert_allclose(sampler.scores_, in_seconds.scores_, rtol=1e-6)
+
+
+def hostile_design(seed, n, d, *, rank_deficient, duplicates, near_collinear, zero_weights):
+    """A regression (X, y, sample_weight) built to stress the rank decisions."""
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d)) * rng.standard_cauchy(size=(n, 1))
+    if rank_deficient and d > 1:
+        rank = rng.randint(1, d)
+        X = X[:, :rank] @ rng.standard_normal((rank, d))
+    if near_collinear and d > 1:
+        # A column 1e-5 (of its norm) away from another: condition number
+        # about 1e5, so a backward-stable QR, accurate to about eps times the
+        # condition number, still resolves the scores to well within 1e-8.
+        X[:, -1] = X[:, 0] + 1e-5 * np.sqrt(np.mean(X[:, 0] ** 2)) * rng.standard_normal(n)
+    if duplicates and n > 2:
+        X[rng.randint(1, n, size=n // 3)] = X[0]
+    y = X @ rng.standard_normal(d) + rng.laplace(size=n)
+    weight = rng.uniform(0.5, 2.0, size=n)
+    if zero_weights and n > 1:
+        weight[rng.uniform(size=n) < 0.3] = 0.0
+        weight[0] = 1.0
+    column_scales = 10.0 ** rng.uniform(-150, 150, size=d + 1)
+    return X, y, weight, column_scales
+
+
+def assert_same_scores(actual, expected):
+    # 1e-8 relative; a row that is zero in the design (a zero weight) has a
+    # rounding-level score, compared at 1e-12 of the total (the rank).
+    np.testing.assert_allclose(actual, expected, rtol=1e-8, atol=1e-12 * max(expected.sum(), 1))
+
+
+SCALED_CASES = [
+    # (method, p, solver): every scoring path of the sampler, exact and sketched.
+    ("leverage", 2.0, "exact"),
+    ("leverage", 2.0, "sketch"),
+    ("root_leverage", 1.0, "exact"),
+    ("lewis", 1.0, "exact"),
+    ("lewis", 3.0, "exact"),
+    ("lewis", 1.0, "sketch"),
+    ("sensitivity", 1.0, "exact"),
+    ("sensitivity", 1.0, "sketch"),
+    ("hybrid", 1.0, "exact"),
+    ("hybrid", 2.0, "sketch"),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seeds,
+    st.integers(2, 24),
+    st.integers(1, 5),
+    st.sampled_from(SCALED_CASES),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_scores_do_not_depend_on_column_units(seed, n, d, case, rank_deficient, duplicates,
+                                              near_collinear, zero_weights, sparse):
+    # Leverage scores, Lewis weights and sensitivities depend only on the
+    # column space of [X, y, 1], which a positive scaling of the columns of
+    # [X, y] does not change: the scores must be the same, from 1e-150 to
+    # 1e150, for n below, near and above the number of columns. Sketched
+    # solvers draw the same sketch for the same random_state, so they too
+    # must give the same scores.
+    method, p, solver = case
+    X, y, weight, scales = hostile_design(
+        seed, n, d, rank_deficient=rank_deficient, duplicates=duplicates,
+        near_collinear=near_collinear, zero_weights=zero_weights,
+    )
+    X_scaled, y_scaled = X * scales[:-1], y * scales[-1]
+    if sparse:
+        X, X_scaled = sp.csr_matrix(X), sp.csr_matrix(X_scaled)
+    sampler = SensitivitySampler(5, p=p, method=method, solver=solver, tol=1e-12,
+                                 max_iter=2000, random_state=seed)
+    expected = clone(sampler).fit(X, y, sample_weight=weight).scores_
+    actual = clone(sampler).fit(X_scaled, y_scaled, sample_weight=weight).scores_
+    assert_same_scores(actual, expected)
+
+
+@settings(max_examples=6, deadline=None)  # one LP per row: keep it small
+@given(seeds, st.integers(12, 18), st.integers(1, 4), st.sampled_from(["countsketch", "srht"]),
+       st.booleans(), st.booleans(), st.booleans())
+def test_sketches_do_not_depend_on_column_units(seed, n, d, sketch, rank_deficient, duplicates,
+                                                zero_weights):
+    # Sketches smaller than n (the sampler's defaults hold every row of small
+    # data): the same random_state draws the same sketch, so the sketched
+    # leverage scores and the sensitivities against a Lewis-weight embedding
+    # must not depend on the units of the columns either.
+    X, y, weight, scales = hostile_design(
+        seed, n, d, rank_deficient=rank_deficient, duplicates=duplicates,
+        near_collinear=False, zero_weights=zero_weights,
+    )
+    design = np.column_stack([X, y, np.ones(n)]) * weight[:, None]
+    scaled = design * np.append(scales, 1.0)
+    assert_same_scores(
+        sketched_leverage_scores(scaled, seed, sketch_size=n // 2, sketch=sketch),
+        sketched_leverage_scores(design, seed, sketch_size=n // 2, sketch=sketch),
+    )
+    # An embedding of twice the columns, so that it spans the row space.
+    size = 2 * design.shape[1]
+    assert_same_scores(
+        sketched_sensitivities(scaled, 1, seed, embedding_size=size, tol=1e-12)[0],
+        sketched_sensitivities(design, 1, seed, embedding_size=size, tol=1e-12)[0],
+    )
+
+
+@pytest.mark.parametrize("n", [100, 3000])  # the sketch holds every row / a CountSketch
+def test_sparse_scores_do_not_depend_on_column_units(n):
+    rng = np.random.RandomState(2)
+    X = sp.random(n, 4, density=0.4, format="csr", random_state=rng)
+    X = sp.hstack([X, np.ones((n, 1))], format="csr")
+    scaled = X @ sp.diags([1e150, 1e-150, 1e-100, 1.0, 1e100])
+    assert sp.issparse(scaled)
+    reference = exact_leverage_scores(X.toarray())
+    assert_same_scores(exact_leverage_scores(scaled), reference)
+    assert_same_scores(lewis_weights(scaled, 1, tol=1e-12)[0],
+                       lewis_weights(X.toarray(), 1, tol=1e-12)[0])
+    assert_same_scores(sketched_leverage_scores(scaled, 0), sketched_leverage_scores(X, 0))
+
+
+@pytest.mark.parametrize("n", [100, 3000])
+def test_float32_designs_score_as_float64_of_the_same_numbers(n):
+    # Issue 13 item 12: every score is computed in float64 whatever the input
+    # dtype. A sparse float32 matrix small enough for the sketch to hold it
+    # was factored in float32 (leverage scores 1.2e-7 off, Lewis weights
+    # 6e-8); now float32 input gives the float64 scores of the same numbers.
+    rng = np.random.RandomState(0)
+    X32 = (rng.standard_normal((n, 4)) * rng.exponential(size=(n, 1))).astype(np.float32)
+    X32[rng.uniform(size=X32.shape) < 0.5] = 0
+    X64 = X32.astype(np.float64)
+    for make in (np.asarray, sp.csr_matrix):
+        np.testing.assert_array_equal(exact_leverage_scores(make(X32)),
+                                      exact_leverage_scores(make(X64)))
+        np.testing.assert_array_equal(sketched_leverage_scores(make(X32), 0),
+                                      sketched_leverage_scores(make(X64), 0))
+        np.testing.assert_array_equal(lewis_weights(make(X32), 1)[0],
+                                      lewis_weights(make(X64), 1)[0])
+    # The sampler scores the float64 design [X, y, 1] of the same numbers.
+    y32 = (X64 @ np.ones(4) + rng.laplace(size=n)).astype(np.float32)
+    for method in ("leverage", "lewis"):
+        for make in (np.asarray, sp.csr_matrix):
+            sampler = SensitivitySampler(50, p=1, method=method, random_state=0)
+            from_32 = clone(sampler).fit(make(X32), y32)
+            from_64 = clone(sampler).fit(make(X64), y32.astype(np.float64))
+            np.testing.assert_array_equal(from_32.scores_, from_64.scores_)
+
+
+def test_refine_does_not_depend_on_column_units():
+    # The refinement passes solve in comparable column units and map back:
+    # the same model, in the scaled units, for columns of 1e-150 to 1e150
+    # (the unscaled Gram matrix overflowed to inf at these scales) and a
+    # target in tiny units (an absolute floor of 1e-12 on the residuals
+    # swamped them).
+    from skembed.sampling._refine import refine_estimator
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3000, 3)) * rng.exponential(size=(3000, 1))
+    y = X @ np.array([1.0, 2.0, 3.0]) + rng.laplace(size=3000)
+    labels = (y > np.median(y)).astype(int)
+    start = LinearRegression().fit(X[:200], y[:200])
+    columns, target = np.array([1e150, 1e-150, 1e-100]), 1e-120
+
+    def refined(model, X, y, n_passes, coef, intercept):
+        model.coef_, model.intercept_ = coef, intercept
+        return refine_estimator(model, X, y, None, n_passes)
+
+    cases = [
+        (LinearRegression(), y, 1),
+        # IRLS amplifies rounding about tenfold per pass once the weights
+        # spread (on the unscaled data too): compare after four passes.
+        (QuantileRegressor(quantile=0.3, alpha=0), y, 4),
+    ]
+    for model, target_values, n_passes in cases:
+        plain = refined(clone(model), X, target_values, n_passes, start.coef_, start.intercept_)
+        scaled = refined(clone(model), X * columns, target_values * target, n_passes,
+                         start.coef_ * target / columns, start.intercept_ * target)
+        np.testing.assert_allclose(scaled.coef_ * columns / target, plain.coef_, rtol=1e-8)
+        assert scaled.intercept_ / target == pytest.approx(plain.intercept_, rel=1e-8)
+    # Unpenalised logistic regression (a penalty on the coefficients is not
+    # unit-free): the labels have no units, only the columns.
+    logistic = LogisticRegression(C=np.inf).fit(X[:200], labels[:200])
+    plain, scaled = clone(logistic), clone(logistic)
+    plain.classes_ = scaled.classes_ = logistic.classes_
+    refined(plain, X, labels, 8, logistic.coef_, logistic.intercept_)
+    refined(scaled, X * columns, labels, 8, logistic.coef_ / columns, logistic.intercept_)
+    np.testing.assert_allclose(scaled.coef_ * columns, plain.coef_, rtol=1e-8)

@@ -23,6 +23,22 @@ the row norms of :math:`XP`, or of :math:`XPG` for a Gaussian JL matrix
 :math:`G` with :math:`k = O(\log n)` columns when the rank is larger than k,
 estimate the scores within a factor :math:`(1\pm\varepsilon)^{\pm 2}`. Cost
 :math:`O(\mathrm{nnz}(X)\,\min(d, k) + \mathrm{poly}(d))`.
+
+Units of the columns
+--------------------
+The scores depend only on the column space of X, which a positive scaling
+of the columns does not change, but the rank decision (the relative cut of
+:func:`~skembed.utils.extmath.numerical_support` on the singular values of R
+or of the sketch) does: a column in units 1e12 times smaller than another
+(a target in other units, a timestamp column next to unit-scale features)
+would have all its singular values under the cut and its direction would be
+lost. Both small factors are therefore scaled to comparable column units
+(:func:`~skembed.utils.extmath.column_scales`) before they are decomposed.
+That is enough: Householder QR is backward stable column by column, and a
+sketch mixes rows, never columns, so neither loses a column to another's
+units; scaling the d x d factor or the s x d sketch instead of X costs
+nothing and never copies or densifies X. The preconditioner is returned in
+X's units, and the scores need no unscaling.
 """
 
 import numpy as np
@@ -31,7 +47,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ..utils.extmath import numerical_rank, psd_inverse_sqrt_factor
+from ..utils.extmath import column_scales, numerical_rank, psd_inverse_sqrt_factor
 
 __all__ = [
     "countsketch",
@@ -98,19 +114,25 @@ def sketch_preconditioner(X, random_state, *, sketch_size=None, sketch="countske
     """Return ``(P, rank)`` with ``X @ P`` nearly orthonormal (d x rank).
 
     When the sketch would hold every row, X itself is factored and ``X @ P``
-    is exactly orthonormal.
+    is exactly orthonormal. The rank is decided on the sketch with its
+    columns in comparable units, so it does not depend on the units of X's
+    columns; P is returned in X's units.
     """
     n_samples, n_features = X.shape
     size = default_sketch_size(n_samples, n_features) if sketch_size is None else sketch_size
     if size >= n_samples:
-        SX = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        SX = X.toarray() if sp.issparse(X) else X
+        SX = np.asarray(SX, dtype=np.float64)
     elif sketch == "srht" and not sp.issparse(X):
         SX = srht(X, size, random_state)
     else:
         SX = countsketch(X, size, random_state)
-    _, singular, Vt = scipy.linalg.svd(SX, full_matrices=False, lapack_driver="gesdd")
+    # SX D^-1 = U S V^T gives X (D^-1 V S^-1) nearly orthonormal: the scaling
+    # only moves the rank cut to where it means "rounding" for every column.
+    scales = column_scales(SX)
+    _, singular, Vt = scipy.linalg.svd(SX / scales, full_matrices=False, lapack_driver="gesdd")
     rank = numerical_rank(singular, max(SX.shape))
-    return Vt[:rank].T / singular[:rank], rank
+    return Vt[:rank].T / singular[:rank] / scales[:, None], rank
 
 
 def _product(X, P):
@@ -142,8 +164,13 @@ def well_conditioned_basis(X, random_state, *, exact_below=50_000):
 
 
 def _qr_basis(X):
+    """Orthonormal basis of colsp(X): thin QR, then the SVD of R for the rank.
+
+    The rank is decided on R with its columns in comparable units (R's
+    column norms are X's), so a column in small units keeps its direction.
+    """
     Q, R = scipy.linalg.qr(X, mode="economic", overwrite_a=False, check_finite=False)
-    U_R, singular, _ = scipy.linalg.svd(R, full_matrices=False)
+    U_R, singular, _ = scipy.linalg.svd(R / column_scales(R), full_matrices=False)
     rank = numerical_rank(singular, max(X.shape))
     if rank == R.shape[1]:
         return Q

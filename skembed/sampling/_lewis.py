@@ -41,8 +41,8 @@ import numpy as np
 import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
-from ..utils.extmath import psd_inverse_sqrt_factor
 from ..utils._messages import warn
+from ..utils.extmath import psd_inverse_sqrt_factor
 from ._leverage import reproducible_random_state, well_conditioned_basis
 
 __all__ = ["lewis_fixed_point_map", "lewis_weights", "lewis_weights_convex"]

@@ -154,6 +154,11 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     data uniform sampling is as good; scores matter when a few rows carry
     directions no other row has.
 
+    The scores depend only on the column space of A, so not on the units of
+    X's columns or of y: every rank decision is made with the columns in
+    comparable units, and the design is scored in float64 whatever X's
+    dtype.
+
     References
     ----------
     .. [1] D. P. Woodruff, T. Yasuda. "Sharper bounds for lp sensitivity
