@@ -18,12 +18,21 @@ matrix), close most of the remaining gap. Supported models:
   not penalised), with a backtracking line search.
 
 Anything else raises a ValueError naming what is supported.
+
+Every pass solves for the coefficients of the design with its columns in
+comparable units (:func:`~skembed.utils.extmath.column_scales`) and maps them
+back to X's units: the solution does not depend on the columns' units, and
+Gram matrices of columns between 1e-150 and 1e150 neither overflow nor lose
+a column to another's scale. Penalties are on the coefficients in X's units,
+so they are rescaled with them.
 """
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.special import expit
+
+from ..utils.extmath import column_scales
 
 __all__ = ["check_refinable", "refine_estimator"]
 
@@ -60,11 +69,39 @@ def check_refinable(estimator):
         )
 
 
-def _design(X, fit_intercept):
-    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    if fit_intercept:
-        return np.hstack([X, np.ones((X.shape[0], 1))])
-    return X
+class _ScaledDesign:
+    """The design ``[X, 1]`` with columns divided by their scales, and the map back.
+
+    With ``A = A_s D`` (D the column scales), ``A b = A_s (D b)``: passes
+    solve for ``b_s = D b`` on A_s and :meth:`coefficients` returns b.
+    """
+
+    def __init__(self, X, fit_intercept):
+        X = X.toarray() if sp.issparse(X) else X
+        if fit_intercept:
+            A = np.hstack([np.asarray(X, dtype=np.float64), np.ones((X.shape[0], 1))])
+        else:
+            A = np.array(X, dtype=np.float64)  # a copy: it is scaled in place
+        self.scales = column_scales(A)
+        A /= self.scales
+        self.A = A
+        self.fit_intercept = fit_intercept
+
+    def start(self, estimator):
+        """The fitted coefficients (and intercept) in scaled coordinates."""
+        coef = np.ravel(estimator.coef_)
+        b = np.append(coef, estimator.intercept_) if self.fit_intercept else coef.copy()
+        return b * self.scales
+
+    def coefficients(self, b_scaled):
+        """Coefficients in X's units from scaled ones (a vector or one column per target)."""
+        scales = self.scales if np.ndim(b_scaled) == 1 else self.scales[:, None]
+        return b_scaled / scales
+
+    def penalty(self, weights):
+        """A diagonal penalty ``sum_j weights_j b_j^2`` expressed on the scaled coefficients."""
+        # Two divisions: the square of a scale of 1e-170 would underflow.
+        return weights / self.scales / self.scales
 
 
 def _solve(gram, rhs):
@@ -84,17 +121,18 @@ def _set_linear(estimator, b, fit_intercept, coef_shape):
 
 
 def _least_squares(estimator, X, y, v):
-    A = _design(X, estimator.fit_intercept)
+    design = _ScaledDesign(X, estimator.fit_intercept)
+    A = design.A
     Av = A * v[:, None]
     gram = A.T @ Av
     if getattr(estimator, "alpha", 0):
         penalty = np.full(A.shape[1], float(estimator.alpha))
         if estimator.fit_intercept:
             penalty[-1] = 0
-        gram = gram + np.diag(penalty)
+        gram = gram + np.diag(design.penalty(penalty))
     y = np.asarray(y, dtype=np.float64)
     # One solve for every target column (a matrix right-hand side).
-    b = _solve(gram, Av.T @ y)
+    b = design.coefficients(_solve(gram, Av.T @ y))
     if b.ndim == 1:
         _set_linear(estimator, b, estimator.fit_intercept, np.shape(estimator.coef_))
         return
@@ -104,7 +142,8 @@ def _least_squares(estimator, X, y, v):
 
 
 def _quantile(estimator, X, y, v, n_passes):
-    A = _design(X, estimator.fit_intercept)
+    design = _ScaledDesign(X, estimator.fit_intercept)
+    A = design.A
     tau = estimator.quantile
     y = np.asarray(y, dtype=np.float64)
 
@@ -112,21 +151,28 @@ def _quantile(estimator, X, y, v, n_passes):
         r = y - A @ b
         return float(v @ (r * (tau - (r < 0))))
 
-    coef = np.ravel(estimator.coef_)
-    b = np.append(coef, estimator.intercept_) if estimator.fit_intercept else coef.copy()
+    b = design.start(estimator)
     best = objective(b)
     linear_term = (2 * tau - 1) * (A.T @ v)
     for _ in range(n_passes):
-        r = y - A @ b
-        delta = max(1e-12, 1e-6 * float(np.median(np.abs(r))))
-        omega = v / np.maximum(np.abs(r), delta)
+        r = np.abs(y - A @ b)
+        # The smoothing floor is relative to the residuals, in y's units
+        # (an absolute floor would swamp residuals of a target in tiny
+        # units); when most residuals are exactly 0, the largest sets it.
+        delta = 1e-6 * float(np.median(r))
+        if not delta > 0:
+            delta = 1e-6 * float(r.max(initial=0.0))
+        if not delta > 0:
+            break  # an exact fit: nothing to improve
+        omega = v / np.maximum(r, delta)
         Aw = A * omega[:, None]
         candidate = _solve(A.T @ Aw, Aw.T @ y + linear_term)
         value = objective(candidate)
         if not value < best:
             break
         b, best = candidate, value
-    _set_linear(estimator, b, estimator.fit_intercept, np.shape(estimator.coef_))
+    _set_linear(estimator, design.coefficients(b), estimator.fit_intercept,
+                np.shape(estimator.coef_))
 
 
 def _logistic(estimator, X, y, v, n_passes):
@@ -136,7 +182,8 @@ def _logistic(estimator, X, y, v, n_passes):
             "refine supports binary LogisticRegression; "
             f"this one has {len(classes)} classes. Use refine=0."
         )
-    A = _design(X, estimator.fit_intercept)
+    design = _ScaledDesign(X, estimator.fit_intercept)
+    A = design.A
     t = (np.asarray(y) == classes[1]).astype(np.float64)
     C = float(estimator.C)
     # penalty=None means no penalty whatever C says.
@@ -144,6 +191,7 @@ def _logistic(estimator, X, y, v, n_passes):
     ridge = np.zeros(A.shape[1]) if unpenalised else np.ones(A.shape[1])
     if estimator.fit_intercept:
         ridge[-1] = 0
+    ridge = design.penalty(ridge)
     scale = 1.0 if unpenalised else C
 
     def objective(b):
@@ -152,8 +200,7 @@ def _logistic(estimator, X, y, v, n_passes):
         loss = np.logaddexp(0, z) - t * z
         return float(scale * (v @ loss) + 0.5 * ridge @ (b * b))
 
-    coef = np.ravel(estimator.coef_)
-    b = np.append(coef, estimator.intercept_) if estimator.fit_intercept else coef.copy()
+    b = design.start(estimator)
     value = objective(b)
     for _ in range(n_passes):
         prob = expit(A @ b)
@@ -170,7 +217,8 @@ def _logistic(estimator, X, y, v, n_passes):
         else:
             break
         b, value = candidate, new_value
-    _set_linear(estimator, b, estimator.fit_intercept, np.shape(estimator.coef_))
+    _set_linear(estimator, design.coefficients(b), estimator.fit_intercept,
+                np.shape(estimator.coef_))
 
 
 def refine_estimator(estimator, X, y, sample_weight, n_passes):
