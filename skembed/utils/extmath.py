@@ -44,17 +44,21 @@ __all__ = [
     "numerical_rank",
     "numerical_support",
     "orthonormal_basis",
-    "pseudo_inverse",
+    "power_of_two_exponent",
+    "power_of_two_unit",
+    "powers_of_two_above",
     "psd_eigh",
     "psd_inverse_sqrt",
     "psd_inverse_sqrt_factor",
+    "pseudo_inverse",
+    "root_mean_square_norm",
     "safe_reciprocal",
 ]
 
 _EPS = np.finfo(np.float64).eps
 
 
-def numerical_support(values, size):
+def numerical_support(values, size, *, reference=None):
     """Mask of the singular values (or PSD eigenvalues) that are not rounding.
 
     Parameters
@@ -65,12 +69,17 @@ def numerical_support(values, size):
         order.
     size : int
         Largest dimension of the matrix the values come from.
+    reference : float, default=None
+        The magnitude the entries were computed from, in the values' units,
+        when it can exceed ``max(values)``: the entries of centred rows are
+        only known to about ``eps`` times the mean that was subtracted, so
+        the tolerance is relative to the larger of the two.
 
     Returns
     -------
     mask : ndarray of bool, shape (k,)
-        True where ``values > max(values) * size * eps``; all False when
-        every value is <= 0 (the zero matrix has rank 0).
+        True where ``values > max(max(values), reference) * size * eps``;
+        all False when every value is <= 0 (the zero matrix has rank 0).
 
     Examples
     --------
@@ -85,6 +94,8 @@ def numerical_support(values, size):
     top = values.max()
     if not top > 0:
         return np.zeros(values.shape, dtype=bool)
+    if reference is not None:
+        top = max(top, float(reference))
     return values > top * size * _EPS
 
 
@@ -264,8 +275,14 @@ def normalize_rows(X):
     array([[0.6, 0.8],
            [0. , 0. ]])
     """
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
-    return X * safe_reciprocal(norms)[:, None]
+    # Each row is first divided by a power of two near its largest entry
+    # (exact), so its squared norm neither overflows (entries of 1e160) nor
+    # underflows (1e-170); ordinary rows give the same bits either way.
+    X = np.asarray(X)
+    scaled = X / powers_of_two_above(np.abs(X).max(axis=1, initial=0.0))[:, None].astype(
+        X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64, copy=False)
+    norms = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+    return scaled * safe_reciprocal(norms)[:, None]
 
 
 def mean_squared_norm(X):
@@ -351,3 +368,81 @@ def column_scales(X):
         mean_square = np.einsum("ij,ij->j", scaled, scaled, dtype=np.float64) / n_rows
     scales = safe * np.sqrt(mean_square)
     return np.where(scales > 0, scales, 1.0)
+
+
+# Units by powers of two
+# ----------------------
+# Solvers square entries (Gram matrices, squared norms, distances), which
+# overflow from about 1e154 and underflow below 1e-154. Dividing the data by
+# a power of two changes only the exponent of each entry, so it is exact:
+# ordinary data give the same bits as without it, and only the range moves.
+
+
+def power_of_two_exponent(values):
+    """The exponent ``e`` with ``max |values|`` in ``[2**(e - 1), 2**e)``.
+
+    ``np.ldexp(values, -e)`` has entries below 1 in magnitude, exactly. 0 for
+    an empty or all-zero array. Reads the array twice, without a temporary.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import power_of_two_exponent
+    >>> power_of_two_exponent(np.array([3.0, -5.0]))
+    3
+    """
+    if np.size(values) == 0:
+        return 0
+    top = max(float(np.max(values)), -float(np.min(values)))
+    return int(np.frexp(top)[1]) if top > 0 else 0
+
+
+def power_of_two_unit(X):
+    """``2**power_of_two_exponent(X)``: ``X / power_of_two_unit(X)`` is exact and below 1.
+
+    1.0 for an empty or all-zero array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import power_of_two_unit
+    >>> power_of_two_unit(np.array([[3e200, 0.0]])) > 3e200
+    True
+    """
+    return float(np.ldexp(1.0, power_of_two_exponent(X)))
+
+
+def powers_of_two_above(values):
+    """Elementwise the power of two ``2**e`` with ``values`` in ``[2**(e - 1), 2**e)``.
+
+    1 where a value is 0: dividing by it changes nothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import powers_of_two_above
+    >>> powers_of_two_above(np.array([3.0, 0.0, 0.25]))
+    array([4. , 1. , 0.5])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    return np.ldexp(1.0, np.frexp(np.where(values > 0, values, 0.5))[1])
+
+
+def root_mean_square_norm(X):
+    """``sqrt(mean_i ||x_i||^2)`` of the rows of a dense X, without overflow or underflow.
+
+    Evaluated on ``X`` divided by :func:`power_of_two_unit`, so rows of norm
+    1e-170 or 1e170 give their scale instead of 0 or inf. Expressed in this
+    unit, the iterates of solvers that mix quantities of different units (an
+    ADMM penalty shared by a coefficient and an error) are the same for the
+    data and any multiple of it. 0.0 for an all-zero or empty X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import root_mean_square_norm
+    >>> float(root_mean_square_norm(np.array([[3e200, 4e200], [0.0, 0.0]])) / 1e200)
+    3.5355339059327373
+    """
+    exponent = power_of_two_exponent(X)
+    return float(np.ldexp(np.sqrt(mean_squared_norm(np.ldexp(np.asarray(X), -exponent))), exponent))
