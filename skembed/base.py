@@ -10,9 +10,11 @@ problem and the fix.
 """
 
 import contextlib
+import warnings
 from numbers import Integral
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, validate_data
 
@@ -311,6 +313,8 @@ class ValidationMixin:
         except (TypeError, ValueError) as exc:
             _reraise_with_context(exc, caller)
 
+        if y_kind == "concept":
+            y = self._ravel_label_column(y, caller)
         if y_kind == "continuous" or (y_kind == "concept" and y.ndim == 2):
             try:
                 y = y.astype(X.dtype, copy=False)
@@ -335,6 +339,29 @@ class ValidationMixin:
                     "least one row a positive weight."
                 )
         return X, y, sample_weight
+
+    @staticmethod
+    def _ravel_label_column(y, caller):
+        """A concept given as one column of class labels becomes 1-D labels.
+
+        As in scikit-learn, a column vector of labels is raveled with a
+        ``DataConversionWarning``; read as one continuous column it would
+        guard a single direction of a k-class concept. A column whose values
+        are continuous (``type_of_target``) stays a continuous concept.
+        """
+        if y.ndim != 2 or y.shape[1] != 1:
+            return y
+        if type_of_target(y, input_name="y") not in ("binary", "multiclass"):
+            return y
+        warnings.warn(
+            f"{caller}: A column-vector y was passed when a 1d array was expected. "
+            "Its values are class labels (type_of_target), so it is raveled to "
+            "shape (n_samples,) and read as labels. Pass y.ravel() to silence "
+            "this warning.",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        return y.ravel()
 
     @staticmethod
     def _check_labels(y, caller, y_kind, min_classes):

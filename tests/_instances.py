@@ -76,9 +76,10 @@ EXPECTED_FAILED_CHECKS = {}
 
 _ITERATIVE_ERASER_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": (
-        "INLP and R-LACE hold out a random 20% of the rows to decide when to "
-        "stop, and R-LACE draws random mini-batches: repeating rows changes "
-        "both draws, so weights act as loss weights, not as exact repeats."
+        "INLP draws random cross-validation folds and R-LACE a random 20% "
+        "holdout to decide when to stop, and R-LACE draws random mini-batches: "
+        "repeating rows changes these draws, so weights act as loss weights, "
+        "not as exact repeats."
     ),
 }
 

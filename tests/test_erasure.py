@@ -1,18 +1,24 @@
 """LinearConceptEraser: the guarantees of each method, streaming, weights, errors."""
 
+import warnings
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import make_classification
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skembed import LinearConceptEraser
+from skembed.erasure import _eraser
 from skembed.erasure._rlace import fantope_projection
 from skembed.metrics import linear_probe_accuracy
 from skembed.utils._moments import shrunk_covariance
+from skembed.utils.extmath import column_scales
 
 GUARDED_METHODS = ["leace", "orth", "splice"]
 
@@ -106,9 +112,14 @@ def test_leace_is_idempotent_low_rank_and_least_edit(classification):
     def edit(eraser):
         return np.mean(np.sum((eraser.fit(X, y).transform(X) - X) ** 2, axis=1))
 
+    # Least among the maps that guard the concept; INLP stops once a probe
+    # is at chance, which need not guard it exactly, so it is compared only
+    # when it does.
     leace_edit = edit(LinearConceptEraser("leace"))
     assert leace_edit <= edit(LinearConceptEraser("orth")) + 1e-9
-    assert leace_edit <= edit(LinearConceptEraser("inlp", random_state=0)) + 1e-9
+    inlp = LinearConceptEraser("inlp", random_state=0).fit_transform(X, y)
+    if guard_correlation(X, inlp, one_hot(y)) <= 1e-8:
+        assert leace_edit <= np.mean(np.sum((inlp - X) ** 2, axis=1)) + 1e-9
 
 
 def test_projection_property_matches_transform():
@@ -356,8 +367,10 @@ def test_inlp_stops_at_chance_and_respects_rank():
     eraser = LinearConceptEraser("inlp", random_state=0).fit(X, y)
     assert 1 <= eraser.n_iter_ <= 30
     assert linear_probe_accuracy(eraser.transform(X), y) < 0.6
-    basis = eraser.concept_readout_
-    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-10)
+    # A projection: its readout and directions are biorthogonal (an
+    # orthonormal basis in the coordinates INLP's probes are trained in).
+    coupling = eraser.concept_readout_.T @ eraser.concept_directions_
+    np.testing.assert_allclose(coupling, np.eye(eraser.rank_), atol=1e-10)
     assert LinearConceptEraser("inlp", rank=2, random_state=0).fit(X, y).rank_ <= 2
 
 
@@ -477,3 +490,319 @@ def test_fitted_attributes_available_right_after_partial_fit():
     X, y = make_classification(n_samples=200, n_features=8, random_state=0)
     eraser = LinearConceptEraser(shrinkage=True).partial_fit(X, y)
     assert 0 <= eraser.shrinkage_ <= 1 and eraser.rank_ == 1
+
+
+# ----------------------------------------------------------------------
+# The guarantee on hostile but legitimate data (issue 13). Every check is
+# the promise itself, on the fitted object's output: the cross-covariance of
+# transform(X) with the concept, as a correlation (each erased feature over
+# its input column's scale, each concept column over its standard
+# deviation), so that it means the same at any units.
+# ----------------------------------------------------------------------
+
+
+def guard_correlation(X, X_erased, Z, sample_weight=None):
+    """Largest |Cov_w(r(X)_i, z_j)| / (scale_i std_w(z_j)), safe at any magnitude."""
+    weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
+    weights = weights / weights.sum()
+    scales = column_scales(X)
+    erased = X_erased.astype(np.float64) / scales
+    erased = erased - weights @ erased
+    Z = Z - weights @ Z
+    z_std = np.sqrt(weights @ Z**2)
+    Z = Z[:, z_std > 0] / z_std[z_std > 0]
+    return float(np.abs(erased.T @ (weights[:, None] * Z)).max(initial=0.0))
+
+
+def fit_any(params, X, y, **fit_params):
+    """Fit ``LinearConceptEraser(**params)``; SPLICE keeps the first column's covariance."""
+    if params.get("method") == "splice":
+        fit_params["target"] = X[:, 0] / column_scales(X[:, :1])[0]
+    return LinearConceptEraser(**params).fit(X, y, **fit_params)
+
+
+GUARDED_PARAMS = [{}, {"method": "orth"}, {"method": "splice"}, {"shrinkage": True}]
+GUARDED_IDS = ["leace", "orth", "splice", "shrinkage"]
+
+
+def tiny_variance_leak():
+    """Issue 13, item 1: a seventh feature equal to the first plus 1e-8 times the concept."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 6))
+    y = rng.randint(0, 2, 2000)
+    leak = X[:, 0] + 1e-8 * (y - 0.5 + 0.3 * rng.normal(size=2000))
+    return np.column_stack([X, leak]), y
+
+
+def readout_accuracy(readout, y):
+    readout = readout[:, None]
+    probe = make_pipeline(StandardScaler(), LogisticRegression())
+    return probe.fit(readout, y).score(readout, y)
+
+
+@pytest.mark.parametrize("params", GUARDED_PARAMS, ids=GUARDED_IDS)
+def test_a_concept_along_a_tiny_variance_direction_is_erased(params):
+    # Its variance (1e-17 on the correlation scale) is below the whitening's
+    # rank tolerance; the edit must still move along it.
+    X, y = tiny_variance_leak()
+    assert readout_accuracy(X[:, 6] - X[:, 0], y) > 0.9
+    X_erased = fit_any(params, X, y).transform(X)
+    assert abs(readout_accuracy(X_erased[:, 6] - X_erased[:, 0], y) - 0.5) <= 0.02
+    assert guard_correlation(X, X_erased, one_hot(y)) <= 1e-12
+
+
+@pytest.mark.parametrize("params", GUARDED_PARAMS, ids=GUARDED_IDS)
+def test_a_concept_direction_the_whitening_cannot_see_is_read_orthogonally(params):
+    # Two features that differ by 1e-12 times a second function of the
+    # class: the whitened solve sees one concept direction, the concept has
+    # two; the second is read out orthogonally, still within rank k - 1.
+    rng = np.random.RandomState(0)
+    X = np.tile(rng.normal(size=(300, 3)), (3, 1))  # no class signal in these
+    y = np.repeat([0, 1, 2], 300)
+    first, second = np.array([0.0, 1.0, 3.0]), np.array([1.0, -2.0, 0.5])
+    X = np.column_stack([X, first[y], first[y] + 1e-12 * second[y]])
+    eraser = fit_any(params, X, y)
+    X_erased = eraser.transform(X)
+    assert eraser.rank_ == 2
+    assert guard_correlation(X, X_erased, one_hot(y)) <= 1e-12
+    # The read-out x4 - x3 carried 1e-12 of the concept; what is left is the
+    # rounding of features of order 1.
+    for data, bound in ((X, (1e-13, np.inf)), (X_erased, (0.0, 1e-15))):
+        difference = (data[:, 4] - data[:, 3])[:, None]
+        left = np.abs(cross_covariance(difference, one_hot(y))).max()
+        assert bound[0] <= left <= bound[1]
+
+
+@pytest.mark.parametrize("n_classes", [3, 5])
+def test_a_label_concept_removes_at_most_classes_minus_one_directions(n_classes):
+    # Issue 13, item 2: k centred one-hot columns span k - 1 dimensions; the
+    # k-th singular value is rounding and must not be removed. The edit is
+    # the closed-form optimum tr(E Sigma E^T), E = A (A^T S^-1 A)^-1 A^T S^-1
+    # with A the cross-covariance with k - 1 of the indicators.
+    for seed in range(50):
+        rng = np.random.RandomState(seed)
+        X = rng.normal(size=(3000, 10))
+        y = rng.randint(0, n_classes, 3000)
+        eraser = LinearConceptEraser().fit(X, y)
+        assert eraser.rank_ <= n_classes - 1
+        edit = np.mean(np.sum((eraser.transform(X) - X) ** 2, axis=1))
+        sigma = np.cov(X.T, bias=True)
+        A = cross_covariance(X, one_hot(y))[:, :-1]
+        inverse_a = np.linalg.solve(sigma, A)
+        E = A @ np.linalg.solve(A.T @ inverse_a, inverse_a.T)
+        optimum = np.trace(E @ sigma @ E.T)
+        assert edit == pytest.approx(optimum, rel=1e-10)
+
+
+def test_shrinkage_guards_a_feature_in_tiny_units():
+    # Issue 13, item 5: the concept is carried by one feature at 1e-30.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 20))
+    y = rng.randint(0, 2, 2000)
+    X[:, 0] = 1e-30 * (y + rng.normal(size=2000))
+    for shrinkage in (False, True, 0.5):
+        eraser = LinearConceptEraser(shrinkage=shrinkage).fit(X, y)
+        assert guard_correlation(X, eraser.transform(X), one_hot(y)) <= 1e-12
+
+
+@pytest.mark.parametrize("params", GUARDED_PARAMS, ids=GUARDED_IDS)
+@pytest.mark.parametrize("scale", [1e-170, 1e-150, 1e-30, 3e77, 1e150])
+def test_the_eraser_of_rescaled_data_is_the_rescaled_eraser(params, scale):
+    # Issue 13, item 6: shrinkage raised "Eigenvalues did not converge" from
+    # 1e77 (a sum of squares overflowed) and nothing was erased at 1e-170.
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    expected = fit_any(params, X, y).transform(X)
+    X_scaled = X * scale
+    X_erased = fit_any(params, X_scaled, y).transform(X_scaled)
+    np.testing.assert_allclose(X_erased / scale, expected, atol=1e-10 * np.abs(expected).max())
+    assert guard_correlation(X_scaled, X_erased, one_hot(y)) <= 1e-12
+
+
+def test_labels_in_a_column_vector_are_labels():
+    # Issue 13, item 11: read as one continuous column, three classes kept
+    # a probe at 0.65 (chance 0.33).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3000, 10))
+    y = rng.randint(0, 3, 3000)
+    X[:, :3] += np.eye(3)[y]
+    with pytest.warns(DataConversionWarning, match="^LinearConceptEraser.fit: A column-vector y"):
+        eraser = LinearConceptEraser().fit(X, y.reshape(-1, 1))
+    assert eraser.rank_ == 2
+    np.testing.assert_array_equal(eraser.classes_, [0, 1, 2])
+    np.testing.assert_allclose(
+        eraser.transform(X), LinearConceptEraser().fit(X, y).transform(X), atol=1e-12
+    )
+    assert linear_probe_accuracy(eraser.transform(X), y) < 0.36
+    # A continuous column stays one continuous concept, without a warning.
+    z = X[:, 0] + rng.normal(size=3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        continuous = LinearConceptEraser().fit(X, z.reshape(-1, 1))
+    assert continuous.rank_ == 1 and not hasattr(continuous, "classes_")
+    assert guard_correlation(X, continuous.transform(X), z[:, None]) <= 1e-12
+
+
+def test_float32_input_gives_the_float64_fit_of_the_same_numbers():
+    # Issue 13, item 12: moments accumulated in float32 gave rank 3 for 3
+    # classes and an edit matrix 29% away from the float64 fit.
+    rng = np.random.RandomState(0)
+    n_samples, n_features = 200_000, 64
+    rotation = np.linalg.qr(rng.normal(size=(n_features, n_features)))[0]
+    spread = np.sqrt(np.logspace(0, np.log10(2.4e3), n_features))
+    X = (rng.normal(size=(n_samples, n_features)) * spread) @ rotation.T + 5.0
+    y = rng.randint(0, 3, n_samples)
+    X[:, :3] += 0.3 * np.eye(3)[y]
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    single, double = LinearConceptEraser().fit(X32, y), LinearConceptEraser().fit(X64, y)
+    assert single.rank_ == double.rank_ == 2
+    np.testing.assert_allclose(single.projection_, double.projection_, rtol=0, atol=1e-12)
+    out32, out64 = single.transform(X32), double.transform(X64)
+    assert out32.dtype == np.float32
+    assert np.abs(out32 - out64).max() <= 1e-6 * np.abs(out64).max()
+
+
+def test_an_orthogonal_map_that_cannot_guard_in_float64_is_replaced():
+    # Found by the property test below: two features 1e2 apart in units and
+    # equal but for 1e-10 times the concept, and a third 1e-41 below them.
+    # The projection orthogonal in X's units reads the 1e-10 difference with
+    # a unit-norm readout, whose rounding (1e-16 / 1e-10 of the third
+    # feature) swamps the guard; the fit sees it and uses the correlation
+    # scale instead.
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 20)
+    base = rng.normal(size=60) + y
+    X = np.column_stack([
+        base, rng.normal(size=60) + y, base + 1e-10 * (rng.normal(size=60) + y)
+    ]) * [1e21, 1e-18, 3.6e23]
+    with pytest.warns(UserWarning, match="fit: method='orth' would leave .* correlation scale"):
+        eraser = LinearConceptEraser("orth").fit(X, y)
+    assert eraser.rank_ == 2
+    assert guard_correlation(X, eraser.transform(X), one_hot(y)) <= 1e-12
+
+
+@pytest.mark.parametrize("method", ["leace", "orth", "splice"])
+def test_a_map_that_fails_its_check_is_replaced_by_the_correlation_scale_projection(
+    monkeypatch, method
+):
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    std = X.std(axis=0)
+    expected = LinearConceptEraser("orth").fit(X / std, y).transform(X / std) * std
+    monkeypatch.setattr(_eraser, "GUARD_TOLERANCE", 0.0)  # every check fails
+    with pytest.warns(UserWarning, match=f"fit: method='{method}' would leave"):
+        eraser = fit_any({"method": method}, X, y)
+    np.testing.assert_allclose(eraser.transform(X), expected, atol=1e-10)
+
+
+# Hypothesis: shapes with n < d, one unit for all columns or one per column
+# from 1e-150 to 1e150, weights with zeros, duplicated rows, near-collinear
+# columns whose tiny difference carries the concept.
+
+HOSTILE = settings(max_examples=30, deadline=None, derandomize=True)
+
+
+@st.composite
+def concept_data(draw, collinear_gaps=(0.0, 1e-12, 1e-8, 1e-4)):
+    rng = np.random.RandomState(draw(st.integers(0, 2**31 - 1)))
+    n_samples = draw(st.integers(4, 40))
+    n_features = draw(st.integers(1, 12))
+    n_classes = draw(st.integers(2, 4))
+    y = np.concatenate([np.arange(n_classes), rng.randint(0, n_classes, n_samples)])
+    X = rng.normal(size=(y.size, n_features)) + draw(st.floats(0, 3)) * rng.normal(
+        size=(n_classes, n_features)
+    )[y]
+    if draw(st.booleans()):
+        copies = rng.randint(y.size, size=y.size // 3)
+        X, y = np.vstack([X, X[copies]]), np.concatenate([y, y[copies]])
+    if n_features >= 2 and draw(st.booleans()):
+        i, j = rng.choice(n_features, 2, replace=False)
+        gap = draw(st.sampled_from(collinear_gaps))
+        X[:, j] = X[:, i] + gap * (rng.normal(size=y.size) + rng.normal(size=n_classes)[y])
+    X += draw(st.sampled_from([0.0, 100.0])) * rng.normal(size=n_features)
+    weights = None
+    if draw(st.booleans()):
+        weights = rng.randint(0, 3, y.size).astype(float)
+        weights[:n_classes] = 1.0  # every class keeps a row
+    if draw(st.booleans()):
+        units = 10.0 ** rng.uniform(-150, 150, size=n_features)
+    else:
+        units = np.full(n_features, 10.0 ** draw(st.floats(-150, 150)))
+    return X, units, y, weights
+
+
+@HOSTILE
+@given(concept_data(), st.sampled_from(GUARDED_PARAMS))
+def test_the_guard_holds_on_hostile_data(case, params):
+    """Cov(r(X), Z) = 0 to rounding and at most classes - 1 directions, always.
+
+    The bound is half of float64's digits: what the least-squares readout
+    can lose on nearly collinear features (the fit falls back to the
+    orthogonal projection beyond it); on well-conditioned data it is 1e-15.
+    """
+    X, units, y, weights = case
+    X = X * units
+    try:
+        eraser = fit_any(params, X, y, sample_weight=weights)
+    except ValueError as exc:  # a SPLICE target aligned with the concept
+        assert "overlap the target" in str(exc)
+        return
+    X_erased = eraser.transform(X)
+    assert np.all(np.isfinite(X_erased))
+    assert eraser.rank_ <= np.unique(y).size - 1
+    assert guard_correlation(X, X_erased, one_hot(y), weights) <= 1e-8
+
+
+@HOSTILE
+@given(concept_data(collinear_gaps=(0.0,)), st.sampled_from(GUARDED_PARAMS))
+def test_the_eraser_does_not_depend_on_units(case, params):
+    """LEACE and SPLICE are equivariant under rescaling each feature, and every
+    method under rescaling all of them: the same map in any units.
+
+    (Repeated columns, but no nearly collinear ones: there the map is as
+    ill-conditioned as the covariance, and two units give two roundings.)
+    """
+    X, units, y, weights = case
+    if params.get("method") == "orth":
+        units = np.full_like(units, units[0])  # orthogonality has one unit
+    try:
+        expected = fit_any(params, X, y, sample_weight=weights).transform(X)
+    except ValueError as exc:
+        assert "overlap the target" in str(exc)
+        return
+    X_erased = fit_any(params, X * units, y, sample_weight=weights).transform(X * units)
+    np.testing.assert_allclose(X_erased / units, expected, atol=1e-8 * np.abs(expected).max())
+
+
+@HOSTILE
+@given(concept_data(), st.sampled_from(GUARDED_PARAMS))
+def test_float32_fits_equal_the_float64_fit_of_the_same_numbers(case, params):
+    X, units, y, weights = case
+    X32 = (X * np.clip(units[0], 1e-30, 1e30)).astype(np.float32)  # float32's range
+    try:
+        single = fit_any(params, X32, y, sample_weight=weights)
+    except ValueError as exc:
+        assert "overlap the target" in str(exc)
+        return
+    double = fit_any(params, X32.astype(np.float64), y, sample_weight=weights)
+    np.testing.assert_array_equal(single.concept_readout_, double.concept_readout_)
+    np.testing.assert_array_equal(single.concept_directions_, double.concept_directions_)
+
+
+@HOSTILE
+@given(concept_data(), st.sampled_from(["leace", "orth"]), st.integers(2, 5))
+def test_streaming_at_any_scale_keeps_the_guard(case, method, n_chunks):
+    # Chunks sorted by the first feature differ in magnitude and mean, so
+    # the merge rescales the running moments' units batch by batch.
+    X, units, y, weights = case
+    X = X * units
+    stream = LinearConceptEraser(method)
+    order = np.argsort(X[:, 0], kind="stable")
+    for chunk in np.array_split(order, min(n_chunks, y.size // 2)):  # 2 rows at least
+        if weights is not None and not weights[chunk].any():
+            continue  # partial_fit rejects a batch of zero weight
+        stream.partial_fit(
+            X[chunk], y[chunk], sample_weight=None if weights is None else weights[chunk],
+            classes=np.unique(y),
+        )
+    assert stream.rank_ <= np.unique(y).size - 1
+    assert guard_correlation(X, stream.transform(X), one_hot(y), weights) <= 1e-8

@@ -8,14 +8,15 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..base import ValidationMixin, validate_array
 from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._messages import warn
 from ..utils._moments import WeightedMoments, shrunk_covariance
 from ..utils.extmath import constant_columns
 from ._inlp import inlp_basis
-from ._leace import leace_factors
+from ._leace import guard_residual, leace_factors
 from ._orth import orth_factors
 from ._rlace import rlace_basis
 from ._splice import splice_factors
@@ -29,30 +30,28 @@ ITERATIVE_METHODS = ("inlp", "rlace")
 #: Methods that whiten, so need the d x d covariance among their moments.
 COVARIANCE_METHODS = ("leace", "splice")
 DEFAULT_MAX_ITER = {"inlp": 30, "rlace": 2000}
+_EPS = np.finfo(np.float64).eps
+#: Largest correlation between an erased feature and a concept column that
+#: counts as rounding, checked on every full closed-form erasure: half of
+#: float64's digits, the most a least-squares readout can lose (see
+#: ``LinearConceptEraser._checked_guard``).
+GUARD_TOLERANCE = np.sqrt(_EPS)
 
 
-def _finalise_factors(factors, constant):
-    """Zero the factors' rows on constant features; make them row-major.
+def _embed_rows(factor, rows, n_features):
+    """A (n_features, r) row-major array holding ``factor`` on ``rows``, 0 elsewhere.
 
-    A feature with no variance lies outside the covariance's support, so the
-    exact eraser leaves it untouched; in floating point the factors carry
-    rounding (about 1e-17) there, which would write a tiny but perfectly
-    concept-correlated signal into an otherwise constant column (a bias
-    feature, say), found at once by any scale-invariant probe. Orthonormal
-    bases (one array for both factors) are
-    re-orthonormalised after the zeroing. Row-major storage makes transform's
-    products bitwise reproducible (BLAS picks kernels by memory layout), also
-    after a pickle round trip.
+    The solvers see only the features with variance: a constant feature lies
+    outside the covariance's support, so the exact eraser leaves it
+    untouched, and a zero row keeps it exactly constant (rounding there
+    would write a tiny but perfectly concept-correlated signal into a bias
+    feature, found at once by any scale-invariant probe). Row-major storage
+    makes transform's products bitwise reproducible (BLAS picks kernels by
+    memory layout), also after a pickle round trip.
     """
-    readout, directions = factors
-    if constant.any():
-        same = readout is directions
-        readout, directions = readout.copy(), directions.copy()
-        readout[constant] = 0
-        directions[constant] = 0
-        if same:
-            readout = directions = np.linalg.qr(readout)[0] if readout.shape[1] else readout
-    return np.ascontiguousarray(readout), np.ascontiguousarray(directions)
+    full = np.zeros((n_features, factor.shape[1]))
+    full[rows] = factor
+    return np.ascontiguousarray(full)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,10 +93,14 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         for the regression objective).
     ``"inlp"``
         Iterative nullspace projection (Ravfogel et al., 2020): train a
-        logistic-regression probe, remove its weight vectors, repeat for
-        ``max_iter`` rounds (default 30), until a probe on held-out rows
-        (20%, stratified) is within ``tol`` of the majority rate, or ``rank``
-        directions are removed.
+        class-balanced logistic-regression probe on the standardised
+        columns, remove its weight vectors, repeat for ``max_iter`` rounds
+        (default 30), until the probes' cross-validated balanced accuracy
+        (5 stratified folds, each scored by a run that learnt its directions
+        without it) is within ``tol`` of chance (``1 / n_classes``), or
+        ``rank`` directions are removed. Warns when the probes were fit on
+        too few rows (at most ``2 (n_features + 1)``) for chance to mean
+        anything.
     ``"rlace"``
         Relaxed linear adversarial concept erasure (Ravfogel et al., 2022):
         the minimax game between a rank-``rank`` projection, relaxed to the
@@ -129,18 +132,22 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         guarantee needs. For ``"inlp"``: an upper bound (None: no bound). For
         ``"rlace"``: the projection's rank (None: 1).
     shrinkage : bool or float in [0, 1], default=False
-        Linear shrinkage of the covariance toward a multiple of the identity:
-        ``True`` uses the distribution-free optimal coefficient, a float sets
-        it. Guardedness still holds exactly; the edit is least-squares
-        optimal for the shrunk covariance. Only used when
-        ``method="leace"`` or ``"splice"`` (the others use no covariance).
+        Linear shrinkage of the correlation matrix toward the identity (of
+        the covariance toward its own diagonal, so that the result does not
+        depend on the features' units): ``True`` uses the distribution-free
+        optimal coefficient, a float sets it. Guardedness holds to rounding
+        as without shrinkage; the edit is least-squares optimal for the
+        shrunk covariance. Only used when ``method="leace"`` or
+        ``"splice"`` (the others use no covariance).
     affine : bool, default=True
         Keep the mean: ``r(x) = x - L R^T (x - mu)``. With False the map is
         linear, ``r(x) = x - L R^T x`` (the concept is still guarded; the mean
         moves).
     tol : float, default=0.01
-        Stop once a held-out probe is within ``tol`` of the majority rate.
-        Only used when ``method="inlp"`` or ``"rlace"``.
+        ``"inlp"``: stop once the probes' cross-validated balanced accuracy
+        is within ``tol`` of chance. ``"rlace"``: stop once a probe on
+        held-out rows (20%, stratified) is within ``tol`` of the majority
+        rate. Only used when ``method="inlp"`` or ``"rlace"``.
     max_iter : int, default=None
         Rounds (``"inlp"``, None: 30) or gradient steps (``"rlace"``, None:
         2000). Only used when ``method="inlp"`` or ``"rlace"``.
@@ -152,8 +159,8 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         few degrees short of the optimal subspace, which leaves a strong
         concept partly decodable. Only used when ``method="rlace"``.
     random_state : int, RandomState instance or None, default=None
-        Held-out split (``"inlp"``, ``"rlace"``) and mini-batches and
-        initialisation (``"rlace"``). Only used when ``method="inlp"`` or
+        Cross-validation folds (``"inlp"``), held-out split, mini-batches
+        and initialisation (``"rlace"``). Only used when ``method="inlp"`` or
         ``"rlace"``.
 
     Attributes
@@ -199,7 +206,19 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
     which merges each batch's moments exactly into the same running totals
     (:meth:`fit` is that merge on one batch, after forgetting earlier
     ones). The map is solved from the totals, at the end of :meth:`fit` or,
-    after :meth:`partial_fit`, when it is next used.
+    after :meth:`partial_fit`, when it is next used. The moments are
+    accumulated in float64 (float32 input gives the float64 fit of the same
+    numbers) and stored in per-column units, so any magnitude from 1e-170 to
+    1e150 gives the same eraser.
+
+    ``"leace"``, ``"orth"`` and ``"splice"`` make every rank decision on the
+    correlation scale, with a label concept's one redundant indicator
+    dropped (so at most ``n_classes - 1`` directions), and check the guard
+    after each solve: the correlation left between an erased feature and the
+    concept, with the rounding of applying the map, must be below
+    sqrt(eps) (about 1.5e-8; about 1e-15 on well-conditioned data).
+    Otherwise they warn and erase with the projection orthogonal on the
+    correlation scale instead.
 
     References
     ----------
@@ -341,6 +360,7 @@ default=None
     def _reset(self):
         """Forget an earlier fit: running moments, concept encoding and solved map."""
         fitted = ("n_samples_seen_", "mean_", "n_iter_", "classes_", "_concept_width")
+        fitted += ("_target_labels",)
         for name in (*fitted, "_moments", "_map"):
             vars(self).pop(name, None)
 
@@ -466,7 +486,10 @@ default=None
                 f"{n_samples}. Pass one target value per row."
             )
         kind = type_of_target(target, input_name="target")
-        if kind in ("binary", "multiclass"):
+        self._target_labels = kind in ("binary", "multiclass")
+        if self._target_labels:
+            # A column vector of labels is raveled, as scikit-learn does.
+            target = column_or_1d(target, warn=True)
             labels = np.unique(target)
             return (target[:, None] == labels[None, :]).astype(np.float64)
         try:
@@ -500,56 +523,163 @@ default=None
     # ------------------------------------------------------------------
 
     def _solve_from_moments(self):
+        """Solve the map on the correlation scale, check its guard, map it back.
+
+        LEACE and SPLICE are equivariant under rescaling the features
+        (r_{DX}(Dx) = D r_X(x)), and guardedness does not depend on the
+        units of the concept, so every rank decision is made with features
+        and concept columns standardised: encoders have dead dimensions
+        around 1e-33 beside others around 1e-1, and a relative tolerance
+        on raw units would drop the former with their concept signal.
+        Shrinkage, too, is applied on that scale (toward the identity, i.e.
+        toward the features' own variances), so that it cannot swamp a
+        feature of tiny units. ``"orth"`` is orthogonal in X's own units;
+        only its rank decisions use the standardised ones.
+        """
         moments = self._moments
-        concept_cross = moments.cross_covariance("concept")
-        if self.method == "orth":
-            return self._frozen_map(orth_factors(concept_cross, rank=self.rank))
-        covariance, shrinkage = shrunk_covariance(
-            moments.covariance, moments.weight, self.shrinkage
+        active = ~self._constant_features()
+        n_features = active.size
+        # Standard deviations in the moments' stored units (a power of two
+        # per feature; see WeightedMoments) and in X's units.
+        stored_std = np.sqrt(moments.scaled_variance[active])
+        feature_std = moments.scale_x[active] * stored_std
+        guard, ranking = self._side_cross_covariance(
+            "concept", active, stored_std, labels=hasattr(self, "classes_")
         )
-        # LEACE and SPLICE are equivariant under rescaling the features
-        # (r_{DX}(Dx) = D r_X(x)), so they are solved on the correlation
-        # scale and mapped back. Same eraser in exact arithmetic, but
-        # features of very different scales (encoders have dead
-        # dimensions around 1e-33 beside others around 1e-1) are all
-        # resolved by the eigendecomposition instead of falling below
-        # its tolerance and keeping their concept signal.
-        scale = np.sqrt(np.diag(covariance))
-        scale[self._constant_features() | (scale == 0)] = 1.0
-        covariance = covariance / np.outer(scale, scale)
-        concept_cross = concept_cross / scale[:, None]
-        if self.method == "splice":
-            target_cross = moments.cross_covariance("target") / scale[:, None]
-            readout, directions = splice_factors(
-                covariance, concept_cross, target_cross, rank=self.rank
+        shrinkage = 0.0
+        if self.method == "orth":
+            readout, directions = orth_factors(
+                guard, feature_std, rank=self.rank, ranking=ranking
             )
         else:
-            readout, directions = leace_factors(covariance, concept_cross, rank=self.rank)
-        factors = (readout / scale[:, None], directions * scale[:, None])
-        return self._frozen_map(factors, shrinkage=shrinkage)
+            covariance = moments.scaled_covariance[np.ix_(active, active)]
+            covariance, shrinkage = shrunk_covariance(
+                covariance / np.outer(stored_std, stored_std), moments.weight, self.shrinkage
+            )
+            if self.method == "splice":
+                target, _ = self._side_cross_covariance(
+                    "target", active, stored_std, labels=self._target_labels
+                )
+                readout, directions = splice_factors(
+                    covariance, guard, target, rank=self.rank, ranking=ranking
+                )
+            else:
+                readout, directions = leace_factors(
+                    covariance, guard, rank=self.rank, ranking=ranking
+                )
+        if self.rank is None:
+            readout, directions = self._checked_guard(guard, readout, directions)
+        return _ErasureMap(
+            _embed_rows(readout / feature_std[:, None], active, n_features),
+            _embed_rows(directions * feature_std[:, None], active, n_features),
+            shrinkage,
+        )
+
+    def _side_cross_covariance(self, name, active, stored_std, *, labels):
+        """X's cross-covariance with a side array (concept, target), features standardised.
+
+        Returns ``(guard, ranking)``. ``guard`` has the side's columns
+        standardised, without its constant columns and, for one-hot labels,
+        without the most frequent class's column (k centred indicators sum
+        to zero, so they span k - 1 dimensions by construction and the last
+        singular value is only rounding): its column space is the
+        concept's, at full column rank, in comparable units. ``ranking``
+        keeps the side's columns in their own units, which decide what the
+        "top" directions of a partial erasure (``rank``) are.
+        """
+        moments = self._moments
+        cross = moments.scaled_cross_covariance(name)[active] / stored_std[:, None]
+        unit = moments.side_scale(name)
+        variance = moments.scaled_side_variance(name)
+        with np.errstate(over="ignore"):
+            varying = ~constant_columns(moments.side_means[name] / unit, variance)
+        ranking = cross * np.where(varying, unit / unit.max(), 0.0)
+        if labels and varying.any():
+            frequent = np.where(varying, moments.side_means[name], -np.inf).argmax()
+            varying[frequent] = False
+        return cross[:, varying] / np.sqrt(variance[varying]), ranking
+
+    def _checked_guard(self, guard, readout, directions):
+        """The promise itself: Cov(r(X), Z) at rounding level, else a map that keeps it.
+
+        Two parts, in correlations between an erased feature and a concept
+        column: what the factors leave of the cross-covariance
+        (``guard_residual``, from the moments), and the rounding that
+        applying them to data adds (float64 unit roundoff times the
+        readout's amplification, on the correlation scale). The
+        least-squares readout amplifies rounding by at most
+        1 / sqrt(n_features * eps) (the whitening's rank tolerance), so a
+        correct solve stays under ``GUARD_TOLERANCE``. A readout that must
+        resolve a difference far below the features' scale does not: the
+        projection orthogonal in X's units when features 1e40 apart in
+        units are also nearly collinear, say. The projection orthogonal on
+        the correlation scale, whose factors amplify nothing, then guards
+        instead, with a warning.
+        """
+        residual = guard_residual(guard, readout, directions)
+        amplification = np.linalg.norm(readout, axis=0)
+        rounding = _EPS * np.linalg.norm(directions * amplification, axis=1).max(initial=0.0)
+        if residual + rounding <= GUARD_TOLERANCE:
+            return readout, directions
+        cost = {
+            "orth": "the map is not orthogonal in X's own units",
+            "splice": "the edit is larger and the target covariance is not kept",
+        }.get(self.method, "the edit is larger than the least-squares one")
+        warn(
+            f"method={self.method!r} would leave a correlation of about "
+            f"{residual + rounding:.1e} between the erased features and the concept "
+            "(its readout needs differences far below the features' scale, "
+            "beyond float64's precision), so the concept is erased by the "
+            "projection orthogonal on the correlation scale (each feature over "
+            f"its standard deviation) instead: the guard holds, but {cost}.",
+            UserWarning,
+        )
+        return orth_factors(guard, np.ones(guard.shape[0]))
 
     def _solve_iteratively(self, X, y, weights):
         rng = check_random_state(self.random_state)
         max_iter = self.max_iter or DEFAULT_MAX_ITER[self.method]
         centred = X.astype(np.float64) - self.mean_
         if self.method == "inlp":
-            basis, self.n_iter_ = inlp_basis(
+            # Orthonormal in the coordinates centred / scales (see _inlp).
+            basis, scales, self.n_iter_ = inlp_basis(
                 centred, y, weights, max_iter=max_iter, tol=self.tol,
                 max_rank=self.rank or X.shape[1], random_state=rng,
             )
-        else:
-            basis, self.n_iter_ = rlace_basis(
-                centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
-                tol=self.tol, random_state=rng, init=self.init,
-            )
-        return self._frozen_map((basis, basis))
+            return self._frozen_map(basis, scales)
+        basis, self.n_iter_ = rlace_basis(
+            centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
+            tol=self.tol, random_state=rng, init=self.init,
+        )
+        return self._frozen_map(basis)
 
     def _constant_features(self):
-        return constant_columns(self._moments.mean_x, self._moments.variance)
+        moments = self._moments
+        # In the moments' stored units, where neither side under- or overflows
+        # (a mean far beyond the unit overflows to inf: constant, rightly).
+        with np.errstate(over="ignore"):
+            return constant_columns(moments.mean_x / moments.scale_x, moments.scaled_variance)
 
-    def _frozen_map(self, factors, *, shrinkage=0.0):
-        readout, directions = _finalise_factors(factors, self._constant_features())
-        return _ErasureMap(readout, directions, shrinkage)
+    def _frozen_map(self, basis, scales=None):
+        """The projection off an orthonormal basis (the iterative methods' map).
+
+        ``basis`` is orthonormal in the coordinates ``(x - mu) / scales``
+        (X's own without ``scales``); its rows on constant features are
+        zeroed and it is re-orthonormalised (see :func:`_embed_rows`).
+        """
+        active = ~self._constant_features()
+        if basis.shape[1] and not active.all():
+            basis = basis.copy()
+            basis[~active] = 0
+            basis = np.linalg.qr(basis)[0]
+        if scales is None:
+            basis = np.ascontiguousarray(basis)
+            return _ErasureMap(basis, basis, 0.0)
+        return _ErasureMap(
+            np.ascontiguousarray(basis / scales[:, None]),
+            np.ascontiguousarray(basis * scales[:, None]),
+            0.0,
+        )
 
     # ------------------------------------------------------------------
     # The fitted map
@@ -559,7 +689,9 @@ default=None
         """The solved map, recomputed from the moments after a partial_fit."""
         check_is_fitted(self, "mean_")
         if self._map is None:
-            self._map = self._solve_from_moments()
+            # The moments merged by partial_fit are solved on first use.
+            with self._named_errors("partial_fit"):
+                self._map = self._solve_from_moments()
         return self._map
 
     @property

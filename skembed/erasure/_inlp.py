@@ -3,40 +3,162 @@
 Repeat: train a linear classifier w_i to predict the concept from the data
 with the directions found so far removed, then add its weight vectors to the
 removed set. The final eraser projects onto the intersection of the
-classifiers' nullspaces,
+classifiers' nullspaces. The classifiers are trained, and the projection is
+orthogonal, in the data's standardised coordinates z = (x - mu) / s (s the
+column scales, ``column_scales``), where every column is in the same units:
 
-    r(x) = x - Q Q^T (x - mu),   Q an orthonormal basis of span(w_1, ..., w_T),
+    r(x) = x - S U U^T S^{-1} (x - mu),   U an orthonormal basis of span(w_1, ..., w_T),
 
-which equals the product of the per-round nullspace projections but is formed
-in one step, so rounding does not accumulate. Rounds stop after ``max_iter``,
-when a probe on held-out rows is within ``tol`` of the majority rate, or when
-``max_rank`` directions are removed.
+with S = diag(s). It equals the product of the per-round nullspace
+projections but is formed in one step, so rounding does not accumulate.
+Rounds stop after ``max_iter``, when the probes' cross-validated balanced
+accuracy is within ``tol`` of chance (1 / n_classes), or when ``max_rank``
+directions are removed.
+
+Why standardised coordinates: a probe's L2 penalty would keep it from
+reading a column in units of 1e-30 (or any column of data at 1e-150), so
+INLP would stop with the concept still there; and a projection orthogonal in
+the raw coordinates, applied to weights learnt in standardised ones, would
+mix columns of different units (copying a unit-scale column into a 1e-30 one)
+and lose the small ones to rounding. In one geometry the eraser is the same
+map in any units: fitting on X D (D a positive diagonal) gives the eraser of
+X conjugated by D. For columns in comparable units (embeddings), S is close
+to a multiple of the identity and r is nearly the orthogonal projection of
+the original algorithm.
+
+The stopping rule compares a class-balanced probe's balanced accuracy with
+its own chance level (see ``_probing``): plain accuracy against the majority
+rate stops at once on a rare class and removes nothing. The number of rounds
+is chosen by cross-validating INLP itself: beside the run on all rows, one
+run per fold learns its own directions from the other folds' rows only, and
+each round's score pools every fold's rows, each predicted by its own run's
+probe. So every row is scored, not a 20% holdout whose few rows of a rare
+class decide by chance, and no row is scored by an erasure its label helped
+to choose (which would make the score look like chance too early). The run
+on all rows stops at the first round whose pooled score is within ``tol``
+of chance.
+
+The one stop that cannot be trusted is a probe at chance that could have fit
+any labels: with at most 2 (d + 1) rows for d features, a linear probe
+separates at least half of all labellings of rows in general position (Cover,
+1965), so it fits the noise and scores near chance on rows it was not fit on
+whether or not the concept is still there. INLP then warns and names the
+closed-form methods, whose guarantee does not rest on a probe.
 """
 
 import numpy as np
 
-from ..utils.extmath import orthonormal_basis
-from ._probing import held_out_accuracy, holdout_split, majority_rate
+from ..utils._messages import warn
+from ..utils.extmath import column_scales, orthonormal_basis
+from ._probing import (
+    balanced_accuracy,
+    balanced_weights,
+    fit_balanced_probe,
+    majority_rate,
+    project_out,
+    stratified_folds,
+)
 
 
 def inlp_basis(X, y, weights, *, max_iter, tol, max_rank, random_state):
-    """Orthonormal basis (d x r) of the removed directions, and the rounds run.
+    """The removed directions in standardised coordinates, the scales, and the rounds run.
 
     ``X`` must already be centred; ``weights`` are non-negative row weights.
+    Returns ``(basis, scales, n_iter)``: ``basis`` (d x r) is orthonormal
+    in the coordinates ``X / scales``, so the eraser is
+    ``x - ((x - mu) / s) @ basis @ (basis * s).T``: its factors are
+    ``basis / s`` (read-out) and ``basis * s`` (directions), row-wise. Warns
+    when the probes stopped at chance after being fit on too few rows for the
+    dimension to show anything (see the module docstring).
     """
     n_features = X.shape[1]
-    fit_rows, held_rows = holdout_split(y, random_state)
-    chance = majority_rate(y[held_rows], weights[held_rows])
-    basis = np.zeros((n_features, 0))
+    # Rows of zero weight take no part in fitting or scoring a probe.
+    kept = weights > 0
+    X, y, weights = X[kept], y[kept], weights[kept]
+    scales = column_scales(X)
+    if np.unique(y).size < 2:
+        # One class carries all the weight: the concept is constant, and a
+        # probe is at chance from the start (one round, nothing removed).
+        return np.zeros((n_features, 0)), scales, 1
+    standardised = X / scales
+    folds, n_folds = stratified_folds(y, random_state)
+    everything = np.ones(len(y), dtype=bool)
+    if n_folds > 1:
+        scoring = [_Run(folds != fold, folds == fold, n_features) for fold in range(n_folds)]
+        full = _Run(everything, None, n_features)
+        runs = [*scoring, full]
+    else:
+        # A class of one row: nothing can be held out, the full run scores itself.
+        full = _Run(everything, everything, n_features)
+        scoring = runs = [full]
+    # A constant prediction's balanced accuracy: 1 / (number of classes).
+    chance = majority_rate(y, balanced_weights(y, weights))
+    limit = min(max_rank, n_features)
     n_iter = 0
-    while n_iter < max_iter and basis.shape[1] < min(max_rank, n_features):
+    while n_iter < max_iter and full.basis.shape[1] < limit:
         n_iter += 1
-        accuracy, probe = held_out_accuracy(X, y, weights, fit_rows, held_rows, basis)
-        if accuracy <= chance + tol:
+        predicted = np.empty_like(y)
+        for run in scoring:
+            predicted[run.scored] = run.probe_and_predict(standardised, y, weights)
+        score = balanced_accuracy(y, predicted, weights)
+        if score <= chance + tol:
+            n_fit = int(scoring[0].fitted.sum())
+            _warn_if_unjudged(full.basis.shape[1], score, chance, n_fit, n_features)
             break
-        new = probe.coef_.T - basis @ (basis.T @ probe.coef_.T)
-        new_basis = orthonormal_basis(new)
-        if new_basis.shape[1] == 0:
+        if full is not scoring[0]:
+            full.probe_and_predict(standardised, y, weights)
+        for run in runs:
+            run.remove_probe_directions(limit)
+        if full.stalled:
             break
-        basis = np.hstack([basis, new_basis])[:, :max_rank]
-    return basis, n_iter
+    return full.basis, scales, n_iter
+
+
+class _Run:
+    """One INLP run: the rows it learns from, the rows it scores, its directions."""
+
+    def __init__(self, fitted, scored, n_features):
+        self.fitted, self.scored = fitted, scored
+        self.basis = np.zeros((n_features, 0))
+        self.probe = None
+        self.stalled = False
+
+    def probe_and_predict(self, Z, y, weights):
+        """Fit this round's probe on the erased fitting rows; predict the scored rows."""
+        erased = project_out(Z[self.fitted], self.basis)
+        self.probe = fit_balanced_probe(erased, y[self.fitted], weights[self.fitted])
+        if self.scored is None:
+            return None
+        return self.probe.predict(project_out(Z[self.scored], self.basis))
+
+    def remove_probe_directions(self, limit):
+        """Add the span of this round's probe weights to the removed directions."""
+        coef = self.probe.coef_
+        # A multinomial probe's k weight vectors act only through their
+        # differences (adding one vector to all leaves the softmax unchanged),
+        # which span k - 1 dimensions: their sum is solver tolerance, not a
+        # direction, and would pass the rank cut if it were not dropped first.
+        vectors = (coef if coef.shape[0] == 1 else coef[1:] - coef[0]).T
+        new = orthonormal_basis(vectors - self.basis @ (self.basis.T @ vectors))
+        self.stalled = new.shape[1] == 0
+        self.basis = np.hstack([self.basis, new])[:, :limit]
+
+
+def _warn_if_unjudged(n_removed, score, chance, n_fit, n_features):
+    """Warn when the probes that stopped INLP at chance could fit almost any labels."""
+    if n_fit > 2 * (n_features + 1):
+        return
+    if n_removed == 0:
+        removed = "no direction"
+    else:
+        removed = f"only {n_removed} direction{'s' if n_removed > 1 else ''}"
+    warn(
+        f"INLP removed {removed}: its probes' cross-validated balanced accuracy is "
+        f"{score:.3f} (chance {chance:.3f}), but each was fit on {n_fit} rows for "
+        f"{n_features} features, so few that a linear probe separates at least half of "
+        "all labellings of them: a score at chance does not show that the concept is "
+        "not linearly present. Use method='leace' or 'orth', which remove the concept's "
+        "cross-covariance in closed form, or fit on more rows.",
+        UserWarning,
+        stacklevel=2,
+    )

@@ -1,13 +1,28 @@
 """Linear probes shared by the iterative erasers (INLP, R-LACE).
 
-Both fit on part of the rows and judge progress by a probe's accuracy on the
-held-out rest: they stop once it is within ``tol`` of the majority rate.
+Both judge progress by a probe's score on rows it was not fit on, and stop
+once that is within ``tol`` of the score of a constant prediction.
+
+* R-LACE fits on 80% of the rows (:func:`holdout_split`) and scores plain
+  accuracy on the rest against the majority rate (:func:`held_out_accuracy`).
+* INLP trains class-balanced probes (:func:`fit_balanced_probe`) and scores
+  them by balanced accuracy (:func:`balanced_accuracy`) over every row, each
+  fold of :func:`stratified_folds` predicted by a probe fit on the others.
+  A constant prediction's balanced accuracy is 1 / n_classes whatever the
+  class proportions; plain accuracy against the majority rate cannot see a
+  rare class (with 5% of the rows in it, a probe is no better than the
+  majority vote from the first round, however decodable the concept).
+  Scoring every row, not a 20% holdout, keeps a rare class's verdict from
+  resting on a handful of held-out rows.
 """
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from ..utils.extmath import safe_reciprocal
+
 HOLDOUT_FRACTION = 0.2
+N_FOLDS = 5
 
 
 def holdout_split(y, rng):
@@ -35,6 +50,43 @@ def majority_rate(y, weights):
     return float(np.bincount(codes, weights=weights).max() / weights.sum())
 
 
+def balanced_weights(y, weights):
+    """Row weights rescaled so that every class carries the same total weight.
+
+    A probe trained with them is class-balanced, and its weighted accuracy
+    under them is the balanced accuracy (the mean of the per-class recalls),
+    so a constant prediction scores 1 / k for the k classes of positive
+    weight, however rare some are. The weights sum to the number of rows of
+    positive weight, which keeps the probe's regularisation independent of
+    the units of ``weights``; rows of zero weight stay at zero.
+    """
+    _, codes = np.unique(y, return_inverse=True)
+    class_totals = np.bincount(codes, weights=weights)
+    n_present = np.count_nonzero(class_totals > 0)
+    n_rows = np.count_nonzero(weights > 0)
+    return weights * safe_reciprocal(class_totals)[codes] * (n_rows / max(n_present, 1))
+
+
+def stratified_folds(y, rng, n_folds=N_FOLDS):
+    """Fold number (0 .. k-1) of each row, every class spread over every fold.
+
+    ``k`` is ``n_folds``, or the size of the smallest class when that is
+    smaller, so that every fold's complement holds every class. Returns
+    ``(folds, k)``; ``k`` is 1 when a class has a single row (nothing can
+    then be held out).
+    """
+    labels, counts = np.unique(y, return_counts=True)
+    n_folds = int(min(n_folds, counts.min()))
+    folds = np.empty(len(y), dtype=np.intp)
+    start = 0
+    for label in labels:
+        rows = rng.permutation(np.flatnonzero(y == label))
+        # Dealt on from where the previous class stopped, so folds stay even.
+        folds[rows] = (start + np.arange(len(rows))) % n_folds
+        start += len(rows)
+    return folds, n_folds
+
+
 def make_probe():
     """The linear classifier the iterative erasers train and remove."""
     return LogisticRegression(max_iter=1000)
@@ -56,3 +108,14 @@ def held_out_accuracy(X, y, weights, fit_rows, held_rows, basis):
         project_out(X[held_rows], basis), y[held_rows], sample_weight=weights[held_rows]
     )
     return accuracy, probe
+
+
+def fit_balanced_probe(X, y, weights):
+    """A class-balanced probe fit on the rows of X."""
+    return make_probe().fit(X, y, sample_weight=balanced_weights(y, weights))
+
+
+def balanced_accuracy(y, predicted, weights):
+    """Weighted mean of the per-class recalls: 1 / n_classes for a constant prediction."""
+    balanced = balanced_weights(y, weights)
+    return float(balanced @ (predicted == y) / balanced.sum())

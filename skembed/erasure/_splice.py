@@ -20,11 +20,14 @@ span(W Sigma_XY) plus the orthogonal complement of both, computed by
 from ._leace import leace_factors
 
 
-def splice_factors(covariance, concept_cross_covariance, target_cross_covariance, *, rank=None):
+def splice_factors(
+    covariance, concept_cross_covariance, target_cross_covariance, *, rank=None, ranking=None
+):
     """SPLICE eraser as ``(readout, directions)`` factors (see the module docstring)."""
     return leace_factors(
         covariance,
         concept_cross_covariance,
         rank=rank,
+        ranking=ranking,
         keep_cross_covariance=target_cross_covariance,
     )

@@ -14,6 +14,21 @@ which is exact, so a fit on ten chunks equals a fit on all rows up to
 rounding, and integer sample weights equal repeated rows. Within a batch the
 scatter is computed on centred rows, block by block, so large means do not
 cancel catastrophically and memory stays bounded.
+
+Precision and range
+-------------------
+Every block is converted to float64 before its products are formed, so
+float32 input gives the moments of the same numbers in float64 (a float32
+sum of 200,000 products loses about three digits, enough to shift the rank
+decisions made on the covariance). The scatter matrices are stored in units
+of a per-column power of two at least the column's largest absolute value
+(``scale_x``, and one per side array): the scaled entries are at most a few
+times the total weight whatever the data's units, so columns of order 1e-170
+or 1e150 neither underflow nor overflow when squared, and scaling by a power
+of two is exact, so data of ordinary magnitude give the same bits as without
+it. The ``scaled_*`` accessors return the moments in those units; the plain
+ones (``covariance``, ``variance``, ``cross_covariance``) multiply the units
+back and are exact within float64's range.
 """
 
 import numpy as np
@@ -35,28 +50,51 @@ def _weighted_mean(A, weights, total):
     return accumulated / total
 
 
-def _centred_scatter(X, mean_x, blocks, weights):
-    """sum_i w_i (x_i - m_x)(b_i - m_b)^T for each (B, m_b) in ``blocks``,
-    and the diagonal sum_i w_i (x_i - m_x)^2.
+def _power_of_two_scales(A, weights):
+    """Per column, the smallest power of two >= max |a_ij| over rows of positive weight.
+
+    0 for a column that is zero on those rows (it carries no unit yet).
+    """
+    largest = np.zeros(A.shape[1])
+    positive = None if np.all(weights > 0) else weights > 0
+    for rows in gen_batches(A.shape[0], _BLOCK_ROWS):
+        block = A[rows] if positive is None else A[rows][positive[rows]]
+        if block.shape[0]:
+            largest = np.maximum(largest, np.abs(block).max(axis=0))
+    return np.where(largest > 0, np.ldexp(1.0, np.frexp(largest)[1]), 0.0)
+
+
+def _nonzero(scales):
+    return np.where(scales > 0, scales, 1.0)
+
+
+def _centred_scatter(X, mean_x, scale_x, blocks, weights):
+    """sum_i w_i (x_i - m_x)(b_i - m_b)^T / (s_x s_b^T) for each (B, m_b, s_b) in
+    ``blocks``, and the diagonal sum_i w_i ((x_i - m_x) / s_x)^2, in float64.
 
     Rows are scaled by sqrt(w_i) on both sides, so the scatter of X with
     itself is ``A.T @ A``, which NumPy evaluates with the symmetric BLAS
     kernel (syrk) at half the cost of a general product.
     """
     n_features = X.shape[1]
-    scatters = [np.zeros((n_features, B.shape[1])) for B, _ in blocks]
+    scatters = [np.zeros((n_features, B.shape[1])) for B, _, _ in blocks]
     diagonal = np.zeros(n_features)
-    root_weights = None if np.all(weights == 1) else np.sqrt(weights).astype(X.dtype)
+    root_weights = None if np.all(weights == 1) else np.sqrt(weights)
     for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
-        centred = X[rows] - mean_x.astype(X.dtype, copy=False)
+        # float32 rows minus the float64 mean are float64 (one pass, exact
+        # conversion); dividing by a power of two is exact: only the range
+        # changes.
+        centred = X[rows] - mean_x
+        centred /= scale_x
         if root_weights is not None:
             centred *= root_weights[rows, None]
         diagonal += np.einsum("ij,ij->j", centred, centred)
-        for scatter, (B, mean_b) in zip(scatters, blocks):
+        for scatter, (B, mean_b, scale_b) in zip(scatters, blocks):
             if B is X:
                 scatter += centred.T @ centred
                 continue
-            side = (B[rows] - mean_b).astype(X.dtype, copy=False)
+            side = B[rows] - mean_b
+            side /= scale_b
             if root_weights is not None:
                 side *= root_weights[rows, None]
             scatter += centred.T @ side
@@ -76,15 +114,23 @@ class WeightedMoments:
     track_covariance : bool, default=True
         Also track the d x d scatter of X (not needed by the orthogonal
         method).
+
+    Notes
+    -----
+    Scatter matrices are stored in the units of :attr:`scale_x` (and of
+    :meth:`side_scale` for the side arrays); see the module docstring.
     """
 
     def __init__(self, n_features, side_widths, track_covariance=True):
         self.weight = 0.0
         self.mean_x = np.zeros(n_features)
+        self._scale_x = np.zeros(n_features)
         self.scatter_xx = np.zeros((n_features, n_features)) if track_covariance else None
         # The diagonal alone is always kept: it tells which features are constant.
         self.scatter_diag = np.zeros(n_features)
         self.side_means = {name: np.zeros(width) for name, width in side_widths.items()}
+        self._side_scales = {name: np.zeros(width) for name, width in side_widths.items()}
+        self.side_diag = {name: np.zeros(width) for name, width in side_widths.items()}
         self.cross_scatter = {
             name: np.zeros((n_features, width)) for name, width in side_widths.items()
         }
@@ -96,44 +142,109 @@ class WeightedMoments:
         if batch_weight <= 0:
             return self
         batch_mean_x = _weighted_mean(X, weights, batch_weight)
-        batch_side_means = {
-            name: _weighted_mean(B, weights, batch_weight) for name, B in sides.items()
+        batch_scale_x = _power_of_two_scales(X, weights)
+        batch_side = {
+            name: (_weighted_mean(B, weights, batch_weight), _power_of_two_scales(B, weights))
+            for name, B in sides.items()
         }
 
-        blocks = [(sides[name], batch_side_means[name]) for name in self.cross_scatter]
+        blocks = [
+            (sides[name], batch_side[name][0], _nonzero(batch_side[name][1]))
+            for name in self.cross_scatter
+        ]
         if self.scatter_xx is not None:
-            blocks.append((X, batch_mean_x))
-        scatters, batch_diag = _centred_scatter(X, batch_mean_x, blocks, weights)
+            blocks.append((X, batch_mean_x, _nonzero(batch_scale_x)))
+        scatters, batch_diag = _centred_scatter(
+            X, batch_mean_x, _nonzero(batch_scale_x), blocks, weights
+        )
         batch_xx = scatters.pop() if self.scatter_xx is not None else None
         batch_cross = dict(zip(self.cross_scatter, scatters))
 
         total = self.weight + batch_weight
         factor = self.weight * batch_weight / total
         delta_x = batch_mean_x - self.mean_x
+        # The merged unit covers both batches and the shift of their means
+        # (|delta| <= both units' maximum, so delta / unit stays <= 2).
+        scale_x = np.maximum(self._scale_x, batch_scale_x)
+        old_x, new_x = self._scale_x / _nonzero(scale_x), batch_scale_x / _nonzero(scale_x)
+        unit_delta_x = delta_x / _nonzero(scale_x)
         if self.scatter_xx is not None:
-            self.scatter_xx += batch_xx + factor * np.outer(delta_x, delta_x)
-        self.scatter_diag += batch_diag + factor * delta_x**2
+            self.scatter_xx *= np.outer(old_x, old_x)
+            self.scatter_xx += batch_xx * np.outer(new_x, new_x)
+            self.scatter_xx += factor * np.outer(unit_delta_x, unit_delta_x)
+        self.scatter_diag = (
+            self.scatter_diag * old_x**2 + batch_diag * new_x**2 + factor * unit_delta_x**2
+        )
         for name in self.cross_scatter:
-            delta_side = batch_side_means[name] - self.side_means[name]
-            self.cross_scatter[name] += batch_cross[name] + factor * np.outer(delta_x, delta_side)
+            side_mean, side_scale = batch_side[name]
+            merged = np.maximum(self._side_scales[name], side_scale)
+            old_b, new_b = self._side_scales[name] / _nonzero(merged), side_scale / _nonzero(merged)
+            delta_side = side_mean - self.side_means[name]
+            unit_delta_side = delta_side / _nonzero(merged)
+            self.cross_scatter[name] *= np.outer(old_x, old_b)
+            self.cross_scatter[name] += batch_cross[name] * np.outer(new_x, new_b)
+            self.cross_scatter[name] += factor * np.outer(unit_delta_x, unit_delta_side)
+            # A side array is narrow (k columns): its variances in one pass.
+            centred_side = (np.asarray(sides[name], dtype=np.float64) - side_mean) / _nonzero(
+                side_scale
+            )
+            batch_side_diag = weights @ centred_side**2
+            self.side_diag[name] = (
+                self.side_diag[name] * old_b**2
+                + batch_side_diag * new_b**2
+                + factor * unit_delta_side**2
+            )
             self.side_means[name] += delta_side * (batch_weight / total)
+            self._side_scales[name] = merged
         self.mean_x += delta_x * (batch_weight / total)
+        self._scale_x = scale_x
         self.weight = total
         return self
+
+    # -- in the stored units: safe at any magnitude ----------------------
+
+    @property
+    def scale_x(self):
+        """The unit of each column of X in the ``scaled_*`` moments (a power of two)."""
+        return _nonzero(self._scale_x)
+
+    def side_scale(self, name):
+        """The unit of each column of a side array in the ``scaled_*`` moments."""
+        return _nonzero(self._side_scales[name])
+
+    @property
+    def scaled_covariance(self):
+        """Covariance of X in units of ``scale_x`` (entry ij over s_i s_j), symmetrised."""
+        covariance = self.scatter_xx / self.weight
+        return (covariance + covariance.T) / 2
+
+    @property
+    def scaled_variance(self):
+        """Variance of each feature of X over ``scale_x**2``."""
+        return self.scatter_diag / self.weight
+
+    def scaled_cross_covariance(self, name):
+        """Cross-covariance of X with a side array, in units of ``scale_x`` and ``side_scale``."""
+        return self.cross_scatter[name] / self.weight
+
+    def scaled_side_variance(self, name):
+        """Variance of each column of a side array over ``side_scale**2``."""
+        return self.side_diag[name] / self.weight
+
+    # -- in the data's units ---------------------------------------------
 
     @property
     def covariance(self):
         """Weighted covariance of X (normalised by the total weight), symmetrised."""
-        covariance = self.scatter_xx / self.weight
-        return (covariance + covariance.T) / 2
+        return self.scaled_covariance * np.outer(self.scale_x, self.scale_x)
 
     def cross_covariance(self, name):
-        return self.cross_scatter[name] / self.weight
+        return self.scaled_cross_covariance(name) * np.outer(self.scale_x, self.side_scale(name))
 
     @property
     def variance(self):
         """Weighted variance of each feature of X."""
-        return self.scatter_diag / self.weight
+        return self.scaled_variance * self.scale_x**2
 
 
 def shrunk_covariance(covariance, n_samples, shrinkage):
@@ -148,7 +259,9 @@ def shrunk_covariance(covariance, n_samples, shrinkage):
 
         rho = tr(S)^2 / (n (||S||_F^2 - tr(S)^2 / p)),
 
-    clipped to [0, 1]. A float gives rho directly.
+    clipped to [0, 1]. A float gives rho directly. The coefficient does not
+    depend on the units of S, and is computed on S over its mean diagonal
+    entry, so that squaring entries of order 1e154 does not overflow.
 
     Returns
     -------
@@ -160,12 +273,17 @@ def shrunk_covariance(covariance, n_samples, shrinkage):
         return covariance, 0.0
     n_features = covariance.shape[0]
     trace = np.trace(covariance)
-    if shrinkage is True:
-        dispersion = np.sum(covariance**2) - trace**2 / n_features
-        rho = 1.0 if dispersion <= 0 else trace**2 / (n_samples * dispersion)
+    if shrinkage is not True:
+        rho = float(shrinkage)
+    elif trace > 0:
+        unit = trace / n_features
+        relative = covariance / unit
+        dispersion = np.sum(relative**2) - n_features
+        rho = 1.0 if dispersion <= 0 else n_features**2 / (n_samples * dispersion)
         rho = float(np.clip(rho, 0.0, 1.0))
     else:
-        rho = float(shrinkage)
+        rho = 1.0  # no variance (or no feature): nothing to estimate
     shrunk = (1 - rho) * covariance
-    shrunk[np.diag_indices_from(shrunk)] += rho * trace / n_features
+    if n_features:
+        shrunk[np.diag_indices_from(shrunk)] += rho * trace / n_features
     return shrunk, rho
