@@ -203,7 +203,14 @@ def test_whitening_is_the_data_covariance():
     X, _ = data(2, 300, 4)
     model = RelativeRepresentation(20, whiten=True, random_state=0).fit(X)
     W = model.whitening_
-    np.testing.assert_allclose(W @ np.cov(X.T, bias=True) @ W, np.eye(4), atol=1e-10)
+    covariance = np.cov(X.T, bias=True)
+    np.testing.assert_allclose(W.T @ covariance @ W, np.eye(4), atol=1e-10)
+    # On the correlation scale (ZCA-cor): W = D^-1 P^-1/2, so the rank
+    # decision is made on a unit diagonal whatever the columns' units.
+    deviation = np.sqrt(np.diag(covariance))
+    values, vectors = np.linalg.eigh(covariance / np.outer(deviation, deviation))
+    np.testing.assert_allclose(W, (vectors / np.sqrt(values)) @ vectors.T / deviation[:, None],
+                               atol=1e-10)
     shrunk = RelativeRepresentation(20, whiten=True, shrinkage=0.5, random_state=0).fit(X)
     assert shrunk.shrinkage_ == 0.5
 
@@ -502,3 +509,361 @@ def test_transform_checks_features():
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="RelativeRepresentation.*infinity"):
         model.transform(bad)
+
+
+# ----------------------------------------------------------------------
+# Guarantees on any data: rank decisions where they mean something, any
+# scale from 1e-150 to 1e150, float32 moments in float64
+# ----------------------------------------------------------------------
+
+ALL_SIMILARITIES = ["cosine", "euclidean", "l1", "linf", "basis"]
+DISTANCES = ("euclidean", "l1", "linf")
+
+
+def off_origin(seed, n_samples=40, n_features=12):
+    """The issue's input: Gaussian data plus a per-column offset near 100."""
+    rng = np.random.RandomState(seed)
+    centred = rng.normal(size=(n_samples, n_features))
+    return centred, centred + 100 + rng.normal(size=n_features)
+
+
+def test_basis_bounded_off_origin_with_few_anchors():
+    # Centred anchors have rank m - 1 by construction; the rounding of their
+    # mean was kept as a direction and inverted: 99 fits in 100 gave
+    # |output| > 1e6 (1e13-1e14). Right value: the coordinates do not depend
+    # on the offset (center=True), an anchor's coordinates are e_i - 1/m.
+    for seed in range(100):
+        centred, X = off_origin(seed)
+        m = (2, 5, 10, 12)[seed % 4]
+        anchors = np.arange(m)
+        near_origin = relative(centred, anchors, similarity="basis")
+        far = relative(X, anchors, similarity="basis")
+        np.testing.assert_allclose(far, near_origin, atol=1e-9 * max(1, np.abs(near_origin).max()))
+        np.testing.assert_allclose(far[anchors], np.eye(m) - 1 / m, atol=1e-10)
+        assert np.abs(far).max() < 1e3
+
+
+def test_basis_anchor_coordinates_exact_for_columns_in_any_units():
+    # More anchors than features: the rank is decided on comparable units, so
+    # a column 1e300 times smaller than another is not cut, and the
+    # coordinates do not change when a column is rescaled.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 6))
+    scales = 10.0 ** np.linspace(-150, 150, 6)
+    many = relative(X * scales, np.arange(20), similarity="basis")
+    reference = relative(X, np.arange(20), similarity="basis")
+    np.testing.assert_allclose(many, reference, atol=1e-9 * np.abs(reference).max())
+    # Fewer: a Euclidean projection, in the columns' own units; a column 1e12
+    # smaller than another still counts (what only the rounding of the
+    # largest columns can resolve is cut). The anchors' coordinates are
+    # e_i - 1/m centred, e_i otherwise.
+    units = 10.0 ** np.linspace(-6, 6, 6)
+    few = relative(X * units, np.arange(4), similarity="basis")
+    np.testing.assert_allclose(few[:4], np.eye(4) - 0.25, atol=1e-10)
+    plain = relative(X * units, np.arange(4), similarity="basis", center=False)
+    np.testing.assert_allclose(plain[:4], np.eye(4), atol=1e-10)
+
+
+def test_anchors_constant_in_a_column_are_exactly_centred():
+    # Three copies of one row: its mean is not exactly the row (0.1 * 3 / 3),
+    # so the centred anchors were a few ulps that cosine read as directions.
+    X = np.vstack([np.full((3, 4), 0.1), np.random.RandomState(0).normal(size=(10, 4))])
+    out = relative(X, np.arange(3))
+    np.testing.assert_array_equal(out, 0.0)
+
+
+@pytest.mark.parametrize("name", ALL_SIMILARITIES)
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"whiten": True}, {"whiten": True, "shrinkage": True}, {"normalize": "standard"},
+     {"top_k": 3}],
+    ids=["plain", "whiten", "shrinkage", "standard", "top_k"],
+)
+def test_any_global_scale_gives_the_rescaled_result(name, params):
+    # Shrinkage used to overflow from |x| ~ 1e77 (a sum of squares), and
+    # normalize="standard" took distances of 1e-50 for constant columns.
+    # Right value: the same result as on the rescaled data, the distances in
+    # the data's units scaled with them.
+    X, _ = data(20, 120, 16)
+    anchors = np.arange(30)
+    reference = RelativeRepresentation(anchors=anchors, similarity=name, **params).fit(X)
+    expected = reference.transform(X)
+    expected = expected.toarray() if sp.issparse(expected) else expected
+    for factor in [1e-150, 3e-77, 1e77, 7e150]:
+        model = RelativeRepresentation(anchors=anchors, similarity=name, **params).fit(X * factor)
+        out = model.transform(X * factor)
+        out = out.toarray() if sp.issparse(out) else out
+        homogeneous = name in DISTANCES and not params.get("whiten") and "normalize" not in params
+        if homogeneous:
+            out = out / factor
+        np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+        assert model.shrinkage_ == pytest.approx(reference.shrinkage_, rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ALL_SIMILARITIES)
+@pytest.mark.parametrize("shrinkage", [False, True])
+def test_whitening_invariant_to_column_units(name, shrinkage):
+    # The whitening is decided on the correlation scale: a column in units
+    # 1e150 times larger or smaller than another is neither cut nor
+    # swamped by the shrinkage target, and the whitened coordinates are
+    # invariant to rescaling any column (l1 and linf included).
+    X, rng = data(21, 200, 8)
+    columns = 10.0 ** rng.uniform(-150, 150, size=8)
+    params = {"anchors": np.arange(40), "similarity": name, "whiten": True, "shrinkage": shrinkage}
+    expected = RelativeRepresentation(**params).fit_transform(X)
+    out = RelativeRepresentation(**params).fit_transform(X * columns)
+    np.testing.assert_allclose(out, expected, atol=1e-9 * np.abs(expected).max())
+
+
+def test_float32_whitening_is_the_float64_fit_of_the_same_numbers():
+    # The issue's input: 200,000 x 64 correlated Gaussian data (covariance
+    # condition number 2.4e3, mean 5), cast to float32. The moments are
+    # accumulated in float64: the float32 fit equals the float64 fit of the
+    # same numbers, and the output keeps float32 precision.
+    rng = np.random.RandomState(0)
+    n, d = 200_000, 64
+    mixing = rotation(rng, d) * np.sqrt(np.geomspace(1.0, 2.4e3, d))
+    X32 = (rng.normal(size=(n, d)) @ mixing.T + 5.0).astype(np.float32)
+    X64 = X32.astype(np.float64)
+    params = {"anchors": np.arange(50), "whiten": True, "similarity": ["cosine", "basis"]}
+    fit32 = RelativeRepresentation(**params).fit(X32)
+    fit64 = RelativeRepresentation(**params).fit(X64)
+    np.testing.assert_allclose(fit32.whitening_, fit64.whitening_, rtol=1e-12, atol=0)
+    out32, out64 = fit32.transform(X32[:5000]), fit64.transform(X64[:5000])
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, atol=2e-4 * np.abs(out64).max())
+
+
+def test_translator_with_fewer_anchors_than_features_is_translation_invariant():
+    # The centred source anchors have rank n - 1 by construction; the
+    # rounding of their mean was a kept direction and the least-squares map
+    # was off by 0.3-1.1 of the output for data away from the origin.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 16))
+    Y = X @ rng.normal(size=(16, 16))
+    offset = 100 + rng.normal(size=16)
+    for method in ["linear", "affine"]:
+        for n in (5, 10):
+            near = LatentTranslator(method).fit(X[:n], Y[:n]).transform(X)
+            far = LatentTranslator(method).fit(X[:n] + offset, Y[:n] + 50).transform(X + offset)
+            np.testing.assert_allclose(far - 50, near, atol=1e-10 * np.abs(near).max())
+            # It interpolates the anchors.
+            np.testing.assert_allclose(far[:n] - 50, Y[:n], atol=1e-10 * np.abs(Y[:n]).max())
+
+
+@pytest.mark.parametrize("method", ["orthogonal", "linear", "affine"])
+@pytest.mark.parametrize("scale", [True, False])
+def test_translator_at_any_scale(method, scale):
+    X, Y, _ = two_spaces(noise=0.1, n=300, d=12)
+    expected = LatentTranslator(method, scale=scale).fit(X[:100], Y[:100]).transform(X)
+    factors = [(1e-150, 1e150), (1e150, 1e-150), (3e77, 3e77), (1e-150, 1e-150)]
+    if method == "orthogonal" and not scale:
+        # A rotation cannot change units: only equal factors give the same map.
+        factors = [(3e77, 3e77), (1e-150, 1e-150), (7e150, 7e150)]
+    for source, target in factors:
+        translator = LatentTranslator(method, scale=scale).fit(X[:100] * source, Y[:100] * target)
+        out = translator.transform(X * source) / target
+        np.testing.assert_allclose(out, expected, atol=1e-10 * np.abs(expected).max())
+
+
+# Hypothesis: hostile but legitimate data. Shapes with n < d, few anchors and
+# more anchors than features; columns in units from 1e-150 to 1e150 (or one
+# global unit); duplicated rows; near-collinear and repeated columns; data
+# far from the origin.
+# (RelativeRepresentation takes no sample weights.)
+
+HOSTILE = settings(max_examples=25, deadline=None, derandomize=True)
+
+
+@st.composite
+def hostile(draw, collinear_gap=1e-8, duplicates=True):
+    seed = draw(seeds)
+    n_samples = draw(st.integers(3, 40))
+    n_features = draw(st.integers(1, 10))
+    n_anchors = draw(st.integers(2, n_samples))
+    rng = np.random.RandomState(seed)
+    mixing = rotation(rng, n_features) * np.linspace(0.5, 2.0, n_features)
+    X = rng.normal(size=(n_samples, n_features)) @ mixing + 3 * rng.normal(size=n_features)
+    if duplicates and draw(st.booleans()):
+        copies = rng.randint(n_samples, size=n_samples // 3)
+        X[rng.randint(n_samples, size=copies.size)] = X[copies]
+    if n_features >= 2 and draw(st.booleans()):
+        i, j = rng.choice(n_features, 2, replace=False)
+        gap = draw(st.sampled_from([0.0, collinear_gap]))
+        X[:, j] = X[:, i] * (1 + gap * rng.normal(size=n_samples))
+    if draw(st.booleans()):  # far from the origin: 100 times the spread
+        X += 100 * np.abs(X - X.mean(axis=0)).max(axis=0) * rng.choice([-1, 1], n_features)
+    if draw(st.booleans()):
+        units = 10.0 ** rng.uniform(-150, 150, size=n_features)
+    else:
+        units = np.full(n_features, 10.0 ** draw(st.floats(-150, 150)))
+    return X * units, rng.choice(n_samples, n_anchors, replace=False)
+
+
+def whitening_precision(X):
+    """eps / (relative size of the smallest kept correlation eigenvalue).
+
+    What whitened coordinates are accurate to: each eigenvalue carries an
+    absolute error of about eps times the largest.
+    """
+    centred = X - X.mean(axis=0)
+    scales = np.abs(centred).max(axis=0)
+    varying = centred[:, scales > 0] / scales[scales > 0]
+    if varying.shape[1] == 0:
+        return 0.0
+    deviation = np.sqrt((varying**2).mean(axis=0))
+    values = np.linalg.eigvalsh(np.corrcoef(varying.T) if varying.shape[1] > 1 else np.eye(1))
+    kept = values[values > values.max() * len(values) * np.finfo(float).eps]
+    return np.finfo(float).eps * values.max() / kept.min() if deviation.all() else 0.0
+
+
+def conditioning(rows):
+    """Largest over smallest singular value of the rows in comparable units.
+
+    Values under 1e-12 of the largest (rounding, whatever the rank cut
+    keeps) are left out.
+    """
+    scales = np.abs(rows).max(axis=0)  # not the RMS: squares of 1e-200 underflow
+    values = np.linalg.svd(rows / np.where(scales > 0, scales, 1.0), compute_uv=False)
+    values = values[values > 1e-12 * values.max(initial=0)]
+    return values.max() / values.min() if values.size else 1.0
+
+
+def row_norms(Z, order):
+    # Safe at any magnitude: each row scaled by its largest entry first.
+    largest = np.abs(Z).max(axis=1, initial=0)
+    safe = np.where(largest > 0, largest, 1.0)
+    return largest * np.linalg.norm(Z / safe[:, None], ord=order, axis=1)
+
+
+@pytest.mark.parametrize("name", ALL_SIMILARITIES)
+@HOSTILE
+@given(case=hostile(), center=st.booleans(), whiten=st.booleans())
+def test_outputs_finite_and_bounded_by_the_data(case, name, center, whiten):
+    X, anchors = case
+    model = RelativeRepresentation(anchors=anchors, similarity=name, center=center, whiten=whiten)
+    out = model.fit_transform(X)
+    assert np.all(np.isfinite(out))
+    if name == "cosine":
+        assert np.abs(out).max() <= 1.0
+        return
+    Z = X - model.center_
+    if whiten:
+        Z = Z @ model.whitening_
+    if name == "basis":
+        # Coordinates are large when anchors are nearly dependent (the exact
+        # minimum-norm ones are), but the anchors' own (e_i, or e_i - 1/m
+        # centred) have norm at most 1 (plus the 1/size relative precision of
+        # a singular value just above the rank cut), and the reconstruction
+        # c @ A is a projection: never longer than the point.
+        assert np.linalg.norm(out[anchors], axis=1).max() <= 2
+        if center:
+            # Centred minimum-norm coordinates are orthogonal to the ones
+            # vector: the rounding of the anchors' mean, kept as a direction,
+            # gave coordinates of 1e13 along it (sums as large as the
+            # coordinates). Rounding here grows with the anchors'
+            # conditioning, so it is measured against the largest row.
+            totals = np.abs(out.sum(axis=1))
+            assert totals.max() <= 1e-6 * np.abs(out).sum(axis=1).max()
+        unit = np.abs(Z).max()
+        Z = Z / unit if unit > 0 else Z
+        lengths = row_norms(Z, 2)
+        # Allowed: eps times the anchors' conditioning relative to the
+        # largest row (Z is scaled to entries <= 1), and the rounding of a
+        # sum that cancels when the coordinates are large.
+        precision = 1e-9 + 1e3 * np.finfo(float).eps * conditioning(Z[anchors])
+        rounding = precision + 1e-12 * np.abs(out) @ lengths[anchors]
+        assert np.all(row_norms(out @ Z[anchors], 2) <= (1 + precision) * lengths + rounding)
+    else:
+        order = {"euclidean": 2, "l1": 1, "linf": np.inf}[name]
+        norms = row_norms(Z, order)
+        assert np.all(-out <= (1 + 1e-9) * (norms[:, None] + norms[anchors][None, :]))
+
+
+@HOSTILE
+@given(hostile(collinear_gap=1e-3), st.sampled_from(ALL_SIMILARITIES), st.booleans())
+def test_translation_invariance_with_center_on_any_data(case, name, whiten):
+    # Near-collinear columns 1e-3 apart: whitened coordinates are accurate to
+    # about eps / (smallest correlation eigenvalue), and a shift of 100x the
+    # spread already costs two digits of the data (exactly repeated columns
+    # are drawn too, and cut at every offset).
+    X, anchors = case
+    if name == "basis" and not whiten:
+        # Without whitening, anchors that do not span the space give the
+        # Euclidean projection: a column in units 1e100 larger outweighs
+        # another with its rounding alone, so the shift's rounding moves the
+        # coordinates. One unit for all columns here (the spanning case is
+        # unit-free: test_basis_anchor_coordinates_exact_for_columns_in_any_units).
+        largest = np.abs(X).max(axis=0)
+        X = X / np.where(largest > 0, largest, 1.0) * largest.max()
+    spread = np.abs(X - X.mean(axis=0)).max(axis=0)
+    shifted = X + 100 * spread * np.random.RandomState(0).uniform(-1, 1, size=X.shape[1])
+    params = {"anchors": anchors, "similarity": name, "whiten": whiten}
+    expected = RelativeRepresentation(**params).fit_transform(X)
+    out = RelativeRepresentation(**params).fit_transform(shifted)
+    assert np.all(np.isfinite(out))
+    # 100x the spread costs about two digits of the data themselves.
+    scale = max(1, np.abs(expected).max())
+    precision = 1e-6 + (1e4 * whitening_precision(X) if whiten else 0.0)
+    np.testing.assert_allclose(out, expected, atol=precision * scale)
+
+
+@HOSTILE
+@given(seeds, shapes, st.floats(-150, 150), st.sampled_from(ALL_SIMILARITIES), st.booleans(),
+       st.integers(2, 30))
+def test_global_scale_and_rotation_on_any_scale(seed, shape, log_factor, name, whiten, n_anchors):
+    # Cosine, basis and every whitened form are unit-free; the distances
+    # scale with the data. Cosine (and everything whitened) also ignores a
+    # rotation.
+    X, rng = data(seed, shape[0], shape[1])
+    n_anchors = min(n_anchors, shape[0])
+    factor = 10.0 ** log_factor
+    rotate = name == "cosine" or (whiten and name != "l1" and name != "linf")
+    mapped = factor * (X @ rotation(rng, shape[1]) if rotate else X)
+    params = {"anchors": np.arange(n_anchors), "similarity": name, "whiten": whiten}
+    expected = RelativeRepresentation(**params).fit_transform(X)
+    out = RelativeRepresentation(**params).fit_transform(mapped)
+    if name in DISTANCES and not whiten:
+        out = out / factor
+    np.testing.assert_allclose(out, expected, atol=1e-8 * max(1, np.abs(expected).max()))
+
+
+@HOSTILE
+@given(hostile(collinear_gap=1e-3), st.sampled_from(["cosine", "euclidean", "basis"]),
+       st.booleans())
+def test_whitened_forms_invariant_to_invertible_maps_on_any_data(case, name, shrinkage):
+    # X -> X L D + b: L well conditioned, D column units up to 1e+-150, b a
+    # translation. Without shrinkage the whitened cosine, Euclidean and
+    # basis blocks do not change; with it, only the column units and the
+    # translation are forgiven (shrinkage toward the identity is not
+    # rotation-invariant). Whitened coordinates are accurate to about
+    # eps / (smallest correlation eigenvalue), hence a gap of 1e-3 for the
+    # near-collinear columns (exactly repeated ones are cut).
+    X, anchors = case
+    rng = np.random.RandomState(1)
+    d = X.shape[1]
+    X = X / np.abs(X).max(axis=0).clip(1e-300)  # the map below brings its own units
+    linear = np.eye(d)
+    if not shrinkage:
+        linear = rotation(rng, d) * np.linspace(0.3, 3.0, d) @ rotation(rng, d)
+    units = 10.0 ** rng.uniform(-150, 150, size=d)
+    mapped = (X @ linear + rng.normal(size=d)) * units
+    params = {"anchors": anchors, "similarity": name, "whiten": True, "shrinkage": shrinkage}
+    expected = RelativeRepresentation(**params).fit_transform(X)
+    out = RelativeRepresentation(**params).fit_transform(mapped)
+    precision = 1e-6 + 1e4 * whitening_precision(X)
+    np.testing.assert_allclose(out, expected, atol=precision * max(1, np.abs(expected).max()))
+
+
+@HOSTILE
+@given(seeds, st.integers(3, 60), st.integers(1, 12), st.floats(-30, 30))
+def test_float32_whitening_equals_float64_fit_of_same_numbers(seed, n_samples, n_features,
+                                                               log_unit):
+    X, _ = data(seed, n_samples, n_features)
+    X32 = (X * 10.0 ** log_unit).astype(np.float32)
+    anchors = np.arange(2)
+    fit32 = RelativeRepresentation(anchors=anchors, whiten=True, shrinkage=True).fit(X32)
+    fit64 = RelativeRepresentation(anchors=anchors, whiten=True, shrinkage=True).fit(
+        X32.astype(np.float64))
+    np.testing.assert_array_equal(fit32.whitening_, fit64.whitening_)
+    assert fit32.shrinkage_ == fit64.shrinkage_

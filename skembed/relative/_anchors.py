@@ -61,6 +61,8 @@ def fps_anchors(X, n_anchors, rng):
     Chosen rows are never picked again, even when duplicates leave every
     remaining distance at zero.
     """
+    # normalize_rows scales each row by a power of two first, so entries of
+    # 1e160 or 1e-170 neither overflow nor underflow.
     unit = normalize_rows(np.asarray(X, dtype=np.float64))
     squared_norms = np.einsum("ij,ij->i", unit, unit)  # 1, or 0 for zero rows
 

@@ -14,8 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
-from ..utils._moments import WeightedMoments, shrunk_covariance
-from ..utils.extmath import normalize_rows, psd_inverse_sqrt, safe_reciprocal
+from ..utils.extmath import normalize_rows, power_of_two_exponent, safe_reciprocal
 from ._anchors import (
     explicit_anchors,
     fps_anchors,
@@ -23,9 +22,13 @@ from ._anchors import (
     random_anchors,
     stratified_anchors,
 )
+from ._linalg import correlation_whitening, rounding_columns
 from ._similarities import SIMILARITIES, PreparedAnchors, similarity_block
 
 ANCHOR_STRATEGIES = ("random", "kmeans", "fps", "stratified")
+
+#: Similarities in the units of the data (the others are unit-free).
+_DISTANCES = ("euclidean", "l1", "linf")
 
 #: Output (and whitened input) entries computed per row block: bounds the
 #: temporaries of transform to a few tens of MB whatever the number of rows.
@@ -85,26 +88,35 @@ class RelativeRepresentation(
         the city-block distance), ``"linf"`` (minus the Chebyshev distance),
         ``"basis"`` (least-squares coordinates in the anchors' span), or a
         list of them: the product of invariances, blocks concatenated in the
-        list's order, each standardised by the anchors' statistics.
+        list's order, each standardised by the anchors' statistics. When the
+        anchors span the space, the basis coordinates do not depend on the
+        units of any column; when they do not (fewer anchors than features),
+        they are the Euclidean projection onto the anchors' span, in the
+        columns' own units (whiten to make them unit-free).
     center : bool, default=True
         Subtract the anchors' mean first. Makes every similarity invariant to
         translations of the whole space (cosine and basis are not otherwise).
     whiten : bool, default=False
-        Whiten with the covariance of the fit data, :math:`W = \Sigma^{-1/2}`
-        (pseudo-inverse square root): cosine and Euclidean similarities then
-        become Mahalanobis ones, and the cosine, Euclidean and basis blocks are
-        invariant to every invertible linear map of the whole space (``"l1"``
-        and ``"linf"`` are not: they depend on the whitened coordinates, which
-        are determined only up to a rotation). The anchors alone are too
-        few to estimate the covariance when ``n_anchors < n_features``; all
-        rows of X are used.
+        Whiten with the covariance of the fit data on the correlation scale,
+        :math:`W = D^{-1} P^{-1/2}` with :math:`D` the features' standard
+        deviations and :math:`P` their correlation matrix (ZCA-cor;
+        pseudo-inverse square root, so directions without variance are
+        dropped): :math:`W^\top \Sigma W = I`. Cosine and Euclidean
+        similarities then become Mahalanobis ones, and the cosine, Euclidean
+        and basis blocks are invariant to every invertible linear map of the
+        whole space. ``"l1"`` and ``"linf"`` are invariant to rescaling
+        (and permuting) features, not to other maps: they depend on the
+        whitened coordinates, which such maps rotate. The anchors alone are
+        too few to estimate the covariance when ``n_anchors < n_features``;
+        all rows of X are used (moments accumulated in float64).
     shrinkage : bool or float in [0, 1], default=False
-        Shrink the whitening covariance toward a multiple of the identity
-        (``True``: the distribution-free optimal coefficient, as
-        :class:`~skembed.LinearConceptEraser` does; a float sets it). Helps
-        when the fit data are few for their dimension, at the cost of exact
-        invariance to linear maps (shrinkage toward the identity depends on
-        the coordinates). Only used when ``whiten=True``.
+        Shrink the correlation matrix :math:`P` toward the identity (the
+        covariance toward its own diagonal; ``True``: the distribution-free
+        optimal coefficient, as :class:`~skembed.LinearConceptEraser` does; a
+        float sets it). Helps when the fit data are few for their dimension.
+        Keeps the invariance to rescaling features, at the cost of exact
+        invariance to other linear maps (shrinkage toward the identity
+        depends on the coordinates). Only used when ``whiten=True``.
     top_k : int, default=None
         Keep only each row's ``top_k`` largest similarities in each block,
         the others set to zero; :meth:`transform` then returns a
@@ -132,7 +144,7 @@ class RelativeRepresentation(
         Subtracted before the similarities: the anchors' mean (zeros when
         ``center=False``).
     whitening_ : ndarray of shape (n_features, n_features) or None
-        :math:`W`, or None without ``whiten``.
+        :math:`W` (not symmetric in general), or None without ``whiten``.
     shrinkage_ : float
         Shrinkage coefficient used by the whitening (0 without).
     block_mean_, block_scale_ : ndarray of shape (n_blocks,)
@@ -157,6 +169,17 @@ class RelativeRepresentation(
     with ``whiten``), computed in blocks of rows so memory stays bounded; it
     is deterministic. Float32 input gives float32 output (the L1 and
     L-infinity distances are computed in float64 and cast back).
+
+    Units: cosine, basis and every whitened similarity are unit-free (the
+    same output for ``X`` and ``s * X``); the distances are in the units of
+    X (``s`` times the output), unless standardised (a list of
+    similarities, or ``normalize``). Rows are scaled by powers of two
+    internally (exact), so data between 1e-150 and 1e150 give these results
+    without overflow. Rank decisions are made where they mean something:
+    the whitening on the correlation matrix; the basis coordinates on the
+    centred anchors without the direction of their mean (centred anchors
+    have rank at most ``n_anchors - 1``), with columns in comparable units
+    when the anchors span the space.
 
     References
     ----------
@@ -299,7 +322,10 @@ class RelativeRepresentation(
         elif self.anchors == "random":
             indices = random_anchors(n_samples, self.n_anchors, rng)
         elif self.anchors == "kmeans":
-            indices = kmeans_anchors(X, self.n_anchors, rng)
+            # Scaled by a power of two (exact): the same clustering, without
+            # squared distances overflowing for data of order 1e150.
+            unit_X = np.ldexp(X, -power_of_two_exponent(X))
+            indices = kmeans_anchors(unit_X, self.n_anchors, rng)
         elif self.anchors == "fps":
             indices = fps_anchors(X, self.n_anchors, rng)
         else:
@@ -313,20 +339,20 @@ class RelativeRepresentation(
         self.center_ = (
             self.anchors_.mean(axis=0) if self.center else np.zeros(X.shape[1])
         )
-        self.whitening_, self.shrinkage_ = None, 0.0
-        if self.whiten:
-            moments = WeightedMoments(X.shape[1], {}).update(X, {}, np.ones(n_samples))
-            covariance, self.shrinkage_ = shrunk_covariance(
-                moments.covariance, moments.weight, self.shrinkage
-            )
-            # Pseudo-inverse square root: directions without variance in the
-            # fit data are dropped rather than blown up.
-            self.whitening_ = psd_inverse_sqrt(covariance)
-        self._prepared = PreparedAnchors(self._preprocess(self.anchors_), similarities)
+        centred = self.anchors_ - self.center_
+        if self.center:
+            # A column constant over the anchors is exactly 0 once centred;
+            # computed, it is a few ulps of the mean, which cosine (and the
+            # basis after scaling its columns) would read as a direction.
+            centred[:, rounding_columns(self.center_, centred)] = 0.0
+        self._fit_preprocessing(X)
+        self._prepared = PreparedAnchors(
+            self._scale_and_whiten(centred), similarities, offset=self._centring_offset()
+        )
 
         n_blocks = len(similarities)
         self.block_mean_, self.block_scale_ = np.zeros(n_blocks), np.ones(n_blocks)
-        if not isinstance(self.similarity, str):
+        if self._standardised_blocks():
             self._fit_block_statistics()
         self._n_features_out = n_anchors * n_blocks
         self.output_mean_ = self.output_scale_ = None
@@ -334,13 +360,71 @@ class RelativeRepresentation(
             self._fit_output_statistics(X)
         return self
 
+    def _fit_preprocessing(self, X):
+        """The whitening, and the powers of two that keep every square in range.
+
+        Without ``whiten`` the rows are scaled by one power of two, from the
+        fit data's largest entry (not the anchors': they may be near
+        duplicates of each other, far from the rest): exact, so the
+        similarities are those of the data as given, but no square overflows
+        (data of order 1e150) or underflows (1e-150). The distances are returned in the data's
+        units (``_distance_exponent``); cosine and basis are unit-free.
+        With ``whiten`` each column is scaled by its own power of two and the
+        whitened coordinates are unit-free.
+        """
+        self.whitening_, self.shrinkage_, self._unit_whitening = None, 0.0, None
+        if self.whiten:
+            rows = self._block_rows(X.shape[1], width=X.shape[1])
+            self._column_exponents, self._unit_whitening, self.shrinkage_ = (
+                correlation_whitening(X, self.shrinkage, rows)
+            )
+            self.whitening_ = np.ldexp(self._unit_whitening, -self._column_exponents[:, None])
+            self._distance_exponent = 0
+            return
+        exponent = power_of_two_exponent(X)
+        self._column_exponents = np.full(X.shape[1], exponent, dtype=np.intc)
+        self._distance_exponent = exponent
+
+    def _centring_offset(self):
+        """Per preprocessed column, the size of what centring subtracted (None without).
+
+        Without whitening, the centre in the scaled units. With it, the
+        rounding ``e`` of the centred entries (``|e_j| <= eps |c_j|``) reaches
+        whitened column k as ``sum_j e_j W_jk``: the column norms of
+        ``diag(c) W`` bound it.
+        """
+        if not self.center:
+            return None
+        centre = np.abs(np.ldexp(self.center_, -self._column_exponents))
+        if self._unit_whitening is None:
+            return centre
+        return np.linalg.norm(centre[:, None] * self._unit_whitening, axis=0)
+
     def _preprocess(self, X):
-        """``(X - center_) @ whitening_``, in X's dtype (a new array)."""
-        dtype = X.dtype
-        Z = X - self.center_.astype(dtype, copy=False)
-        if self.whitening_ is not None:
-            Z = Z @ self.whitening_.astype(dtype, copy=False)
-        return Z
+        """``(X - center_) @ whitening_``, in X's dtype (a new array), scaled.
+
+        Computed as ``((X - center_) * 2**-exponents) @ unit_whitening``, the
+        rows in units of about 1 (see :meth:`_fit_preprocessing`).
+        """
+        return self._scale_and_whiten(X - self.center_.astype(X.dtype, copy=False))
+
+    def _scale_and_whiten(self, centred):
+        """Centred rows, scaled by powers of two and whitened (in place when possible)."""
+        np.ldexp(centred, -self._column_exponents, out=centred)
+        if self._unit_whitening is not None:
+            centred = centred @ self._unit_whitening.astype(centred.dtype, copy=False)
+        return centred
+
+    def _block_exponents(self):
+        """Per block, the power of two its values are computed in (0: unit-free)."""
+        return [self._distance_exponent if name in _DISTANCES else 0 for name in self.similarities_]
+
+    def _output_exponent(self):
+        """The power of two the output is computed in: a single distance block's."""
+        return 0 if self._standardised_blocks() else self._block_exponents()[0]
+
+    def _standardised_blocks(self):
+        return not isinstance(self.similarity, str)
 
     def _fit_block_statistics(self):
         """Mean and standard deviation of each block over the anchors' own similarities.
@@ -349,17 +433,20 @@ class RelativeRepresentation(
         every block is, so standardising by them keeps each invariance.
         """
         anchors = self._prepared.anchors
-        for b, name in enumerate(self.similarities_):
+        for b, (name, exponent) in enumerate(zip(self.similarities_, self._block_exponents())):
             values = similarity_block(anchors, self._prepared, name)
             scale = values.std()
-            self.block_mean_[b] = values.mean()
-            self.block_scale_[b] = scale if scale > 0 else 1.0
+            # In the data's units, as the single-similarity output.
+            self.block_mean_[b] = np.ldexp(values.mean(), exponent)
+            self.block_scale_[b] = np.ldexp(scale, exponent) if scale > 0 else 1.0
 
     def _fit_output_statistics(self, X):
         """Column means and standard deviations of the fit data's representation.
 
         Accumulated block by block in float64 around the first block's means
-        (a shift that keeps the one-pass variance free of cancellation).
+        (a shift that keeps the one-pass variance free of cancellation), in
+        the units the output is computed in (no square overflows), and
+        stored in the output's units.
         """
         total = shift = sum_ = sum_sq = None
         for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1])):
@@ -374,32 +461,41 @@ class RelativeRepresentation(
         mean = sum_ / total
         variance = np.maximum(sum_sq / total - mean**2, 0.0)
         scale = np.sqrt(variance)
-        self.output_mean_ = shift + mean
+        mean = shift + mean
         # A column counts as constant (scale 1: centred, it stays 0) when its
         # deviation is at most 1e-12 of max(|mean|, 1). Not
         # extmath.constant_columns, whose (64 eps |mean|)^2 bounds only the
         # rounding of a mean: these columns are computed similarities whose
         # own rounding, accumulated over blocks by a one-pass variance, is
-        # larger, and a column near 0 needs the absolute part of the floor.
-        self.output_scale_ = np.where(scale > 1e-12 * np.abs(self.output_mean_).clip(1), scale, 1.0)
+        # larger, and a column near 0 needs the absolute part of the floor
+        # (meaningful because the values are in units of about 1 here).
+        scale = np.where(scale > 1e-12 * np.abs(mean).clip(1), scale, 1.0)
+        exponent = self._output_exponent()
+        self.output_mean_ = np.ldexp(mean, exponent)
+        self.output_scale_ = np.ldexp(scale, exponent)
 
     # ------------------------------------------------------------------
     # The representation
     # ------------------------------------------------------------------
 
-    def _block_rows(self, n_features):
-        width = max(self.n_anchors_ * len(self.similarities_), n_features, 1)
-        return max(1, _BLOCK_ELEMENTS // width)
+    def _block_rows(self, n_features, width=None):
+        if width is None:
+            width = self.n_anchors_ * len(self.similarities_)
+        return max(1, _BLOCK_ELEMENTS // max(width, n_features, 1))
 
     def _blocks(self, X):
-        """The standardised similarity blocks of a block of rows (dense)."""
+        """The similarity blocks of a block of rows (dense), standardised for a list.
+
+        In the units of :meth:`_block_exponents`; the standardised blocks of
+        a list are unit-free.
+        """
         Z = self._preprocess(X)
         blocks = []
-        for b, name in enumerate(self.similarities_):
+        for b, (name, exponent) in enumerate(zip(self.similarities_, self._block_exponents())):
             values = similarity_block(Z, self._prepared, name)
-            if not isinstance(self.similarity, str):
-                values -= values.dtype.type(self.block_mean_[b])
-                values *= values.dtype.type(1.0 / self.block_scale_[b])
+            if self._standardised_blocks():
+                values -= values.dtype.type(np.ldexp(self.block_mean_[b], -exponent))
+                values *= values.dtype.type(1.0 / np.ldexp(self.block_scale_[b], -exponent))
             blocks.append(values)
         return blocks
 
@@ -422,19 +518,27 @@ class RelativeRepresentation(
         )
 
     def _represent(self, X):
+        # Everything is computed in the units of _output_exponent; only an
+        # output left in the data's units (a distance, not normalised) is
+        # scaled back, by a power of two.
         blocks = self._blocks(X)
+        exponent = self._output_exponent()
         if self.top_k is not None:
             out = self._top_k(blocks)
             if self.normalize == "l2":
                 norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
                 out = sp.diags(safe_reciprocal(norms).astype(out.dtype, copy=False)) @ out
+            elif exponent:
+                np.ldexp(out.data, exponent, out=out.data)
             return out
         out = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
         if self.normalize == "standard":
-            out -= self.output_mean_.astype(out.dtype, copy=False)
-            out /= self.output_scale_.astype(out.dtype, copy=False)
+            out -= np.ldexp(self.output_mean_, -exponent).astype(out.dtype, copy=False)
+            out /= np.ldexp(self.output_scale_, -exponent).astype(out.dtype, copy=False)
         elif self.normalize == "l2":
             out = normalize_rows(out)
+        elif exponent:
+            np.ldexp(out, exponent, out=out)
         return out
 
     def transform(self, X):

@@ -25,7 +25,10 @@ basis      coordinates :math:`c` of :math:`x` in the     every invertible linear
 
 Distances are negated so that, for every function, larger means more
 similar (what ``top_k`` keeps). Translation invariance of cosine and basis
-comes from centring, done by the estimator before these functions.
+comes from centring, done by the estimator before these functions. Cosine
+and basis are also invariant to a global rescaling (basis to rescaling any
+column when the anchors span the space); the three distances scale with it.
+The estimator passes rows scaled by a power of two, so no square overflows.
 
 Each function works on one block of rows and the prepared anchors
 (:class:`PreparedAnchors`), so the estimator bounds memory by the block size.
@@ -34,7 +37,8 @@ Each function works on one block of rows and the prepared anchors
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ..utils.extmath import normalize_rows, pseudo_inverse, safe_reciprocal
+from ..utils.extmath import normalize_rows, safe_reciprocal
+from ._linalg import drop_ones_direction, least_squares_inverse, restore_ones_direction
 
 SIMILARITIES = ("cosine", "euclidean", "l1", "linf", "basis")
 
@@ -59,9 +63,15 @@ class PreparedAnchors:
         Preprocessed anchor vectors.
     similarities : sequence of str
         The similarity functions that will be asked for.
+    offset : ndarray of shape (n_features,), default=None
+        For anchors centred on their mean, the size, per column, of what was
+        subtracted (in the units of ``anchors``). Their rank is then at most
+        ``n_anchors - 1`` by construction and their entries are known only
+        to about ``eps * offset``, which the basis similarity takes into
+        account. None for anchors used as given.
     """
 
-    def __init__(self, anchors, similarities):
+    def __init__(self, anchors, similarities, *, offset=None):
         anchors = np.asarray(anchors, dtype=np.float64)
         self.anchors = np.ascontiguousarray(anchors)
         self.squared_norms = np.einsum("ij,ij->i", anchors, anchors)
@@ -71,10 +81,9 @@ class PreparedAnchors:
             # A zero anchor stays zero: it has cosine 0 to everything.
             self.unit = np.ascontiguousarray(normalize_rows(anchors))
         if "basis" in similarities:
-            # x @ A^+ are the least-squares coordinates of x in the rows of A,
-            # the minimum-norm ones when the anchors are linearly dependent
-            # (more anchors than features, or centred anchors: rank <= m - 1).
-            self.pseudo_inverse = np.ascontiguousarray(pseudo_inverse(anchors))
+            self.pseudo_inverse = np.ascontiguousarray(
+                _anchor_pseudo_inverse(anchors, offset)
+            )
         self._cast = {}
 
     def cast(self, name, dtype):
@@ -88,6 +97,22 @@ class PreparedAnchors:
         state = self.__dict__.copy()
         state["_cast"] = {}
         return state
+
+
+def _anchor_pseudo_inverse(anchors, offset):
+    """``A^+``: ``x @ A^+`` are the least-squares coordinates of x in the anchors.
+
+    The minimum-norm ones when the anchors are linearly dependent (more
+    anchors than features). Centred anchors have the ones vector as a null
+    vector by construction; the rounding of their mean is not exactly in it
+    and, inverted, would give coordinates of order 1e13 when the data sit
+    away from the origin. So the pseudo-inverse is taken in the complement
+    of the ones vector, where nothing is deficient by construction, and the
+    coordinates sum to zero, as the exact minimum-norm ones do.
+    """
+    if offset is None:
+        return least_squares_inverse(anchors)
+    return restore_ones_direction(least_squares_inverse(drop_ones_direction(anchors), offset))
 
 
 def cosine_similarity(X, prepared):

@@ -10,12 +10,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
 from ..utils._compat import StrOptions, fit_context
-from ..utils.extmath import mean_squared_norm
+from ..utils.extmath import power_of_two_exponent, root_mean_square_norm
+from ._linalg import drop_ones_direction, least_squares_inverse, rounding_columns
 
 
 def _rms_norm(centred):
     """sqrt(mean ||row||^2): the isotropic scale of a centred cloud (1 if zero)."""
-    return float(np.sqrt(mean_squared_norm(centred))) or 1.0
+    return root_mean_square_norm(centred) or 1.0
 
 
 def orthogonal_procrustes(source, target):
@@ -30,9 +31,20 @@ def orthogonal_procrustes(source, target):
     return U @ Vt
 
 
-def least_squares(source, target):
-    """The minimum-norm least-squares ``R`` of ``source @ R ~ target``."""
-    return np.linalg.lstsq(source, target, rcond=None)[0]
+def least_squares(source, target, *, offset=None):
+    """The minimum-norm least-squares ``R`` of ``source @ R ~ target``.
+
+    The rank of ``source`` is decided on its columns in comparable units
+    (:func:`~skembed.relative._linalg.least_squares_inverse`). With ``offset`` (the
+    size of the source mean subtracted from each column), both are centred
+    on their means: ``source`` then has rank at most n - 1 by construction,
+    so the problem is solved in the complement of the ones vector, where
+    the rounding of the means is gone.
+    """
+    if offset is None:
+        return least_squares_inverse(source) @ target
+    projected = drop_ones_direction(source)
+    return least_squares_inverse(projected, offset) @ drop_ones_direction(target)
 
 
 class LatentTranslator(
@@ -162,20 +174,38 @@ class LatentTranslator(
         self.target_mean_ = target.mean(axis=0) if self.center else np.zeros(n_target)
         source = source - self.source_mean_
         target = target - self.target_mean_
+        if self.center:
+            # A column constant over the anchors is, once centred, only the
+            # rounding of its mean; the rank decision must not see it.
+            source[:, rounding_columns(self.source_mean_, source)] = 0.0
         self.source_scale_ = _rms_norm(source) if self.scale else 1.0
         self.target_scale_ = _rms_norm(target) if self.scale else 1.0
         source /= self.source_scale_
         target /= self.target_scale_
+        # Powers of two (exact) keep S^T T and every square in range without
+        # `scale`; the solution is scaled back below.
+        source_exponent = power_of_two_exponent(source)
+        target_exponent = power_of_two_exponent(target)
+        source = np.ldexp(source, -source_exponent)
+        target = np.ldexp(target, -target_exponent)
 
         bias = np.zeros(n_target)
         if self.method == "orthogonal":
+            # Invariant to positive rescalings of either side.
             rotation = orthogonal_procrustes(source, target)
         elif self.method == "linear":
-            rotation = least_squares(source, target)
+            offset = None
+            if self.center:
+                offset = np.ldexp(np.abs(self.source_mean_) / self.source_scale_, -source_exponent)
+            rotation = least_squares(source, target, offset=offset)
+            rotation = np.ldexp(rotation, target_exponent - source_exponent)
         else:
+            # The column of ones absorbs the rounding of the means: no
+            # deficiency by construction even when centred.
             augmented = np.hstack([source, np.ones((source.shape[0], 1))])
             solution = least_squares(augmented, target)
-            rotation, bias = solution[:-1], solution[-1]
+            rotation = np.ldexp(solution[:-1], target_exponent - source_exponent)
+            bias = np.ldexp(solution[-1], target_exponent)
 
         ratio = self.target_scale_ / self.source_scale_
         self.coef_ = np.ascontiguousarray(rotation * ratio)
