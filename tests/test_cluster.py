@@ -6,6 +6,8 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
@@ -24,6 +26,7 @@ from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
 from skembed.cluster._out_of_sample import collaborative_labels, ridge_map
+from skembed.cluster._spectral import top_eigenpairs
 from skembed.cluster._ssc import _system_inverse, ssc_admm
 from skembed.datasets import make_subspaces
 from skembed.metrics import clustering_accuracy
@@ -706,3 +709,110 @@ def test_one_random_generator_per_fit():
     generator = SubspaceClusterer(3, random_state=np.random.RandomState(7), **params).fit(X)
     np.testing.assert_array_equal(seeded.labels_, generator.labels_)
     assert seeded.candidate_violation_rate_ == generator.candidate_violation_rate_
+
+
+# ----------------------------------------------------------------------
+# Units: the labels do not depend on a global rescaling of the points
+# ----------------------------------------------------------------------
+
+#: Every method, with the options that change its solver.
+SCALE_FREE_SETTINGS = [
+    {"method": "ensc"},
+    {"method": "ensc", "out_of_sample": "collaborative"},
+    {"method": "ssc"},
+    {"method": "ssc", "outlier_gamma": 20.0},
+    {"method": "ssc", "affine": True},
+    {"method": "omp", "n_nonzero": 3},
+    {"method": "omp", "n_nonzero": 3, "affine": True},
+    {"method": "lsr"},
+    {"method": "lsr", "affine": True},
+    {"method": "lrr"},
+    {"method": "tsc"},
+]
+
+
+def fit_quietly(X, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SubspaceClusterer(random_state=0, n_init=5, **params).fit(X)
+
+
+def unit_rows_on_subspaces(n_features, subspace_dim, noise):
+    """300 points of unit norm on 5 subspaces (the issue's data)."""
+    X, y = make_subspaces(n_samples=300, n_features=n_features, n_subspaces=5,
+                          subspace_dim=subspace_dim, noise=noise, random_state=0)
+    return normalize(X), y
+
+
+@pytest.mark.parametrize("scale", [1e100, 1e-100])
+def test_affine_lsr_labels_at_extreme_scales(scale):
+    # Was: NaN coefficients (an underflowing determinant), a ValueError at
+    # 1e100 and 1e-100.
+    X, y = make_subspaces(n_samples=120, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.01, affine=True, random_state=0)
+    reference = fit_quietly(X, n_clusters=3, method="lsr", affine=True)
+    scaled = fit_quietly(X * scale, n_clusters=3, method="lsr", affine=True)
+    np.testing.assert_array_equal(scaled.labels_, reference.labels_)
+    assert clustering_accuracy(y, scaled.labels_) >= 0.98
+    np.testing.assert_array_equal(scaled.predict(X * scale), reference.predict(X))
+
+
+def test_ssc_outlier_term_labels_do_not_depend_on_the_units():
+    # Was: accuracy 0.207 on the points scaled by 0.01 (1.0 at scale 1).
+    X, y = unit_rows_on_subspaces(n_features=30, subspace_dim=5, noise=0.0)
+    reference = fit_quietly(X, n_clusters=5, method="ssc", outlier_gamma=20.0)
+    scaled = fit_quietly(X * 0.01, n_clusters=5, method="ssc", outlier_gamma=20.0)
+    assert clustering_accuracy(y, reference.labels_) == 1.0
+    np.testing.assert_array_equal(scaled.labels_, reference.labels_)
+    # The errors are in the units of the points.
+    np.testing.assert_allclose(scaled.outlying_entries_.toarray(),
+                               0.01 * reference.outlying_entries_.toarray(),
+                               rtol=1e-6, atol=1e-12)
+
+
+def test_lrr_labels_do_not_depend_on_the_units():
+    # Was: accuracy 0.353 on the points scaled by 1e-6 (1.0 at scale 1).
+    X, y = unit_rows_on_subspaces(n_features=20, subspace_dim=3, noise=0.01)
+    reference = fit_quietly(X, n_clusters=5, method="lrr")
+    scaled = fit_quietly(X * 1e-6, n_clusters=5, method="lrr")
+    assert clustering_accuracy(y, reference.labels_) == 1.0
+    np.testing.assert_array_equal(scaled.labels_, reference.labels_)
+
+
+def decided_by_rounding(model):
+    """Whether the spectral step's eigenspace is degenerate (more components than clusters).
+
+    The eigenvectors of a repeated eigenvalue are any basis of its
+    eigenspace, so rounding decides the labels; no rescaling property can
+    hold there.
+    """
+    eigenvalues, _ = top_eigenpairs(model.affinity_matrix_, model.n_clusters_ + 1, 0)
+    return eigenvalues[-1] - eigenvalues[-2] < 1e-8
+
+
+@pytest.mark.parametrize("params", SCALE_FREE_SETTINGS,
+                         ids=lambda params: "-".join(f"{key}={value}" for key, value in params.items()))
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 999), exponent=st.floats(-150, 150),
+       n_features=st.sampled_from([6, 40]), duplicate=st.booleans())
+def test_labels_and_predict_do_not_depend_on_a_global_rescaling(params, seed, exponent,
+                                                               n_features, duplicate):
+    """Every method's labels on s X are its labels on X, for s in 1e-150..1e150.
+
+    Ten points per cluster on dimension-2 subspaces, in fewer or more
+    dimensions than points, with or without a duplicated point; predict on
+    s X_new with the model fitted on s X gives the labels of X_new under the
+    model of X. Labels are compared where rounding does not decide them.
+    """
+    X, _ = make_subspaces(n_samples=45, n_features=n_features, n_subspaces=3,
+                          subspace_dim=2, noise=0.01, affine=params.get("affine", False),
+                          random_state=seed)
+    X_fit, X_new = X[:30], X[30:]
+    if duplicate:
+        X_fit = np.vstack([X_fit, X_fit[:1]])
+    scale = 10.0**exponent
+    reference = fit_quietly(X_fit, n_clusters=3, **params)
+    assume(not decided_by_rounding(reference))
+    scaled = fit_quietly(X_fit * scale, n_clusters=3, **params)
+    np.testing.assert_array_equal(scaled.labels_, reference.labels_)
+    np.testing.assert_array_equal(scaled.predict(X_new * scale), reference.predict(X_new))

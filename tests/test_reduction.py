@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 
 from skembed import NNPreservingReducer
@@ -179,3 +181,52 @@ def test_parameters_of_the_other_method_are_ignored(method, unused):
     base = NNPreservingReducer(2, method=method, max_iter=1, random_state=0).fit(X)
     other = NNPreservingReducer(2, method=method, max_iter=1, random_state=0, **unused).fit(X)
     np.testing.assert_array_equal(other.components_, base.components_)
+
+
+# ----------------------------------------------------------------------
+# Units: the fit does not depend on a global rescaling of X
+# ----------------------------------------------------------------------
+
+def test_margin_fit_does_not_depend_on_the_units():
+    # Was: a floor of 1e-12 on the temperature changed the fit on X * 1e-7
+    # and stalled it on X * 1e-8 (recall history 0.1705, 0.1702, 0.1693).
+    X = np.random.RandomState(0).normal(size=(600, 32))
+    reference = NNPreservingReducer(n_components=8, max_iter=3, random_state=0).fit(X)
+    np.testing.assert_allclose(reference.recall_history_, [0.1705, 0.1768, 0.1765, 0.1737],
+                               atol=5e-5)
+    for scale in (1e-7, 1e-8):
+        scaled = NNPreservingReducer(n_components=8, max_iter=3, random_state=0).fit(X * scale)
+        assert scaled.recall_history_ == reference.recall_history_
+        np.testing.assert_allclose(scaled.transform(X * scale) / scale, reference.transform(X),
+                                   rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("params", [{}, {"method": "mpad"}, {"metric": "cosine"},
+                                    {"method": "mpad", "metric": "cosine"}],
+                         ids=["margin", "mpad", "margin-cosine", "mpad-cosine"])
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), exponent=st.floats(-150, 150),
+       shape=st.sampled_from([(60, 10), (30, 40)]))
+def test_fit_does_not_depend_on_a_global_rescaling(params, seed, exponent, shape):
+    """Recall history, map and score on s X are those on X (the transform times s).
+
+    Scales from 1e-150 to 1e150, fewer points than dimensions and two nearly
+    collinear columns. (Not duplicated rows: two copies tie at the k-th
+    neighbour of the points near them, and rounding, which differs between
+    X and s X, decides which copy counts for recall.)
+    """
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=shape) * rng.uniform(0.5, 2.0, size=shape[1])
+    X[:, 1] = X[:, 0] + 1e-6 * rng.normal(size=shape[0])
+    scale = 10.0**exponent
+    options = dict(n_components=3, n_neighbors=4, n_negatives=5, max_iter=2, random_state=0,
+                   **params)
+    reference = NNPreservingReducer(**options).fit(X)
+    scaled = NNPreservingReducer(**options).fit(X * scale)
+    assert scaled.recall_history_ == reference.recall_history_
+    np.testing.assert_allclose(scaled.components_, reference.components_, rtol=1e-6, atol=1e-9)
+    expected = reference.transform(X)
+    factor = 1.0 if params.get("metric") == "cosine" else scale
+    np.testing.assert_allclose(scaled.transform(X * scale) / factor, expected, rtol=1e-6,
+                               atol=1e-9 * np.abs(expected).max())
+    assert scaled.score(X * scale) == reference.score(X)

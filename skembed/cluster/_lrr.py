@@ -21,7 +21,9 @@ The inexact ALM (Lin, Chen & Ma 2010) introduces :math:`J = Z'` and repeats
   :math:`\mu = \min(\rho \mu, \mu_{\max})`,
 
 until both constraint violations are below ``tol`` (relative to the largest
-entry of X). Z is dense (n x n) and each step is an r x n SVD: this is the
+entry of X). The iteration runs on X in units of its root mean square norm
+(with :math:`\lambda` converted), so its steps do not depend on the units of
+X. Z is dense (n x n) and each step is an r x n SVD: this is the
 method for n up to a few thousand.
 """
 
@@ -31,7 +33,7 @@ from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from ..utils._messages import warn
-from ..utils.extmath import numerical_rank, safe_reciprocal
+from ..utils.extmath import numerical_rank, root_mean_square_norm, safe_reciprocal
 
 #: ALM steps when the caller gives none.
 MAX_ITER = 300
@@ -51,7 +53,8 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
     X : ndarray of shape (n_samples, n_features), float64
         The points (rows).
     lam : float
-        Weight of the column-sparse error term (> 0); larger fits closer.
+        Weight of the column-sparse error term (> 0), in the units of X
+        (inverse of a norm); larger fits closer.
     tol : float, default=1e-6
         Stopping tolerance on the constraint violations.
     max_iter : int, default=300
@@ -66,6 +69,14 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
     n_iter : int
         Steps run.
     """
+    # The penalty mu (and the system I + A'A) adds the unit-free copy
+    # constraint Z' = J to the fit constraint, which is in the units of X: in
+    # units of the points' root mean square norm the iterates, and so the
+    # result, are the same for X and for any multiple of it (and squares
+    # neither overflow nor underflow).
+    unit = root_mean_square_norm(X) or 1.0
+    X = X / unit
+    lam = lam * unit
     data = X.T  # d x n, columns are points
     # Orthonormal basis of the row space of data (= column space of X).
     U, s, _ = linalg.svd(X, full_matrices=False, check_finite=False)
@@ -79,7 +90,7 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
     E = np.zeros_like(data)
     Y1 = np.zeros_like(data)
     Y2 = np.zeros((r, n))
-    scale = max(np.abs(data).max(), np.finfo(float).tiny)
+    scale = np.abs(data).max(initial=0.0)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         u, sigma, vt = linalg.svd(Z + Y2 / mu, full_matrices=False, check_finite=False,
@@ -94,8 +105,8 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
         Y1 += mu * violation_fit
         Y2 += mu * violation_copy
         mu = min(rho * mu, mu_max)
-        if (np.abs(violation_fit).max() < tol * scale
-                and np.abs(violation_copy).max() < tol):
+        if (np.abs(violation_fit).max(initial=0.0) <= tol * scale
+                and np.abs(violation_copy).max(initial=0.0) <= tol):
             break
     else:
         warn(

@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg
 
-from ..utils.extmath import mean_squared_norm
+from ..utils.extmath import mean_squared_norm, power_of_two_unit, powers_of_two_above
 
 __all__ = [
     "CollaborativeRule",
@@ -138,7 +138,10 @@ def fit_subspace_bases(X, labels, n_clusters=None, *, affine=False, energy=BASIS
         if len(members) == 0:
             bases.append(np.zeros((n_features, 0)))
             continue
-        _, singular, vt = np.linalg.svd(members, full_matrices=False)
+        # The shares of energy are unit-free; a power of two keeps the
+        # squared singular values in range (1e-170 or 1e170 data), exactly.
+        _, singular, vt = np.linalg.svd(members / power_of_two_unit(members),
+                                        full_matrices=False)
         cumulative = np.cumsum(singular**2)
         if cumulative[-1] <= 0:
             bases.append(np.zeros((n_features, 0)))
@@ -176,8 +179,15 @@ def predict_by_bases(X, bases, offsets):
     array([1])
     """
     residuals = np.empty((X.shape[0], len(bases)))
+    # Dividing a row's residuals to every cluster by one positive number keeps
+    # their order: each row is measured in a power of two of its own size
+    # (its entries and the offsets'), so squares neither overflow nor
+    # underflow, whatever the units of X.
+    reach = np.maximum(np.abs(X).max(axis=1, initial=0.0),
+                       np.abs(offsets).max(initial=0.0))
+    row_units = powers_of_two_above(reach)[:, None]
     for k, (basis, offset) in enumerate(zip(bases, offsets)):
-        centred = X - offset
+        centred = (X - offset) / row_units
         residuals[:, k] = np.sum(centred**2, axis=1) - np.sum((centred @ basis) ** 2, axis=1)
     return np.argmin(residuals, axis=1).astype(np.intp)
 
@@ -226,9 +236,13 @@ def fit_collaborative(X, labels, n_clusters=None, *, alpha=DEFAULT_COLLABORATIVE
     order = np.argsort(labels, kind="stable")
     points = X[order]
     bounds = np.searchsorted(labels[order], np.arange(_n_labels(labels, n_clusters) + 1))
-    # The scale of the points (1 for all-zero data, where any weight is equal).
-    lam = alpha * (mean_squared_norm(X) or 1.0)
-    return CollaborativeRule(points, bounds, ridge_map(points, lam))
+    # The map is solved on the points in a power of two of their units (exact:
+    # only the range changes), with the weight relative to their scale (1 for
+    # all-zero data, where any weight is equal).
+    unit = power_of_two_unit(points)
+    scaled = points / unit
+    lam = alpha * (mean_squared_norm(scaled) or 1.0)
+    return CollaborativeRule(points, bounds, ridge_map(scaled, lam) / unit)
 
 
 def predict_collaborative(X, rule):
@@ -304,9 +318,18 @@ def collaborative_labels(X_new, X_fit, bounds, projection):
     n_new = X_new.shape[0]
     n_labels = len(bounds) - 1
     labels = np.empty(n_new, dtype=np.intp)
+    # A label's score ||x - X_k' c_k|| / ||c_k|| is unchanged when x is
+    # divided by a number, and is divided by u when X_fit is divided by u (and
+    # the map multiplied by it): each row in a power of two of its own size
+    # and the fitted points in one of theirs leave the order of the scores
+    # as it is, with norms that neither overflow nor underflow.
+    fit_unit = power_of_two_unit(X_fit)
+    X_fit = X_fit / fit_unit
+    projection = projection * fit_unit
     block = max(1, BLOCK_FLOATS // max(X_fit.shape[0], X_fit.shape[1], 1))
     for start in range(0, n_new, block):
         rows = X_new[start:start + block]
+        rows = rows / powers_of_two_above(np.abs(rows).max(axis=1, initial=0.0))[:, None]
         coefficients = rows @ projection.T
         scores = np.full((rows.shape[0], n_labels), np.inf)
         for k in range(n_labels):

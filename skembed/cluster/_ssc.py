@@ -29,6 +29,10 @@ over the augmented dictionary :math:`P` with weight :math:`\lambda_e` on the
 last d coefficients, so one solver does both; :math:`\mu_z` then also counts
 the dictionary's identity part,
 :math:`\mu_z = \min_j \max(\max_{i \ne j} |x_i^\top x_j|,\ \|x_j\|_\infty / \lambda_e)`.
+The coefficients are unit-free and the errors in the units of X, while one
+ADMM penalty and one tolerance serve both: the iteration runs on X in units
+of its root mean square norm (E is returned in the units of X), so its
+result is the same for X and any multiple of it.
 
 ADMM splits :math:`A` into a smooth copy :math:`Z` and the sparse :math:`A`,
 with :math:`u = [\mathbf 1_n; 0_d]` selecting the coefficients on points:
@@ -59,6 +63,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..utils._messages import warn
+from ..utils.extmath import root_mean_square_norm
 
 #: ADMM steps when the caller gives none.
 MAX_ITER = 200
@@ -80,7 +85,8 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=M
         :math:`\\lambda_e = \\alpha_e / \\max_j \\|x_j\\|_1` (> 0); None
         leaves it out.
     tol : float, default=2e-4
-        Stop when ``max|Z - A|`` and the change of ``A`` are below this.
+        Stop when ``max|Z - A|`` and the change of ``A`` are below this
+        (the error block in units of the points' root mean square norm).
     max_iter : int, default=200
         ADMM steps.
 
@@ -94,11 +100,19 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=M
         Steps run.
     """
     n_samples, n_features = X.shape
+    with_errors = outlier_alpha is not None
+    unit = 1.0
+    if with_errors:
+        # The coefficients are unit-free but the errors are in the units of
+        # X, and one penalty rho (and one tolerance) serves both: in units of
+        # the points' root mean square norm the iterates, and so the result,
+        # are the same for X and for any multiple of it.
+        unit = root_mean_square_norm(X) or 1.0
+        X = X / unit
     gram = X @ X.T
     off_diagonal = np.abs(gram - np.diag(np.diag(gram)))
     coherence = off_diagonal.max(axis=1)
     weights = np.ones(n_samples)
-    with_errors = outlier_alpha is not None
     if not with_errors:
         fit_products = gram  # X P^T
     else:
@@ -148,7 +162,7 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=M
             stacklevel=2,
         )
     C = np.ascontiguousarray(A[:, :n_samples])
-    E = None if outlier_alpha is None else np.ascontiguousarray(A[:, n_samples:])
+    E = None if not with_errors else np.ascontiguousarray(A[:, n_samples:]) * unit
     return C, E, n_iter
 
 

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils.extmath import power_of_two_unit
 from ._methods import METHODS, resolve_affinity, resolve_settings
 from ._out_of_sample import (
     DEFAULT_COLLABORATIVE_ALPHA,
@@ -282,6 +283,16 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     (:func:`~skembed.cluster.affinity_from_representation`,
     :func:`~skembed.cluster.spectral_labels`).
 
+    The labels do not depend on the units of X: multiplying X by any
+    positive number between 1e-150 and 1e150 gives the same labels, and
+    ``predict`` on new points multiplied by it the same predictions. The
+    solvers run on X divided by a power of two at its largest entry (exact,
+    so squares neither overflow nor underflow), and the two solvers whose
+    iterations mix coefficients with quantities in the units of X (the ADMM
+    of ``outlier_gamma``, the inexact ALM of ``"lrr"``) run in units of the
+    points' root mean square norm. ``outlying_entries_`` are in the units of
+    X.
+
     Every default that depends on the method or the data is resolved once,
     at the start of :meth:`fit`, into the attributes ending in ``_`` above
     (``gamma_``, ``affinity_``, ...). A parameter the chosen method does not
@@ -417,15 +428,20 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             rng = check_random_state(self.random_state)
 
             start = time.perf_counter()
+            # Every method's representation is unit-free; its solver squares
+            # entries, which overflow from about 1e154 and underflow below
+            # 1e-154. Dividing by a power of two is exact, so ordinary data
+            # keep their bits, and only the range changes.
+            unit = power_of_two_unit(data)
             found = METHODS[self.method].represent(
-                data, settings, random_state=rng, n_jobs=self.n_jobs, verbose=self.verbose,
-                log=self._log,
+                data / unit, settings, random_state=rng, n_jobs=self.n_jobs,
+                verbose=self.verbose, log=self._log,
             )
             self.representation_matrix_ = found.matrix
             self.n_iter_ = found.n_iter
             self.candidate_violation_rate_ = found.candidate_violation_rate
-            self.outlying_entries_ = (None if found.outlying_entries is None
-                                      else sparse.csr_matrix(found.outlying_entries))
+            errors = None if found.outlying_entries is None else found.outlying_entries * unit
+            self.outlying_entries_ = None if errors is None else sparse.csr_matrix(errors)
             self._log("representation", start)
 
             start = time.perf_counter()
@@ -443,9 +459,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             self.labels_ = _relabel_by_first_appearance(labels)
             self._log("spectral step", start)
 
-        if found.outlying_entries is not None:
+        if errors is not None:
             # The subspaces hold the points without their corrupted entries.
-            data = data - found.outlying_entries
+            data = data - errors
         self.subspace_bases_, self.subspace_offsets_ = fit_subspace_bases(
             data, self.labels_, self.n_clusters_, affine=self.affine
         )

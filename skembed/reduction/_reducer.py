@@ -18,7 +18,12 @@ from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Hidden, Interval, StrOptions, fit_context
 from ..utils._optim import Adam
-from ..utils.extmath import normalize_rows
+from ..utils.extmath import (
+    mean_squared_norm,
+    normalize_rows,
+    power_of_two_unit,
+    root_mean_square_norm,
+)
 from ._margin import margin_loss_and_gradient, orthogonality_penalty
 from ._mpad import mpad_objective_and_gradient
 
@@ -64,9 +69,17 @@ class NNPreservingReducer(
         direction, the mean of the smallest ``tail_fraction`` of the
         projected gaps :math:`|\langle w_s, x_i - x_j \rangle|` over pairs,
         minus ``orthogonality`` :math:`\cdot \sum_{s \ne t} \langle w_s, w_t
-        \rangle^2`, with unit-norm directions. Optimised jointly, with
-        analytic subgradients on pairs resampled at every step, instead of
-        direction by direction with finite differences.
+        \rangle^2`, with unit-norm directions and the gaps measured in
+        units of the root mean square norm of the centred data (so the
+        balance with the penalty does not depend on the units of X).
+        Optimised jointly, with analytic subgradients on pairs resampled at
+        every step, instead of direction by direction with finite
+        differences.
+
+    Neither result depends on the units of X: the fit on ``s * X`` (any
+    positive s between 1e-150 and 1e150) has the same recall history and,
+    to rounding, the same ``components_``; its transform is s times the
+    transform of X (the same with ``metric="cosine"``).
 
     Read more in the :doc:`User Guide </user_guide/reduction>`.
 
@@ -233,6 +246,8 @@ class NNPreservingReducer(
 
     def _prepare(self, X):
         if self.metric == "cosine":
+            # normalize_rows puts each row in a power of two of its own size
+            # first (exact), so its squared norm neither overflows nor underflows.
             X = normalize_rows(X)
         return X
 
@@ -276,8 +291,16 @@ class NNPreservingReducer(
             )
         rng = check_random_state(self.random_state)
         data = self._prepare(X).astype(np.float64, copy=False)
-        self.mean_ = data.mean(axis=0)
-        centred = data - self.mean_
+        # Neighbours, the PCA start and the margin loss do not depend on the
+        # units of X, but squared distances overflow from about 1e154 and
+        # underflow below 1e-154: the fit runs on the data divided by a power
+        # of two, which is exact (ordinary data keep their bits). The map W
+        # is unit-free, and mean_ is given back in the units of X.
+        unit = power_of_two_unit(data)
+        scaled = data / unit
+        scaled_mean = scaled.mean(axis=0)
+        self.mean_ = scaled_mean * unit
+        centred = scaled - scaled_mean
 
         W = self._initial_map(centred, rng)
         held_out = rng.choice(n_samples, size=min(n_samples, 1000), replace=False)
@@ -342,7 +365,7 @@ class NNPreservingReducer(
         neighbour_distances = np.sum(
             (projected[queries, None] - projected[true_neighbours]) ** 2, axis=-1
         )
-        temperature = self.temperature * max(float(np.median(neighbour_distances)), 1e-12)
+        temperature = self.temperature * _typical_distance(neighbour_distances, projected)
         n_hard = min(self.n_negatives, n_samples - 1)
         optimizer = Adam([W.shape], self.learning_rate)
 
@@ -380,6 +403,12 @@ class NNPreservingReducer(
 
     def _fit_mpad(self, centred, W, rng, held_out, truth_held_out):
         n_samples = centred.shape[0]
+        # The gaps are in the units of X and the orthogonality penalty is
+        # unit-free: measured in units of the points' root mean square norm
+        # (about their distance to the mean), the balance between them, the
+        # steps and so the map are the same for X and any multiple of it.
+        rms = root_mean_square_norm(centred)
+        gaps_in_units = centred / rms if rms > 0 else centred
         W /= np.linalg.norm(W, axis=0)
         optimizer = Adam([W.shape], self.learning_rate)
         n_pairs = 100 * self.n_negatives
@@ -390,7 +419,7 @@ class NNPreservingReducer(
                 first = rng.randint(0, n_samples, n_pairs)
                 second = rng.randint(0, n_samples, n_pairs)
                 keep = first != second
-                differences = centred[first[keep]] - centred[second[keep]]
+                differences = gaps_in_units[first[keep]] - gaps_in_units[second[keep]]
                 objective, gradient = mpad_objective_and_gradient(
                     W, differences, self.tail_fraction, self.orthogonality
                 )
@@ -444,7 +473,28 @@ class NNPreservingReducer(
 
         check_is_fitted(self)
         prepared = self._prepare(self._validate_X(X, reset=False, method="score"))
-        return knn_recall(prepared, self._reduce(prepared), n_neighbors=self.n_neighbors)
+        reduced = self._reduce(prepared)
+        # Neighbours do not change when a space is divided by a number; a
+        # power of two keeps the squared distances in range (exactly).
+        return knn_recall(prepared / power_of_two_unit(prepared),
+                          reduced / power_of_two_unit(reduced), n_neighbors=self.n_neighbors)
+
+
+def _typical_distance(neighbour_distances, projected):
+    """The median reduced squared distance to a true neighbour, never 0.
+
+    The temperature is a fraction of it, so it is in the units of the data
+    whatever they are. When most neighbours coincide in the reduced space
+    (duplicated points), the median of the positive distances stands in; when
+    all do, the mean squared norm of the projection; 1 for all-zero data.
+    """
+    typical = float(np.median(neighbour_distances))
+    if typical > 0:
+        return typical
+    positive = neighbour_distances[neighbour_distances > 0]
+    if positive.size:
+        return float(np.median(positive))
+    return mean_squared_norm(projected) or 1.0
 
 
 def _recall(centred, W, queries, truth):
