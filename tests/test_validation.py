@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.utils import get_tags
 
 from ._instances import all_instances
@@ -211,3 +211,47 @@ def test_sample_weight_checks(estimator):
         fit(estimator, X, y, sample_weight=np.zeros(len(X)))
     with raises_naming(estimator, "sample_weight"):
         fit(estimator, X, y, sample_weight=np.ones(len(X) - 1))
+
+
+SCALES = [1e-150, 1e-30, 1e30, 1e150]
+
+
+def _same_up_to_scale(scaled_output, output, scale):
+    """Equal, or equal after dividing by the scale (outputs in the units of X)."""
+    if scaled_output.dtype.kind in "iub" or output.dtype.kind in "iub":
+        return np.array_equal(scaled_output, output)
+    if not np.all(np.isfinite(scaled_output)):
+        return False
+    reach = np.abs(output).max(initial=0.0)
+    for candidate in (scaled_output, scaled_output / scale):
+        if np.allclose(candidate, output, rtol=1e-6, atol=1e-9 * reach):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=[f"{s:g}" for s in SCALES])
+def test_global_rescaling_gives_the_same_result(estimator, scale):
+    """Every estimator's result on s * X is its result on X (or s times it).
+
+    Embeddings come in any units; none of skembed's methods has a preferred
+    one, so a fit must neither overflow, underflow nor change its decisions
+    between 1e-150 and 1e150.
+    """
+    X, y = make_data(estimator, n_samples=90)
+    if "random_state" in estimator.get_params():
+        estimator.set_params(random_state=0)  # the same draws on both fits
+    if hasattr(estimator, "_make_sampler"):
+        # A coreset meta-estimator's own part is the weighted sample it
+        # draws; the model it then fits is scikit-learn's (LogisticRegression's
+        # fixed penalty and QuantileRegressor's solver are not unit-free), so
+        # the sampler it builds is compared, fit as the coreset fits it.
+        target = None if is_classifier(estimator._base_estimator()) else y
+        with np.errstate(all="ignore"):
+            output = estimator._make_sampler().fit(X, target).sample_indices_
+        scaled = estimator._make_sampler().fit(X * scale, target).sample_indices_
+        np.testing.assert_array_equal(scaled, output)
+        return
+    with np.errstate(all="ignore"):
+        output = apply(fit(clone(estimator), X, y), X)
+    fitted = fit(clone(estimator), X * scale, y)
+    assert _same_up_to_scale(apply(fitted, X * scale), output, scale)
