@@ -6,9 +6,15 @@ subcommand that reads a table (``.npy``, ``.csv`` or ``.parquet``), fits the
 estimator and writes the result (``.npy`` or ``.csv``)::
 
     skembed NAME INPUT -o OUTPUT [--y FILE | --y-column COLUMN] [--param NAME=VALUE ...]
+                 [--force] [--header | --no-header] [--index-col COLUMN]
 
-A bad file or parameter ends the command with status 2 and a one-line
-message on standard error, never a traceback.
+A bad file, parameter or output, and a fit that fails (a ValueError from the
+estimator, a MemoryError, a solver failure, or values so large that the
+result overflows) end the command with status 2 and a one-line message on
+standard error, never a traceback. The output is checked before the fit; an
+existing output is replaced only with ``--force``, and always through a
+temporary file renamed over it, so a failed run leaves it intact. CSV files
+are read as pandas writes them (see :mod:`skembed._tables`).
 
 Adding an estimator's subcommand is one entry in :data:`COMMANDS`; adding its
 part of the demo is one function in :data:`skembed._demo.DEMOS`.
@@ -17,12 +23,13 @@ part of the demo is one function in :data:`skembed._demo.DEMOS`.
 import argparse
 import ast
 import sys
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from ._tables import TableError, check_output, read_table, write_sample, write_table
 
 EXIT_USAGE = 2
 WRITABLE = (".npy", ".csv")
@@ -67,83 +74,6 @@ class EstimatorCommand:
 COMMANDS = {}
 
 
-# ----------------------------------------------------------------------------
-# Reading and writing tables
-# ----------------------------------------------------------------------------
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def read_table(path):
-    """Read a numeric table, returning ``(values, column_names or None)``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"cannot read {path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            values = np.load(path, allow_pickle=False)
-            return values, None
-        if suffix == ".csv":
-            with path.open() as handle:
-                first = handle.readline().strip()
-            cells = [cell.strip() for cell in first.split(",")]
-            has_header = not all(_is_number(cell) for cell in cells)
-            values = np.loadtxt(path, delimiter=",", skiprows=int(has_header), ndmin=2)
-            return values, (cells if has_header else None)
-        if suffix == ".parquet":
-            try:
-                import pandas as pd
-
-                frame = pd.read_parquet(path)
-            except ImportError as exc:
-                raise CommandError(
-                    "reading .parquet needs pandas and pyarrow: pip install pandas pyarrow"
-                ) from exc
-            return frame.to_numpy(), [str(c) for c in frame.columns]
-    except (ValueError, OSError) as exc:
-        raise CommandError(f"cannot read {path}: {exc}") from exc
-    raise CommandError(
-        f"cannot read {path}: unknown file type {suffix!r}; use .npy, .csv or .parquet"
-    )
-
-
-def write_table(path, values, column_names=None):
-    """Write an array to ``.npy`` or ``.csv`` (with a header when names are known)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        np.save(path, values)
-    elif suffix == ".csv":
-        values = values.reshape(len(values), -1)
-        header = ",".join(column_names) if column_names is not None else ""
-        fmt = "%d" if np.issubdtype(values.dtype, np.integer) else "%.9g"
-        np.savetxt(path, values, delimiter=",", header=header, comments="", fmt=fmt)
-    else:
-        raise CommandError(
-            f"cannot write {path}: unknown file type {suffix!r}; use .npy or .csv"
-        )
-
-
-def _write_sample(path, indices, sample_weight):
-    """Write a sampler's rows: ``.npz`` (``indices``, ``sample_weight``) or ``.csv``."""
-    path = Path(path)
-    if path.suffix.lower() == ".npz":
-        np.savez(path, indices=indices, sample_weight=sample_weight)
-    else:
-        table = np.column_stack([indices, sample_weight])
-        np.savetxt(
-            path, table, delimiter=",", header="index,sample_weight", comments="",
-            fmt=["%d", "%.17g"],
-        )
-
-
 def parse_param(text):
     """Turn ``name=value`` into ``(name, value)``; values are Python literals or strings."""
     name, sep, raw = text.partition("=")
@@ -161,11 +91,45 @@ def parse_param(text):
 # ----------------------------------------------------------------------------
 
 
+def _as_numbers(values, path, names, what):
+    """``values`` as floats, or a one-line error naming the first text column."""
+    try:
+        return values.astype(float)
+    except (TypeError, ValueError):
+        pass
+    for j in range(values.shape[1]):
+        for value in values[:, j]:
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                column = repr(names[j]) if names else f"number {j}"
+                if isinstance(value, str) and not value.strip():
+                    # pandas writes a missing value as an empty cell.
+                    raise CommandError(
+                        f"cannot read {path}: column {column} has an empty cell (a missing "
+                        "value); fill or drop the missing values first"
+                    ) from None
+                raise CommandError(
+                    f"cannot read {path}: column {column} holds text ({value!r}); {what}"
+                ) from None
+    return values.astype(float)  # pragma: no cover - a column failed above
+
+
+def _as_target(values):
+    """A target column: numbers when every value is one, else the labels as text."""
+    values = values.ravel() if values.ndim == 2 and values.shape[1] == 1 else values
+    if values.dtype == object:
+        try:
+            return values.astype(float)
+        except (TypeError, ValueError):
+            return values.astype(str)
+    return values
+
+
 def _load_xy(args, command):
     path = args.input_option or args.input
-    if path is None:
-        raise CommandError("no input: pass the input file (INPUT or --input FILE)")
-    X, columns = read_table(path)
+    options = dict(header=args.header, index_col=args.index_col)
+    X, columns = read_table(path, **options)
     flag = f"--{command.target_name}"
     y = None
     if args.target_column is not None:
@@ -175,12 +139,19 @@ def _load_xy(args, command):
                 f"(columns: {columns})"
             )
         position = columns.index(args.target_column)
-        y = X[:, position]
+        y = _as_target(X[:, position])
         X = np.delete(X, position, axis=1)
         columns = columns[:position] + columns[position + 1 :]
     elif args.target_file is not None:
-        y, _ = read_table(args.target_file)
-        y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+        # The input's row count tells whether the target file's first row is
+        # a header when its content alone cannot (a column of labels).
+        y, _ = read_table(args.target_file, n_rows=len(X), **options)
+        y = _as_target(y)
+    if X.dtype == object:
+        X = _as_numbers(
+            X, path, columns,
+            f"pass it as {flag}-column NAME, or remove it from the input",
+        )
     if command.needs_y and y is None:
         raise CommandError(
             f"this estimator needs a target: pass {flag} FILE or {flag}-column NAME"
@@ -188,40 +159,126 @@ def _load_xy(args, command):
     return X, y, columns
 
 
+def _is_fit_failure(exc):
+    """Whether ``exc`` is a fit failing on its input (one line) rather than a bug.
+
+    ValueError and TypeError are the estimators' own errors; MemoryError,
+    ArithmeticError, cvxpy's SolverError and RuntimeError (which scipy's and
+    LAPACK's solvers raise on failure, e.g. "Memory error in
+    scipy.linalg.inv") are what a solver raises on an input too large or too
+    hard for it. Anything else is a bug and keeps its traceback.
+    """
+    if isinstance(exc, RecursionError):
+        return False
+    if isinstance(exc, (ValueError, TypeError, ArithmeticError, MemoryError, RuntimeError)):
+        return True
+    # cvxpy's SolverError, matched by name: importing cvxpy here would slow
+    # every command down for the one estimator that uses it.
+    return any(
+        cls.__name__ == "SolverError" and cls.__module__.startswith("cvxpy")
+        for cls in type(exc).__mro__
+    )
+
+
+#: What to do when a fit runs out of memory, for errors that do not say.
+_MEMORY_ADVICE = ("try a method or parameters that need less memory, or fit on a sample "
+                  "of the rows")
+
+
+def _fit_message(estimator, exc):
+    """One line: the estimator, then its message (the first line of it)."""
+    name = type(estimator).__name__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = lines[0] if lines else ""
+    own = type(exc).__module__.startswith("skembed")
+    if isinstance(exc, MemoryError) and not own:
+        # numpy's "Unable to allocate ..." says what but not what to do;
+        # skembed's own MemoryError subclasses carry that advice.
+        message = f"out of memory ({message or 'MemoryError'}); {_MEMORY_ADVICE}"
+    elif isinstance(exc, MemoryError) and not message:
+        message = "out of memory"
+    elif isinstance(exc, RuntimeError) and "memory" in message.lower() and not own:
+        message = f"{message} (out of memory); {_MEMORY_ADVICE}"
+    elif not isinstance(exc, (ValueError, TypeError)) or not message:
+        # A solver's exception: its class name says where the failure came from.
+        message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def _is_floating_point_warning(record):
+    # numpy's "overflow encountered in ...": meaningless once the output is
+    # checked to be finite, and reported through that check when it is not.
+    return issubclass(record.category, RuntimeWarning) and "encountered in" in str(record.message)
+
+
+def _check_finite(estimator, values, X, caught):
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating) or np.all(np.isfinite(values)):
+        return
+    cause = next((str(r.message) for r in caught if _is_floating_point_warning(r)), None)
+    largest = np.max(np.abs(X)) if np.issubdtype(X.dtype, np.number) and X.size else np.nan
+    raise CommandError(
+        f"{type(estimator).__name__} produced non-finite values"
+        + (f" ({cause})" if cause else "")
+        + f"; the input's values reach {largest:.3g}: rescale the input (e.g. divide it by "
+        "its largest absolute value) and run again"
+    )
+
+
+def _input_paths(args):
+    return [args.input_option or args.input, args.target_file]
+
+
 def run_estimator_command(name, args):
-    """Fit the named estimator on the input file and write its output."""
+    """Fit the named estimator on the input file and write its output.
+
+    Returns the warnings raised during the fit that are worth showing.
+    """
     command = COMMANDS[name]
+    if (args.input_option or args.input) is None:
+        raise CommandError("no input: pass the input file (INPUT or --input FILE)")
     writable = SAMPLE_WRITABLE if command.output == "sample" else WRITABLE
-    if Path(args.output).suffix.lower() not in writable:
-        raise CommandError(
-            f"cannot write {args.output}: unknown file type; use {' or '.join(writable)}"
-        )
-    X, y, columns = _load_xy(args, command)
+    # Everything that can be checked without fitting is checked first, so a
+    # long fit never ends on an unwritable output or a misspelt parameter.
+    check_output(args.output, inputs=_input_paths(args), force=args.force, suffixes=writable)
     estimator = command.factory()
     params = dict(parse_param(text) for text in args.param)
     try:
         estimator.set_params(**params)
-        if command.output == "labels":
-            result = estimator.fit_predict(X, y)
-            names = ["label"]
-        elif command.output == "sample":
-            estimator.fit(X, y)
-            _write_sample(args.output, estimator.sample_indices_, estimator.sample_weight_)
-            print(
-                f"{name}: wrote {len(estimator.sample_indices_)} of {len(X)} rows "
-                f"(indices and weights) to {args.output}"
-            )
-            return
-        else:
-            result = estimator.fit_transform(X, y) if y is not None else estimator.fit_transform(X)
-            input_names = columns if columns and len(columns) == X.shape[1] else None
-            names = list(estimator.get_feature_names_out(input_names))
     except (ValueError, TypeError) as exc:
-        raise CommandError(str(exc).splitlines()[0]) from exc
+        raise CommandError(_fit_message(estimator, exc)) from exc
+    X, y, columns = _load_xy(args, command)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if command.output == "labels":
+                result = estimator.fit_predict(X, y)
+                names = ["label"]
+            elif command.output == "sample":
+                estimator.fit(X, y)
+                result = estimator.sample_weight_
+            else:
+                result = (estimator.fit_transform(X, y) if y is not None
+                          else estimator.fit_transform(X))
+                input_names = columns if columns and len(columns) == X.shape[1] else None
+                names = list(estimator.get_feature_names_out(input_names))
+        except Exception as exc:
+            if not _is_fit_failure(exc):
+                raise
+            raise CommandError(_fit_message(estimator, exc)) from exc
     if hasattr(result, "toarray"):  # sparse output (e.g. top_k similarities)
         result = result.toarray()
-    write_table(args.output, np.asarray(result), names)
-    print(f"{name}: wrote {np.shape(result)} to {args.output}")
+    _check_finite(estimator, result, X, caught)
+    if command.output == "sample":
+        write_sample(args.output, estimator.sample_indices_, estimator.sample_weight_)
+        print(
+            f"{name}: wrote {len(estimator.sample_indices_)} of {len(X)} rows "
+            f"(indices and weights) to {args.output}"
+        )
+    else:
+        write_table(args.output, np.asarray(result), names)
+        print(f"{name}: wrote {np.shape(result)} to {args.output}")
+    return [record for record in caught if not _is_floating_point_warning(record)]
 
 
 # ----------------------------------------------------------------------------
@@ -314,8 +371,15 @@ COMMANDS["cluster"] = EstimatorCommand(
 # ----------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line like every other error."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="skembed",
         description="Geometry of embeddings: concept erasure, neighbour-preserving "
         "reduction, relative representations, coresets, subspace clustering.",
@@ -324,27 +388,63 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.add_parser("demo", help="run every estimator on the bundled word sample")
     for name, command in sorted(COMMANDS.items()):
-        sub = subparsers.add_parser(name, help=command.help)
+        writable = SAMPLE_WRITABLE if command.output == "sample" else WRITABLE
+        sub = subparsers.add_parser(
+            name, help=command.help, description=command.help,
+            epilog="Exit status 2 with a one-line message on a bad file, parameter or "
+            "output, or a fit that fails.",
+        )
         sub.add_argument("input", nargs="?", help="input table: .npy, .csv or .parquet")
-        sub.add_argument("--input", dest="input_option", help="the input table (as INPUT)")
-        sub.add_argument("-o", "--output", required=True, help="output file: .npy or .csv")
+        sub.add_argument("--input", dest="input_option", metavar="FILE",
+                         help="the input table (as INPUT)")
+        sub.add_argument(
+            "-o", "--output", required=True, metavar="FILE",
+            help=f"output file: {' or '.join(writable)}. Checked before the fit; written "
+            "to a temporary file in the same directory and renamed, so a failed run "
+            "leaves an existing file intact",
+        )
+        sub.add_argument(
+            "--force", action="store_true",
+            help="replace the output if it exists, even when it is an input file "
+            "(without --force the command refuses, before the fit)",
+        )
         target = sub.add_mutually_exclusive_group()
         target.add_argument(
             f"--{command.target_name}",
             dest="target_file",
-            help=f"{command.target_name} file (.npy, .csv or .parquet)",
+            metavar="FILE",
+            help=f"{command.target_name} file (.npy, .csv or .parquet); numbers or text "
+            "labels, one per input row",
         )
         target.add_argument(
             f"--{command.target_name}-column",
             dest="target_column",
+            metavar="COLUMN",
             help=f"column of the input table holding the {command.target_name}",
+        )
+        header = sub.add_mutually_exclusive_group()
+        header.add_argument(
+            "--header", dest="header", action="store_const", const=True, default=None,
+            help="CSV files have a header row (default: detected, so that both "
+            "DataFrame.to_csv(path) and to_csv(path, index=False) read back as written)",
+        )
+        header.add_argument(
+            "--no-header", dest="header", action="store_const", const=False,
+            help="CSV files have no header row: the first row is data",
+        )
+        sub.add_argument(
+            "--index-col", default="auto", metavar="COLUMN",
+            help="CSV column holding a row index, dropped: a column name, a position "
+            "from 0, or 'none'. Default 'auto': an unnamed first column holding "
+            "0..n-1 (DataFrame.to_csv's index) is dropped",
         )
         sub.add_argument(
             "--param",
             action="append",
             default=[],
             metavar="NAME=VALUE",
-            help="estimator parameter (repeatable), e.g. --param random_state=0",
+            help="estimator parameter (repeatable), e.g. --param random_state=0; VALUE is "
+            "a Python literal (never evaluated as code) or else a string",
         )
     return parser
 
@@ -356,16 +456,30 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    try:
-        if args.command == "demo":
-            from ._demo import run_demo
+    shown = []
+    # Warnings are held back: a failing command prints its one error line
+    # only, and a successful one each distinct warning once, on one line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.command == "demo":
+                from ._demo import run_demo
 
-            run_demo()
-        else:
-            run_estimator_command(args.command, args)
-    except (CommandError, ImportError) as exc:
-        print(f"skembed {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+                run_demo()
+                shown = caught
+            else:
+                shown = run_estimator_command(args.command, args)
+        except (CommandError, TableError, ImportError) as exc:
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            print(f"skembed {args.command}: error: {lines[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    seen = set()
+    for record in shown:
+        text = str(record.message).strip().splitlines()[0] if str(record.message).strip() else ""
+        key = (record.category.__name__, text)
+        if key not in seen:
+            seen.add(key)
+            print(f"skembed {args.command}: warning: {key[0]}: {text}", file=sys.stderr)
     return 0
 
 

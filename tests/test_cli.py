@@ -1,4 +1,14 @@
+import errno
+import importlib.util
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,3 +287,511 @@ def test_translate_command_and_sparse_relative_output(tmp_path):
                      "--param", "random_state=0"]) == 0
     table = np.loadtxt(tmp_path / "r.csv", delimiter=",", skiprows=1)
     assert table.shape == (50, 10) and np.all(np.count_nonzero(table, axis=1) <= 3)
+
+
+# ----------------------------------------------------------------------------
+# The installed command, run as a user runs it: exit status, one stderr line,
+# and the bytes of any existing output (issue 14, section 3; issue 18, item 1).
+# ----------------------------------------------------------------------------
+
+#: Run in a subprocess: loads the installed ``skembed`` console script's entry
+#: point once, then runs each case (one JSON line on stdin) in a forked child
+#: with its own working directory, stdout/stderr files, resource limits and
+#: exit status, exactly as ``sys.exit(main())`` in the installed script does.
+#: Importing skembed takes seconds, so a fresh interpreter per case would make
+#: these tests slow; a fork starts each case from a clean interpreter state
+#: (warning filters, no pytest) in milliseconds. A few cases also run the
+#: ``skembed`` executable itself (``run_installed``).
+LAUNCHER = r"""
+import json, os, resource, sys, traceback
+from importlib.metadata import entry_points
+
+main = next(ep for ep in entry_points(group="console_scripts") if ep.name == "skembed").load()
+cli = sys.modules[main.__module__]
+
+
+class Failing:
+    # An estimator whose fit raises what a solver raises: SolverError cannot
+    # be provoked reliably on purpose, and estimators are being fixed not to.
+    def __init__(self, fault):
+        self.fault = fault
+
+    def set_params(self, **params):
+        return self
+
+    def fit_transform(self, X, y=None):
+        if self.fault == "solver_error":
+            from cvxpy.error import SolverError
+
+            raise SolverError("Solver 'CLARABEL' failed. Try another solver, or solve with "
+                              "verbose=True for more information.")
+        if self.fault == "memory_error":
+            raise MemoryError()
+        raise RuntimeError(self.fault)
+
+
+def virtual_memory():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+
+
+def run(case):
+    os.chdir(case["cwd"])
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        os.dup2(os.open(case[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    if case["fault"]:
+        cli.COMMANDS["fail"] = cli.EstimatorCommand(lambda: Failing(case["fault"]), "fails")
+    if case["fsize"]:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (case["fsize"], case["fsize"]))
+    if case["memory"]:
+        limit = virtual_memory() + case["memory"]
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    sys.argv = ["skembed", *case["argv"]]
+    sys.exit(main())
+
+
+for line in sys.stdin:
+    case = json.loads(line)
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run(case)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (exc.code is not None)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
+"""
+
+#: One BLAS thread: the cases are tiny, and forked children must not inherit
+#: a thread pool; no PYTHONWARNINGS, so warnings show as a user would see them.
+ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+
+    def error_line(self):
+        """The one line of a failed run (status 2, one stderr line, no traceback)."""
+        lines = self.stderr.strip().splitlines()
+        assert self.status == 2, (self.status, self.stderr)
+        assert len(lines) == 1, self.stderr
+        assert "Traceback" not in self.stderr and "Warning:" not in self.stderr
+        return lines[0]
+
+
+class Launcher:
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, env=ENV,
+        )
+
+    def __call__(self, cwd, *argv, fault=None, fsize=None, memory=None):
+        out, err = Path(cwd) / ".stdout.txt", Path(cwd) / ".stderr.txt"
+        case = dict(argv=[str(a) for a in argv], cwd=str(cwd), stdout=str(out),
+                    stderr=str(err), fault=fault, fsize=fsize, memory=memory)
+        self.process.stdin.write(json.dumps(case) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        assert reply, "the launcher died"
+        run = Run(json.loads(reply), out.read_text(), err.read_text())
+        out.unlink()
+        err.unlink()
+        return run
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def skembed():
+    """Run the installed command: ``skembed(cwd, *argv)`` returns a :class:`Run`."""
+    if os.name != "posix" or not any(
+        ep.name == "skembed" for ep in entry_points(group="console_scripts")
+    ):
+        pytest.skip("needs skembed installed (pip install .) on a POSIX system")
+    launcher = Launcher()
+    yield launcher
+    launcher.close()
+
+
+def run_installed(cwd, *argv, preexec_fn=None):
+    """Run the ``skembed`` executable itself in a subprocess."""
+    executable = shutil.which("skembed", path=f"{Path(sys.executable).parent}{os.pathsep}"
+                              f"{os.environ.get('PATH', '')}")
+    if executable is None:
+        pytest.skip("the skembed command is not installed (pip install .)")
+    done = subprocess.run([executable, *map(str, argv)], cwd=cwd, capture_output=True,
+                          text=True, env=ENV, preexec_fn=preexec_fn, timeout=120)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+SENTINEL = b"the user's previous results\n" * 4
+
+
+def existing_output(path):
+    path.write_bytes(SENTINEL)
+    return path
+
+
+def assert_unchanged(directory, files):
+    """The directory holds exactly ``files`` ({name: bytes}): no temporary file left."""
+    assert {p.name: p.read_bytes() for p in Path(directory).iterdir() if p.is_file()} == files
+
+
+def gender_data(n=60, d=4, seed=0):
+    X = np.random.RandomState(seed).normal(size=(n, d))
+    return X, np.where(X[:, 0] + 0.3 * X[:, 1] > 0, "male", "female")
+
+
+def test_empty_and_header_only_inputs_exit_2_with_one_line(skembed, tmp_path):
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.save(tmp_path / "no_rows.npy", np.empty((0, 3)))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "blank.csv").write_text("\n\n")
+    (tmp_path / "header.csv").write_text("a,b,c\n")
+    (tmp_path / "index_header.csv").write_text(",0,1,2\n")  # DataFrame(np.empty((0, 3))).to_csv
+    expected = {"empty.npy": "empty", "no_rows.npy": "no rows", "empty.csv": "empty",
+                "blank.csv": "no rows", "header.csv": "no data rows",
+                "index_header.csv": "no data rows"}
+    for name, message in expected.items():
+        line = skembed(tmp_path, "reduce", name, "-o", "out.npy").error_line()
+        assert name in line and message in line, line
+    # An empty target file too.
+    np.save(tmp_path / "x.npy", np.ones((5, 2)))
+    line = skembed(tmp_path, "erase", "x.npy", "--concept", "empty.csv", "-o", "o.npy").error_line()
+    assert "empty.csv" in line and "empty" in line
+    assert not (tmp_path / "out.npy").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_output_is_checked_before_the_fit(skembed, tmp_path):
+    # The input has a NaN, so a fit would fail with a message about it: an
+    # error about the output shows the output was checked first.
+    X = np.ones((40, 3))
+    X[0, 0] = np.nan
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "out.npy").mkdir()
+    existing_output(tmp_path / "old.npy")
+    cases = {
+        "no/such/dir/out.npy": "does not exist",
+        "out.npy": "is a directory",
+        "x.npy": "--force",
+        "old.npy": "--force",
+    }
+    for output, message in cases.items():
+        line = skembed(tmp_path, "reduce", "x.npy", "-o", output).error_line()
+        assert message in line and "NaN" not in line, line
+    assert_unchanged(tmp_path, {"x.npy": (tmp_path / "x.npy").read_bytes(), "old.npy": SENTINEL})
+    # A usage error is one line too.
+    line = skembed(tmp_path, "reduce", "x.npy").error_line()
+    assert "-o/--output" in line and "--help" in line
+
+
+def test_force_replaces_an_existing_output_or_the_input(skembed, tmp_path):
+    from skembed import LinearConceptEraser
+
+    X, z = gender_data()
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "z.npy", z)
+    expected = LinearConceptEraser().fit_transform(X, z)
+    existing_output(tmp_path / "out.npy")
+    assert skembed(tmp_path, "erase", "x.npy", "--concept", "z.npy", "-o", "out.npy",
+                   "--force").status == 0
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected)
+    assert skembed(tmp_path, "erase", "x.npy", "--concept", "z.npy", "-o", "x.npy",
+                   "--force").status == 0
+    np.testing.assert_allclose(np.load(tmp_path / "x.npy"), expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy", "x.npy", "z.npy"]
+    assert (tmp_path / "out.npy").stat().st_mode == (tmp_path / "z.npy").stat().st_mode
+
+
+def test_fit_failures_exit_2_with_one_line_and_keep_the_existing_output(skembed, tmp_path):
+    X, z = gender_data()
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "one_class.npy", np.zeros(len(X)))
+    existing_output(tmp_path / "out.npy")
+    files = {name: (tmp_path / name).read_bytes() for name in ("x.npy", "one_class.npy", "out.npy")}
+
+    # An estimator's ValueError.
+    line = skembed(tmp_path, "erase", "x.npy", "--concept", "one_class.npy", "-o", "out.npy",
+                   "--force").error_line()
+    assert "LinearConceptEraser" in line and "1 class" in line
+    # What solvers raise: cvxpy's SolverError, a MemoryError with no message.
+    line = skembed(tmp_path, "fail", "x.npy", "-o", "out.npy", "--force",
+                   fault="solver_error").error_line()
+    assert "Failing: SolverError: Solver 'CLARABEL' failed" in line
+    line = skembed(tmp_path, "fail", "x.npy", "-o", "out.npy", "--force",
+                   fault="memory_error").error_line()
+    assert "Failing: out of memory" in line and "sample of the rows" in line
+    assert_unchanged(tmp_path, files)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS, /proc")
+def test_running_out_of_memory_exits_2_with_one_line(skembed, tmp_path):
+    # A real allocation failure: the n x n matrix of 'lsr' on 6,000 rows
+    # needs about 300 MB per copy, with 150 MB left to the process.
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).normal(size=(6000, 5)))
+    existing_output(tmp_path / "labels.npy")
+    line = skembed(tmp_path, "cluster", "x.npy", "-o", "labels.npy", "--force",
+                   "--param", "method='lsr'", "--param", "n_clusters=3",
+                   memory=150 * 2**20).error_line()
+    assert line.startswith("skembed cluster: error: SubspaceClusterer") and "memory" in line
+    assert (tmp_path / "labels.npy").read_bytes() == SENTINEL
+
+
+def test_huge_values_give_one_line_and_no_warnings(skembed, tmp_path):
+    X = np.random.RandomState(0).normal(size=(120, 4)) * 1e200
+    np.save(tmp_path / "x.npy", X)
+    existing_output(tmp_path / "out.npy")
+    for argv in (["translate", "x.npy", "--target", "x.npy"],
+                 ["relative", "x.npy", "--param", "n_anchors=10", "--param", "random_state=0"]):
+        run = skembed(tmp_path, *argv, "-o", "out.npy", "--force")
+        if run.status == 0:  # a result is written only when it is finite
+            assert np.all(np.isfinite(np.load(tmp_path / "out.npy")))
+            assert "Warning" not in run.stderr and "encountered" not in run.stderr
+            existing_output(tmp_path / "out.npy")
+        else:
+            assert "rescale" in run.error_line()
+            assert (tmp_path / "out.npy").read_bytes() == SENTINEL
+
+
+def test_a_write_failing_halfway_leaves_the_existing_output(tmp_path):
+    """The issue's reproduction (``ulimit -f 8``) on the ``skembed`` executable."""
+    resource = pytest.importorskip("resource")
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).normal(size=(300, 6)))
+    existing_output(tmp_path / "out.csv")
+    files = {name: (tmp_path / name).read_bytes() for name in ("x.npy", "out.csv")}
+
+    def limit_file_size():  # 8 KB; the output is about 50 KB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    line = run_installed(tmp_path, "translate", "x.npy", "--target", "x.npy", "-o", "out.csv",
+                         "--force", preexec_fn=limit_file_size).error_line()
+    assert "cannot write out.csv" in line and "existing file is unchanged" in line
+    assert_unchanged(tmp_path, files)
+
+
+def test_a_write_failing_halfway_in_process(monkeypatch, pca_command, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).normal(size=(20, 3)))
+    existing_output(tmp_path / "out.npy")
+
+    def half_then_disk_full(handle, values):
+        handle.write(b"\x93NUMPY partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", half_then_disk_full)
+    status = cli.main(["pca", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out.npy"), "--force"])
+    assert "No space left on device" in one_line_error(capsys, status)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy", "x.npy"]
+    assert (tmp_path / "out.npy").read_bytes() == SENTINEL
+
+
+class _Payload:
+    """Unpickling this runs ``os.mkdir(path)``: the marker of code execution."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_a_malicious_npy_is_never_unpickled(skembed, tmp_path):
+    marker = tmp_path / "pwned"
+    payload = np.array([_Payload(str(marker))], dtype=object)
+    np.save(tmp_path / "evil.npy", payload, allow_pickle=True)
+    np.load(tmp_path / "evil.npy", allow_pickle=True)  # the payload is live...
+    assert marker.is_dir()
+    marker.rmdir()
+    np.save(tmp_path / "x.npy", np.ones((10, 2)))
+    for argv in (["reduce", "evil.npy"], ["erase", "x.npy", "--concept", "evil.npy"]):
+        line = skembed(tmp_path, *argv, "-o", "out.npy").error_line()
+        assert "evil.npy" in line and "never unpickles" in line
+    assert not marker.exists()  # ...and was never run
+
+
+def test_unknown_and_ill_typed_params_exit_2_and_are_never_evaluated(skembed, tmp_path):
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).normal(size=(80, 4)))
+    marker = tmp_path / "pwned"
+    cases = {
+        "colour=1": "colour",
+        "n_components=[1, 2]": "n_components",
+        f"n_components=__import__('os').mkdir({str(marker)!r})": "n_components",
+        "n_components": "name=value",
+    }
+    for param, message in cases.items():
+        line = skembed(tmp_path, "reduce", "x.npy", "-o", "out.npy", "--param", param).error_line()
+        assert "NNPreservingReducer" in line or message == "name=value"
+        assert message in line
+    assert not marker.exists() and not (tmp_path / "out.npy").exists()
+
+
+def test_files_written_by_pandas_and_numpy_read_back_as_written(skembed, tmp_path):
+    """Issue 18: DataFrame.to_csv with and without the index, to_parquet and np.save,
+    with text labels as the concept, give exactly the in-memory result."""
+    pd = pytest.importorskip("pandas")
+    from skembed import LinearConceptEraser
+
+    X, z = gender_data()
+    expected = LinearConceptEraser().fit_transform(X, z)
+    frame, labels = pd.DataFrame(X), pd.Series(z)
+    frame.to_csv(tmp_path / "x_index.csv")                           # ,0,1,2,3
+    frame.to_csv(tmp_path / "x_noindex.csv", index=False)            # 0,1,2,3
+    np.save(tmp_path / "x.npy", X)
+    labels.to_csv(tmp_path / "z_index.csv")                          # ,0 / 0,male
+    labels.to_csv(tmp_path / "z_noindex.csv", index=False)           # 0 / male
+    pd.DataFrame({"gender": z}).to_csv(tmp_path / "z_named.csv", index=False)
+    np.savetxt(tmp_path / "z_bare.csv", z, fmt="%s")                 # male / female, no header
+    np.save(tmp_path / "z.npy", z)
+    with_column = frame.assign(gender=z)
+    with_column.to_csv(tmp_path / "xz.csv")
+    cases = [
+        ("x_index.csv", ["--concept", "z_index.csv"]),
+        ("x_noindex.csv", ["--concept", "z_noindex.csv"]),
+        ("x_noindex.csv", ["--concept", "z_bare.csv"]),
+        ("x.npy", ["--concept", "z_named.csv"]),
+        ("x.npy", ["--concept", "z.npy"]),
+        ("xz.csv", ["--concept-column", "gender"]),
+    ]
+    if importlib.util.find_spec("pyarrow") is not None:
+        frame.to_parquet(tmp_path / "x.parquet")
+        labels.to_frame("gender").to_parquet(tmp_path / "z.parquet")
+        with_column.rename(columns=str).to_parquet(tmp_path / "xz.parquet")
+        cases += [("x.parquet", ["--concept", "z.parquet"]),
+                  ("xz.parquet", ["--concept-column", "gender"])]
+    for source, target in cases:
+        run = skembed(tmp_path, "erase", source, *target, "-o", "out.npy", "--force")
+        assert run.status == 0 and run.stderr == "", (source, target, run.stderr)
+        np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-12,
+                                   err_msg=f"{source} {target}")
+    # The CSV skembed writes reads back in pandas as the same numbers.
+    assert skembed(tmp_path, "erase", "x_index.csv", "--concept", "z_index.csv",
+                   "-o", "out.csv").status == 0
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert list(written.columns) == [str(j) for j in range(X.shape[1])]
+    np.testing.assert_array_equal(written.to_numpy(), expected)
+
+
+def test_header_and_index_flags(skembed, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = np.random.RandomState(0).normal(size=(80, 3))
+    pd.DataFrame(X).to_csv(tmp_path / "x_index.csv")
+    assert skembed(tmp_path, "translate", "x_index.csv", "--target", "x_index.csv",
+                   "--index-col", "none", "-o", "kept.npy").status == 0
+    assert np.load(tmp_path / "kept.npy").shape == (80, 4)  # the index read as a feature
+    # A headerless file whose first row happens to read 0,1,2.
+    X[0] = [0, 1, 2]
+    np.savetxt(tmp_path / "bare.csv", X, delimiter=",", fmt="%.17g")
+    assert skembed(tmp_path, "translate", "bare.csv", "--target", "bare.csv", "--no-header",
+                   "-o", "bare.npy").status == 0
+    np.testing.assert_allclose(np.load(tmp_path / "bare.npy"), X, atol=1e-8)
+    # An unnamed first column that is not 0..n-1: the user must say what it is.
+    pd.DataFrame(X, index=np.arange(80) * 2).to_csv(tmp_path / "x_other.csv")
+    line = skembed(tmp_path, "reduce", "x_other.csv", "-o", "o.npy").error_line()
+    assert "--index-col 0" in line and "--index-col none" in line
+
+
+# How CSV files are read (skembed._tables): each layout pandas and numpy write.
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, values, names",
+    [
+        # DataFrame.to_csv: an unnamed index column over 0..n-1, numeric names.
+        (",0,1\n0,0.5,1.5\n1,2.5,3.5\n", {}, [[0.5, 1.5], [2.5, 3.5]], ["0", "1"]),
+        # to_csv(index=False): the names 0,1 are a header, not a row.
+        ("0,1\n0.5,1.5\n2.5,3.5\n", {}, [[0.5, 1.5], [2.5, 3.5]], ["0", "1"]),
+        # ...even over integers, for two columns or more.
+        ("0,1\n4,5\n6,7\n", {}, [[4, 5], [6, 7]], ["0", "1"]),
+        # An index column named as pandas names it once read back.
+        ("Unnamed: 0,a\n0,0.5\n1,2.5\n", {}, [[0.5], [2.5]], ["a"]),
+        # to_csv(index_label=False): the header has no field for the index.
+        ("a,b\n0,0.5,1.5\n1,2.5,3.5\n", {}, [[0.5, 1.5], [2.5, 3.5]], ["a", "b"]),
+        # np.savetxt's header ("# a,b"), quoted names, blank lines.
+        ("# a,b\n1,2\n\n3,4\n", {}, [[1, 2], [3, 4]], ["a", "b"]),
+        ('"x, first",y\n1,2\n', {}, [[1, 2]], ["x, first", "y"]),
+        # No header: numbers other than 0..k-1 are data; a single row is a table.
+        ("1,2\n3,4\n", {}, [[1, 2], [3, 4]], None),
+        ("1.5,2\n", {}, [[1.5, 2]], None),
+        # Text labels: a header only when the name is not one of the labels.
+        ("male\nfemale\nmale\n", {}, [["male"], ["female"], ["male"]], None),
+        ("gender\nmale\nfemale\n", {}, [["male"], ["female"]], ["gender"]),
+        ("0\nmale\nfemale\n", {}, [["male"], ["female"]], ["0"]),
+        # The row count settles what the content cannot.
+        ("0\n1\n0\n", {"n_rows": 3}, [[0], [1], [0]], None),
+        ("0\n1\n0\n", {"n_rows": 2}, [[1], [0]], ["0"]),
+        ("male\nfemale\n", {"n_rows": 1}, [["female"]], ["male"]),
+        # The flags.
+        ("0,1\n4,5\n", {"header": False}, [[0, 1], [4, 5]], None),
+        ("1,2\n4,5\n", {"header": True}, [[4, 5]], ["1", "2"]),
+        (",a\n0,1\n1,2\n", {"index_col": "none"}, [[0, 1], [1, 2]], ["", "a"]),
+        ("id,a\n7,1\n9,2\n", {"index_col": "id"}, [[1], [2]], ["a"]),
+        ("7,1\n9,2\n", {"index_col": "0"}, [[1], [2]], None),
+    ],
+)
+def test_csv_layouts(tmp_path, text, kwargs, values, names):
+    from skembed._tables import read_table
+
+    read, read_names = read_table(write(tmp_path / "t.csv", text), **kwargs)
+    assert read.tolist() == values and read_names == names
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("0\n1\n0\n", {}, "--header or --no-header"),
+        (",a\n3,1\n5,2\n", {}, "--index-col 0"),
+        ("a,b,c\n1,2\n", {}, "3 names but the rows have 2"),
+        ("1,2,3\n1,2\n", {}, "the first row has 3 values but the next has 2"),
+        ("a,b\n1,2\n3,4,5\n", {}, "cannot read"),
+        ("a,b\n1,2\n", {"index_col": "c"}, "'c' is not a column"),
+        ("a,b\n1,2\n", {"index_col": "5"}, "out of range"),
+        ("a,b\n1,2\n", {"header": False}, "holds text"),
+    ],
+)
+def test_csv_layouts_that_cannot_be_read(tmp_path, text, kwargs, message):
+    from skembed._tables import TableError, read_table
+
+    with pytest.raises(TableError, match=re.escape(message)):
+        read_table(write(tmp_path / "t.csv", text), **kwargs)
+
+
+def test_text_in_the_input_is_named(pca_command, tmp_path, capsys):
+    write(tmp_path / "x.csv", "a,gender\n1,male\n2,female\n3,male\n")
+    line = one_line_error(capsys, cli.main(["pca", str(tmp_path / "x.csv"),
+                                            "-o", str(tmp_path / "o.npy")]))
+    assert "column 'gender'" in line and "--y-column" in line
+    write(tmp_path / "x.csv", "a,b\n1,\n2,3\n")  # pandas writes NaN as an empty cell
+    line = one_line_error(capsys, cli.main(["pca", str(tmp_path / "x.csv"),
+                                            "-o", str(tmp_path / "o.npy")]))
+    assert "column 'b' has an empty cell" in line
+
+
+def test_help_documents_force_and_csv_reading(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["erase", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--force replace the output if it exists" in text
+    assert "to_csv(path, index=False)" in text and "--index-col" in text
