@@ -19,6 +19,12 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, validate_data
 
 from .utils._compat import Interval, check_sample_weight
+from .utils._dask import (
+    blockwise_transform,
+    is_dask_array,
+    to_numpy_vector,
+    validate_dask_X,
+)
 from .utils._messages import calling_estimator
 
 __all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES", "N_JOBS_CONSTRAINT"]
@@ -164,9 +170,14 @@ class ValidationMixin:
         Whether ``fit`` needs a target.
     ``_preserves_dtype`` (tuple of str)
         Dtypes that ``transform`` returns unchanged.
+    ``_dask_methods`` (frozenset of str)
+        Methods that take a dask array lazily (see
+        :mod:`skembed.utils._dask`); the others refuse one with an error
+        rather than read it whole into memory.
     """
 
     _min_samples = 2
+    _dask_methods = frozenset()
     _accept_sparse = False
     _requires_y = False
     _preserves_dtype = ("float64", "float32")
@@ -235,6 +246,8 @@ class ValidationMixin:
         X : ndarray or sparse matrix
         """
         method = method or ("fit" if reset else "transform")
+        if is_dask_array(X):
+            return self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
         try:
             return validate_data(
                 self,
@@ -247,6 +260,42 @@ class ValidationMixin:
             )
         except (TypeError, ValueError) as exc:
             _reraise_with_context(exc, self._caller(method))
+
+    def _validate_dask_X(self, X, *, reset, method, dtype=FLOAT_DTYPES):
+        """The dask path of :meth:`_validate_X`: lazy, and only where supported.
+
+        A method listed in ``_dask_methods`` gets X back as a lazy dask array
+        (checked from its metadata; NaN/inf raise inside the caller's
+        compute, see :mod:`skembed.utils._dask`). Any other method refuses
+        it, rather than read the whole array into memory unasked.
+        """
+        caller = self._caller(method)
+        if method not in self._dask_methods:
+            supported = (
+                f" It supports dask arrays in {', '.join(sorted(self._dask_methods))}."
+                if self._dask_methods else ""
+            )
+            raise ValueError(
+                f"{caller}: X is a dask array, which {caller} would have to read whole "
+                f"into memory.{supported} Pass a NumPy array (e.g. a sample: "
+                "X[:n].compute()) if it fits in memory."
+            )
+        dtypes = tuple(np.dtype(d).name for d in (dtype if isinstance(dtype, (list, tuple))
+                                                   else [dtype]))
+        return validate_dask_X(self, X, reset=reset, caller=caller, dtypes=dtypes,
+                               min_samples=self._min_fit_samples() if reset else 1)
+
+    def _transform_lazily(self, X, transform_block):
+        """A lazy dask array: ``transform_block`` applied to each row block of X.
+
+        ``X`` comes from :meth:`_validate_X` (one column chunk, finiteness
+        checked as blocks are read). The output's width and dtype are those
+        of ``transform_block`` on one row of zeros (1-D outputs, such as
+        ``predict``'s, stay 1-D).
+        """
+        probe = np.asarray(transform_block(np.zeros((1, X.shape[1]), dtype=X.dtype)))
+        width = probe.shape[1] if probe.ndim == 2 else None
+        return blockwise_transform(X, transform_block, width, probe.dtype)
 
     def _validate_X_y(
         self,
@@ -298,6 +347,12 @@ class ValidationMixin:
             None when no weights were given.
         """
         caller = self._caller(method)
+        if is_dask_array(X):
+            X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
+            y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
+            sample_weight = to_numpy_vector(sample_weight, caller, "sample_weight")
+            return self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
+                                                  min_classes)
         try:
             X, y = validate_data(
                 self,
@@ -312,7 +367,30 @@ class ValidationMixin:
             )
         except (TypeError, ValueError) as exc:
             _reraise_with_context(exc, caller)
+        return self._check_target_and_weights(X, y, y_kind, sample_weight, caller, min_classes)
 
+    @staticmethod
+    def _validate_dask_y(y, n_samples, caller, y_kind):
+        """A target beside a dask X: read into memory (one value per row), then checked."""
+        y = to_numpy_vector(y, caller, "y")
+        if y is None:
+            raise ValueError(f"{caller}: requires y to be passed, but the target y is None.")
+        try:
+            y = check_array(y, ensure_2d=False, dtype="numeric" if y_kind == "continuous"
+                            else None, input_name="y")
+        except (TypeError, ValueError) as exc:
+            _reraise_with_context(exc, caller)
+        if y_kind == "labels" and y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"{caller}: Found input variables with inconsistent numbers of samples: "
+                f"[{n_samples}, {y.shape[0]}]. Pass one target value per row of X."
+            )
+        return y
+
+    def _check_target_and_weights(self, X, y, y_kind, sample_weight, caller, min_classes):
+        """The target and weight checks shared by the in-memory and dask paths."""
         if y_kind == "concept":
             y = self._ravel_label_column(y, caller)
         if y_kind == "continuous" or (y_kind == "concept" and y.ndim == 2):
@@ -325,7 +403,10 @@ class ValidationMixin:
 
         if sample_weight is not None:
             try:
-                sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype)
+                # A stand-in with X's rows and no columns: the check needs only
+                # the number of rows, and a dask X is never touched.
+                rows = np.empty((X.shape[0], 0), dtype=X.dtype)
+                sample_weight = check_sample_weight(sample_weight, rows, dtype=X.dtype)
             except (TypeError, ValueError) as exc:
                 _reraise_with_context(exc, caller)
             if np.any(sample_weight < 0):

@@ -1,6 +1,7 @@
 """LinearConceptEraser: the scikit-learn transformer over skembed's erasure methods."""
 
 from dataclasses import dataclass
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,8 +13,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..base import ValidationMixin, validate_array
 from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._dask import blockwise_transform, is_dask_array
 from ..utils._messages import warn
-from ..utils._moments import WeightedMoments, shrunk_covariance
+from ..utils._moments import WeightedMoments, blockwise_moments, shrunk_covariance
 from ..utils.extmath import constant_columns
 from ._inlp import inlp_basis
 from ._leace import guard_residual, leace_factors
@@ -36,6 +38,33 @@ _EPS = np.finfo(np.float64).eps
 #: float64's digits, the most a least-squares readout can lose (see
 #: ``LinearConceptEraser._checked_guard``).
 GUARD_TOLERANCE = np.sqrt(_EPS)
+
+
+def _one_hot(codes, n_classes):
+    """One-hot float64 columns of class codes 0 .. n_classes - 1."""
+    return (codes[:, None] == np.arange(n_classes)[None, :]).astype(np.float64)
+
+
+def _side_width(side):
+    """Columns of a side array, or of a compact ``(encoder, codes)`` one."""
+    return side[0].keywords["n_classes"] if isinstance(side, tuple) else side.shape[1]
+
+
+def _as_float64(values):
+    return np.asarray(values, dtype=np.float64)
+
+
+def _erase(X, readout, directions, mean=None):
+    """``X - ((X - mean) @ readout) @ directions.T`` in X's dtype (no mean: X itself)."""
+    dtype = X.dtype
+    # (X - mean) @ R = X @ R - mean @ R: no centred n x d copy; the one
+    # n x d allocation is the output, to which X is added in place.
+    coordinates = X @ readout.astype(dtype)
+    if mean is not None:
+        coordinates -= (mean @ readout).astype(dtype)
+    erased = coordinates @ (-directions.T).astype(dtype)
+    erased += X
+    return erased
 
 
 def _embed_rows(factor, rows, n_features):
@@ -247,6 +276,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
     """
 
     _requires_y = True
+    _dask_methods = frozenset({"fit", "partial_fit", "transform"})
 
     _parameter_constraints = {
         "method": [StrOptions({"leace", "orth", "inlp", "rlace", "splice"})],
@@ -387,10 +417,19 @@ default=None
             # A chunk of a stream may hold a single class; a fit may not.
             min_classes=1 if method == "partial_fit" else 2,
         )
+        if is_dask_array(X) and self.method in ITERATIVE_METHODS:
+            raise ValueError(
+                f"{self._caller(method)}: method={self.method!r} trains classifiers on "
+                "the rows, which a dask array would have to hold in memory. Use "
+                "method='leace', 'orth' or 'splice' (one blockwise pass over the "
+                "moments), or fit on a sample: X[:n].compute()."
+            )
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(float)
         if first_call and classes is not None and y.ndim == 1:
             self.classes_ = np.unique(np.asarray(classes))
-        concept, concept_rank = self._encode_concept(y, reset=first_call, method=method)
+        concept, concept_rank = self._encode_concept(
+            y, reset=first_call, method=method, compact=is_dask_array(X)
+        )
         if first_call:
             self._check_rank(concept_rank, n_features=X.shape[1], method=method)
         sides = {"concept": concept}
@@ -399,16 +438,39 @@ default=None
         if first_call:
             self._moments = WeightedMoments(
                 X.shape[1],
-                {name: side.shape[1] for name, side in sides.items()},
+                {name: _side_width(side) for name, side in sides.items()},
                 # Only the whitening methods need the d x d covariance.
                 track_covariance=self.method in COVARIANCE_METHODS,
             )
-        self._moments.update(X, sides, weights)
+        if is_dask_array(X):
+            self._moments.merge(self._dask_moments(X, sides, sample_weight))
+        else:
+            self._moments.update(X, sides, weights)
         self.mean_ = self._moments.mean_x.copy()
         self.n_samples_seen_ = float(self._moments.weight)
         self.n_iter_ = 1  # one exact solve (the iterative methods count their own)
         self._map = None
         return X, y, weights
+
+    def _dask_moments(self, X, sides, sample_weight):
+        """The moments of a dask X: one blockwise reduction, computed once.
+
+        The finiteness check travels with the blocks (see
+        :func:`~skembed.utils._dask.validate_dask_X`), so the data are read
+        once. Labels travel as compact codes, one-hot encoded inside each
+        block's task.
+        """
+        import dask
+
+        encoded = {
+            name: side if isinstance(side, tuple) else (_as_float64, side)
+            for name, side in sides.items()
+        }
+        lazy = blockwise_moments(
+            X, encoded, sample_weight, track_covariance=self.method in COVARIANCE_METHODS
+        )
+        (moments,) = dask.compute(lazy)
+        return moments
 
     def _moments_serve_method(self):
         """Whether the running moments hold what ``self.method`` solves from.
@@ -434,11 +496,14 @@ default=None
                 "task target: pass target=... (labels or values of each row)."
             )
 
-    def _encode_concept(self, y, *, reset, method):
+    def _encode_concept(self, y, *, reset, method, compact=False):
         """Return ``(columns, rank)``: one-hot columns for labels, values as given.
 
         k centred one-hot columns span k - 1 dimensions, so a label concept
         has rank ``n_classes - 1``; a continuous one, its number of columns.
+        With ``compact``, labels come back as ``(encoder, class codes)`` for
+        :func:`~skembed.utils._moments.blockwise_moments`, which one-hot
+        encodes each block's codes inside its task.
         """
         caller = self._caller(method)
         if y.ndim == 2:
@@ -469,6 +534,9 @@ default=None
                 f"{caller}: y has labels {np.unique(y[unknown]).tolist()} not seen in "
                 "the first batch. Pass every class with classes=... on the first call."
             )
+        if compact:
+            codes = np.searchsorted(self.classes_, y).astype(np.int32)
+            return (partial(_one_hot, n_classes=len(self.classes_)), codes), len(self.classes_) - 1
         one_hot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
         return one_hot, len(self.classes_) - 1
 
@@ -737,12 +805,13 @@ default=None
         """
         fitted = self._fitted_map()
         X = self._validate_X(X, reset=False)
-        dtype = X.dtype
-        # (X - mean) @ R = X @ R - mean @ R: no centred n x d copy; the one
-        # n x d allocation is the output, to which X is added in place.
-        coordinates = X @ fitted.readout.astype(dtype)
-        if self.affine:
-            coordinates -= (self.mean_ @ fitted.readout).astype(dtype)
-        erased = coordinates @ (-fitted.directions.T).astype(dtype)
-        erased += X
-        return erased
+        if is_dask_array(X):
+            # Each block goes through the same in-memory erasure, lazily.
+            return blockwise_transform(
+                X, partial(_erase, readout=fitted.readout, directions=fitted.directions,
+                           mean=self.mean_ if self.affine else None),
+                X.shape[1], X.dtype,
+            )
+        return _erase(X, fitted.readout, fitted.directions, self.mean_ if self.affine else None)
+
+

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Hidden, Interval, StrOptions, fit_context
+from ..utils._dask import is_dask_array
 from ..utils._optim import Adam
 from ..utils.extmath import (
     mean_squared_norm,
@@ -176,6 +177,7 @@ class NNPreservingReducer(
     (300, 5)
     """
 
+    _dask_methods = frozenset({"transform"})
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -444,7 +446,13 @@ class NNPreservingReducer(
             In X's dtype.
         """
         check_is_fitted(self)
-        return self._reduce(self._prepare(self._validate_X(X, reset=False)))
+        X = self._validate_X(X, reset=False)
+        if is_dask_array(X):
+            return self._transform_lazily(X, self._prepare_and_reduce)
+        return self._prepare_and_reduce(X)
+
+    def _prepare_and_reduce(self, X):
+        return self._reduce(self._prepare(X))
 
     def _reduce(self, prepared):
         """The map on validated, normalised rows: one product, in their dtype."""

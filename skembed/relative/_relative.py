@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._dask import is_dask_array
 from ..utils.extmath import normalize_rows, power_of_two_exponent, safe_reciprocal
 from ._anchors import (
     explicit_anchors,
@@ -206,6 +207,7 @@ class RelativeRepresentation(
     True
     """
 
+    _dask_methods = frozenset({"transform"})
     _parameter_constraints = {
         "n_anchors": [Interval(Integral, 1, None, closed="left")],
         "anchors": [StrOptions(set(ANCHOR_STRATEGIES)), "array-like"],
@@ -557,6 +559,17 @@ class RelativeRepresentation(
         """
         check_is_fitted(self, "anchors_")
         X = self._validate_X(X, reset=False)
+        if is_dask_array(X):
+            if self.top_k is not None:
+                raise ValueError(
+                    "RelativeRepresentation.transform: top_k gives a sparse matrix, which "
+                    "a dask array of blocks does not hold. Transform with top_k=None, "
+                    "or pass a NumPy array."
+                )
+            return self._transform_lazily(X, self._represent_in_blocks)
+        return self._represent_in_blocks(X)
+
+    def _represent_in_blocks(self, X):
         parts = [
             self._represent(X[rows])
             for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1]))

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
 from ..utils._compat import StrOptions, fit_context
+from ..utils._dask import is_dask_array
 from ..utils.extmath import power_of_two_exponent, root_mean_square_norm
 from ._linalg import drop_ones_direction, least_squares_inverse, rounding_columns
 
@@ -137,6 +138,7 @@ class LatentTranslator(
 
     _requires_y = True
 
+    _dask_methods = frozenset({"transform"})
     _parameter_constraints = {
         "method": [StrOptions({"orthogonal", "linear", "affine"})],
         "center": ["boolean"],
@@ -235,6 +237,11 @@ class LatentTranslator(
         """
         check_is_fitted(self, "coef_")
         X = self._validate_X(X, reset=False)
+        if is_dask_array(X):
+            return self._transform_lazily(X, self._translate)
+        return self._translate(X)
+
+    def _translate(self, X):
         out = X @ self.coef_.astype(X.dtype, copy=False)
         out += self.intercept_.astype(X.dtype, copy=False)
         return out

@@ -26,6 +26,7 @@ from ..utils._compat import (
     fit_context,
     routing_enabled,
 )
+from ..utils._dask import dask_compute, is_dask_array
 from ._refine import check_refinable, refine_estimator
 from ._sampler import SensitivitySampler
 
@@ -122,6 +123,10 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
     True
     """
 
+    _dask_methods = frozenset(
+        {"fit", "predict", "predict_proba", "predict_log_proba", "decision_function", "transform"}
+    )
+
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"]), None],
         "sampler": [HasMethods(["fit"]), None],
@@ -190,6 +195,12 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         if self.refine:
             with self._named_errors("fit"):
                 check_refinable(base)
+            if is_dask_array(X):
+                raise ValueError(
+                    "CoresetEstimator.fit: refine passes over every row, which is not yet "
+                    "blockwise for dask arrays. Pass refine=0 (the coreset fit), or a "
+                    "NumPy array."
+                )
         classifier = is_classifier(base)
         X, y, sample_weight = self._validate_X_y(
             X, y, y_kind="labels" if classifier else "continuous", sample_weight=sample_weight
@@ -216,7 +227,9 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
                 )
         estimator_params = check_method_params(X, estimator_params, indices=indices)
         estimator = clone(base)
-        estimator.fit(X[indices], y[indices], sample_weight=sampler.sample_weight_,
+        # On a dask X the sample's rows are read into memory (it is small).
+        sample = dask_compute(X[indices])[0] if is_dask_array(X) else X[indices]
+        estimator.fit(sample, y[indices], sample_weight=sampler.sample_weight_,
                       **estimator_params)
         if self.refine:
             with self._named_errors("fit"):
@@ -244,6 +257,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted estimator's predictions.
         """
         X = self._check_X(X, "predict")
+        if is_dask_array(X):
+            return self._transform_lazily(X, self.estimator_.predict)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -261,6 +276,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted estimator's probabilities.
         """
         X = self._check_X(X, "predict_proba")
+        if is_dask_array(X):
+            return self._transform_lazily(X, self.estimator_.predict_proba)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
@@ -278,6 +295,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted estimator's log probabilities.
         """
         X = self._check_X(X, "predict_log_proba")
+        if is_dask_array(X):
+            return self._transform_lazily(X, self.estimator_.predict_log_proba)
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
@@ -295,6 +314,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted estimator's decision function.
         """
         X = self._check_X(X, "decision_function")
+        if is_dask_array(X):
+            return self._transform_lazily(X, self.estimator_.decision_function)
         return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("transform"))
@@ -312,6 +333,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted estimator's transform.
         """
         X = self._check_X(X, "transform")
+        if is_dask_array(X):
+            return self._transform_lazily(X, self.estimator_.transform)
         return self.estimator_.transform(X)
 
     @available_if(_estimator_has("score"))

@@ -5,10 +5,18 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context, safe_indexing
+from ..utils._dask import dask_compute, is_dask_array, to_numpy_vector
+from ..utils._messages import warn
+from ._blockwise import (
+    BlockwiseDesign,
+    blockwise_leverage_scores,
+    blockwise_lewis_weights,
+)
 from ._leverage import (
     exact_leverage_scores,
     sketched_leverage_scores,
@@ -185,6 +193,9 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     """
 
     _accept_sparse = ["csr", "csc"]
+    _dask_methods = frozenset({"fit"})
+    #: The methods a dask array can be scored by (see ``_blockwise``).
+    _DASK_SCORES = ("leverage", "root_leverage", "lewis", "uniform")
 
     _parameter_constraints = {
         "n_samples": [Interval(Integral, 1, None, closed="left")],
@@ -247,12 +258,22 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         self : SensitivitySampler
             The fitted sampler.
         """
+        if is_dask_array(X) and self.method not in self._DASK_SCORES:
+            raise ValueError(
+                f"SensitivitySampler.fit: method={self.method!r} solves one program per "
+                "row, which a dask array would have to hold in memory. Use method="
+                f"{', '.join(repr(m) for m in self._DASK_SCORES)} on dask arrays (blockwise "
+                "passes), or pass a NumPy array."
+            )
         X, target, sample_weight = self._validate(X, y, sample_weight)
         random_state = check_random_state(self.random_state)
-        design = self._design(X, target, sample_weight)
-        self.solvers_ = self._resolve_solvers(design)
         with self._named_errors("fit"):
-            scores, n_iter = self._scores(design, sample_weight, random_state)
+            if is_dask_array(X):
+                scores, n_iter = self._dask_scores(X, target, sample_weight)
+            else:
+                design = self._design(X, target, sample_weight)
+                self.solvers_ = self._resolve_solvers(design)
+                scores, n_iter = self._scores(design, sample_weight, random_state)
         if not scores.sum() > 0:
             raise ValueError(
                 "SensitivitySampler.fit: every row has score 0 (the scored design "
@@ -287,6 +308,12 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             ``sample_weight_``.
         """
         self.fit(X, y, sample_weight=sample_weight)
+        if is_dask_array(X):
+            # The sample is small: its rows are read (one pass) and returned
+            # in memory, in the order of sample_indices_.
+            (X_res,) = dask_compute(X[self.sample_indices_])
+            y = to_numpy_vector(y, "SensitivitySampler.fit_resample", "y")
+            return X_res, None if y is None else y[self.sample_indices_]
         X_res = safe_indexing(X, self.sample_indices_)
         y_res = None if y is None else safe_indexing(y, self.sample_indices_)
         return X_res, y_res
@@ -295,6 +322,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
 
     def _validate(self, X, y, sample_weight):
         """Validate X, an optional y and weights through the shared mixin."""
+        y = to_numpy_vector(y, "SensitivitySampler.fit", "y")
         if y is None:
             X = self._validate_X(X, reset=True, method="fit")
             if sample_weight is None:
@@ -399,6 +427,36 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         # an upper bound of s summing to 2 S.
         total, rank = sensitivities.sum(), leverage.sum()
         return sensitivities + (total / rank) * leverage, n_iter
+
+    def _dask_scores(self, X, target, sample_weight):
+        """Scores of a dask X by blockwise passes (see :mod:`._blockwise`).
+
+        Leverage scores are exact (TSQR's R, then the rows' norms: two
+        passes, the cost of one sketch), so ``solver`` does not apply; Lewis
+        weights take one more pass per iteration.
+        """
+        if self.method == "uniform":
+            self.solvers_ = {}
+            weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+            return np.asarray(weights, dtype=np.float64).copy(), 1
+        design = BlockwiseDesign(X, target, sample_weight, fit_intercept=self.fit_intercept,
+                                 p=self.p)
+        if self.method == "lewis":
+            self.solvers_ = {"lewis_basis": "exact"}
+            scores, n_iter, converged, change = blockwise_lewis_weights(
+                design, self.p, tol=self.tol, max_iter=self.max_iter
+            )
+            if not converged:
+                warn(
+                    f"Lewis weights did not converge in max_iter={self.max_iter} iterations "
+                    f"(largest relative change {change:.2g} > tol={self.tol:g}); they are "
+                    "not yet a fixed point. Raise max_iter or tol.",
+                    ConvergenceWarning,
+                )
+            return scores, n_iter
+        self.solvers_ = {"leverage": "exact"}
+        leverage = blockwise_leverage_scores(design)
+        return (np.sqrt(leverage) if self.method == "root_leverage" else leverage), 1
 
     def _draw(self, random_state, sample_weight):
         q = self.probabilities_

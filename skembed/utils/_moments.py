@@ -31,6 +31,8 @@ ones (``covariance``, ``variance``, ``cross_covariance``) multiply the units
 back and are exact within float64's range.
 """
 
+import copy
+
 import numpy as np
 from sklearn.utils import gen_batches
 
@@ -137,66 +139,92 @@ class WeightedMoments:
 
     def update(self, X, sides, weights):
         """Merge one batch: X (n, d), sides {name: (n, k)}, weights (n,) >= 0."""
+        return self.merge(self.of_batch(X, sides, weights, track_covariance=self.tracks_covariance))
+
+    @property
+    def tracks_covariance(self):
+        return self.scatter_xx is not None
+
+    @classmethod
+    def of_batch(cls, X, sides, weights, *, track_covariance=True):
+        """The moments of one batch alone: X (n, d), sides {name: (n, k)}, weights (n,) >= 0.
+
+        Mergeable into any running moments of the same widths with
+        :meth:`merge`; a dask fit computes one per block and merges them in
+        a tree.
+        """
+        batch = cls(X.shape[1], {name: B.shape[1] for name, B in sides.items()},
+                    track_covariance=track_covariance)
         weights = np.asarray(weights, dtype=np.float64)
         batch_weight = float(weights.sum())
         if batch_weight <= 0:
-            return self
-        batch_mean_x = _weighted_mean(X, weights, batch_weight)
-        batch_scale_x = _power_of_two_scales(X, weights)
-        batch_side = {
-            name: (_weighted_mean(B, weights, batch_weight), _power_of_two_scales(B, weights))
-            for name, B in sides.items()
-        }
+            return batch
+        batch.weight = batch_weight
+        batch.mean_x = _weighted_mean(X, weights, batch_weight)
+        batch._scale_x = _power_of_two_scales(X, weights)
+        for name, B in sides.items():
+            batch.side_means[name] = _weighted_mean(B, weights, batch_weight)
+            batch._side_scales[name] = _power_of_two_scales(B, weights)
+            # A side array is narrow (k columns): its variances in one pass.
+            centred_side = (np.asarray(B, dtype=np.float64) - batch.side_means[name]) / _nonzero(
+                batch._side_scales[name]
+            )
+            batch.side_diag[name] = weights @ centred_side**2
 
         blocks = [
-            (sides[name], batch_side[name][0], _nonzero(batch_side[name][1]))
-            for name in self.cross_scatter
+            (sides[name], batch.side_means[name], _nonzero(batch._side_scales[name]))
+            for name in batch.cross_scatter
         ]
-        if self.scatter_xx is not None:
-            blocks.append((X, batch_mean_x, _nonzero(batch_scale_x)))
-        scatters, batch_diag = _centred_scatter(
-            X, batch_mean_x, _nonzero(batch_scale_x), blocks, weights
+        if track_covariance:
+            blocks.append((X, batch.mean_x, _nonzero(batch._scale_x)))
+        scatters, batch.scatter_diag = _centred_scatter(
+            X, batch.mean_x, _nonzero(batch._scale_x), blocks, weights
         )
-        batch_xx = scatters.pop() if self.scatter_xx is not None else None
-        batch_cross = dict(zip(self.cross_scatter, scatters))
+        if track_covariance:
+            batch.scatter_xx = scatters.pop()
+        batch.cross_scatter = dict(zip(batch.cross_scatter, scatters))
+        return batch
 
-        total = self.weight + batch_weight
-        factor = self.weight * batch_weight / total
-        delta_x = batch_mean_x - self.mean_x
-        # The merged unit covers both batches and the shift of their means
+    def merge(self, other):
+        """Merge the moments of other rows into these (Chan et al.'s exact update)."""
+        if other.weight <= 0:
+            return self
+        if set(other.cross_scatter) != set(self.cross_scatter) or (
+            self.tracks_covariance and not other.tracks_covariance
+        ):
+            raise ValueError("cannot merge moments that track different arrays")
+        total = self.weight + other.weight
+        factor = self.weight * other.weight / total
+        delta_x = other.mean_x - self.mean_x
+        # The merged unit covers both parts and the shift of their means
         # (|delta| <= both units' maximum, so delta / unit stays <= 2).
-        scale_x = np.maximum(self._scale_x, batch_scale_x)
-        old_x, new_x = self._scale_x / _nonzero(scale_x), batch_scale_x / _nonzero(scale_x)
+        scale_x = np.maximum(self._scale_x, other._scale_x)
+        old_x, new_x = self._scale_x / _nonzero(scale_x), other._scale_x / _nonzero(scale_x)
         unit_delta_x = delta_x / _nonzero(scale_x)
         if self.scatter_xx is not None:
             self.scatter_xx *= np.outer(old_x, old_x)
-            self.scatter_xx += batch_xx * np.outer(new_x, new_x)
+            self.scatter_xx += other.scatter_xx * np.outer(new_x, new_x)
             self.scatter_xx += factor * np.outer(unit_delta_x, unit_delta_x)
         self.scatter_diag = (
-            self.scatter_diag * old_x**2 + batch_diag * new_x**2 + factor * unit_delta_x**2
+            self.scatter_diag * old_x**2 + other.scatter_diag * new_x**2 + factor * unit_delta_x**2
         )
         for name in self.cross_scatter:
-            side_mean, side_scale = batch_side[name]
+            side_mean, side_scale = other.side_means[name], other._side_scales[name]
             merged = np.maximum(self._side_scales[name], side_scale)
             old_b, new_b = self._side_scales[name] / _nonzero(merged), side_scale / _nonzero(merged)
             delta_side = side_mean - self.side_means[name]
             unit_delta_side = delta_side / _nonzero(merged)
             self.cross_scatter[name] *= np.outer(old_x, old_b)
-            self.cross_scatter[name] += batch_cross[name] * np.outer(new_x, new_b)
+            self.cross_scatter[name] += other.cross_scatter[name] * np.outer(new_x, new_b)
             self.cross_scatter[name] += factor * np.outer(unit_delta_x, unit_delta_side)
-            # A side array is narrow (k columns): its variances in one pass.
-            centred_side = (np.asarray(sides[name], dtype=np.float64) - side_mean) / _nonzero(
-                side_scale
-            )
-            batch_side_diag = weights @ centred_side**2
             self.side_diag[name] = (
                 self.side_diag[name] * old_b**2
-                + batch_side_diag * new_b**2
+                + other.side_diag[name] * new_b**2
                 + factor * unit_delta_side**2
             )
-            self.side_means[name] += delta_side * (batch_weight / total)
+            self.side_means[name] = self.side_means[name] + delta_side * (other.weight / total)
             self._side_scales[name] = merged
-        self.mean_x += delta_x * (batch_weight / total)
+        self.mean_x = self.mean_x + delta_x * (other.weight / total)
         self._scale_x = scale_x
         self.weight = total
         return self
@@ -287,3 +315,58 @@ def shrunk_covariance(covariance, n_samples, shrinkage):
     if n_features:
         shrunk[np.diag_indices_from(shrunk)] += rho * trace / n_features
     return shrunk, rho
+
+
+def _block_moments(block, names, encoders, raw_sides, weights, track_covariance):
+    sides = {name: encode(raw) for name, encode, raw in zip(names, encoders, raw_sides)}
+    if weights is None:
+        weights = np.ones(block.shape[0])
+    return WeightedMoments.of_batch(block, sides, weights, track_covariance=track_covariance)
+
+
+def _merge_moments(first, second):
+    # Merged into a copy: a task must not change its inputs, which the
+    # scheduler may still hold for other tasks.
+    return copy.deepcopy(first).merge(second)
+
+
+def blockwise_moments(X, sides, weights, *, track_covariance=True):
+    """The weighted moments of a dask array, as one lazy blockwise reduction.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        One chunk of columns; any row chunks.
+    sides : dict of str -> (callable, ndarray)
+        For each side array, ``(encode, raw)``: ``raw`` holds one entry per
+        row in memory (compact, e.g. class codes) and ``encode(raw[rows])``
+        gives that block's side columns inside the task, so the graph carries
+        only each block's slice of the compact form.
+    weights : ndarray of shape (n_samples,) or None
+        Row weights (None: all 1).
+    track_covariance : bool, default=True
+
+    Returns
+    -------
+    moments : dask.delayed.Delayed
+        Computes to the :class:`WeightedMoments` of all rows, equal to the
+        in-memory moments up to rounding: each block goes through
+        :meth:`WeightedMoments.of_batch` and blocks are merged pairwise in a
+        balanced tree with Chan et al.'s exact update.
+    """
+    from dask import delayed
+
+    from ._dask import row_offsets, tree_reduce
+
+    names = list(sides)
+    offsets = row_offsets(X)
+    parts = []
+    for index, block in enumerate(X.to_delayed().ravel()):
+        rows = slice(int(offsets[index]), int(offsets[index + 1]))
+        raw = [sides[name][1][rows] for name in names]
+        encoders = [sides[name][0] for name in names]
+        parts.append(delayed(_block_moments, pure=True)(
+            block, names, encoders, raw, None if weights is None else weights[rows],
+            track_covariance,
+        ))
+    return tree_reduce(parts, _merge_moments)

@@ -1,0 +1,303 @@
+"""Dask arrays: lazy fits equal to the in-memory ones, blockwise transforms, clear refusals.
+
+Run on dask's synchronous scheduler (deterministic, in process); one test
+starts a real ``distributed.LocalCluster`` when distributed is installed.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from skembed import (
+    LinearConceptEraser,
+    NNPreservingReducer,
+    RelativeRepresentation,
+    SensitivitySampler,
+    SubspaceClusterer,
+)
+from skembed.relative import LatentTranslator
+from skembed.utils._dask import NonFiniteBlockError
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+# Row chunkings a user may hand us: even, uneven, a chunk of one row, and
+# columns split in two (rechunked to whole rows internally).
+CHUNKINGS = {
+    "even": lambda n, d: (n // 4 + 1, d),
+    "uneven": lambda n, d: ((1, 2, n - 403, 400), (d,)),
+    "split-columns": lambda n, d: ((n // 2, n - n // 2), (d // 2, d - d // 2)),
+}
+
+
+@pytest.fixture(autouse=True)
+def synchronous_scheduler():
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+@pytest.fixture
+def refuse_materialising(monkeypatch):
+    """Make reading a whole dask array into NumPy fail, as memory would."""
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a dask array was converted to NumPy")
+
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+
+
+def concept_data(seed, n=2_000, d=12, dtype=np.float64, n_classes=3):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(n_classes, size=n)
+    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + 5.0
+    X[:, :2] += y[:, None] * 0.7
+    return X.astype(dtype), y
+
+
+@pytest.mark.parametrize("chunking", list(CHUNKINGS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method", ["leace", "orth", "splice"])
+def test_eraser_on_dask_equals_in_memory(method, dtype, chunking, refuse_materialising):
+    X, y = concept_data(0, dtype=dtype)
+    rng = np.random.RandomState(1)
+    weights = rng.uniform(0.5, 2.0, size=len(y))
+    weights[::9] = 0.0
+    extra = {}
+    if method == "splice":
+        extra["target"] = (X[:, 5] > np.median(X[:, 5])).astype(int)
+    lazy = da.from_array(X, chunks=CHUNKINGS[chunking](*X.shape))
+    on_dask = LinearConceptEraser(method=method).fit(lazy, y, sample_weight=weights, **extra)
+    in_memory = LinearConceptEraser(method=method).fit(X, y, sample_weight=weights, **extra)
+    # The moments are accumulated in float64 either way: the fitted maps agree
+    # to rounding whatever the dtype.
+    np.testing.assert_allclose(on_dask.projection_, in_memory.projection_, atol=1e-10)
+    np.testing.assert_allclose(on_dask.mean_, in_memory.mean_, rtol=1e-10)
+    assert on_dask.rank_ == in_memory.rank_
+    out = on_dask.transform(lazy)
+    assert isinstance(out, da.Array) and out.dtype == dtype and out.shape == X.shape
+    expected = in_memory.transform(X)
+    computed = out.compute()
+    assert computed.dtype == dtype
+    tolerance = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(computed, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_eraser_guard_holds_on_the_dask_output():
+    X, y = concept_data(2, n=3_000)
+    lazy = da.from_array(X, chunks=(700, X.shape[1]))
+    erased = LinearConceptEraser().fit(lazy, y).transform(lazy).compute()
+    one_hot = (y[:, None] == np.unique(y)[None, :]).astype(float)
+    cross = (erased - erased.mean(axis=0)).T @ (one_hot - one_hot.mean(axis=0)) / len(y)
+    assert np.abs(cross).max() < 1e-10 * np.abs(X).max()
+
+
+def test_labels_and_weights_may_be_dask_arrays():
+    X, y = concept_data(3)
+    lazy = da.from_array(X, chunks=(500, X.shape[1]))
+    weights = np.linspace(0.0, 2.0, len(y))
+    expected = LinearConceptEraser().fit(X, y, sample_weight=weights).projection_
+    fitted = LinearConceptEraser().fit(
+        lazy, da.from_array(y, chunks=300), sample_weight=da.from_array(weights, chunks=700)
+    )
+    np.testing.assert_allclose(fitted.projection_, expected, atol=1e-10)
+
+
+def test_continuous_concept_on_dask():
+    X, _ = concept_data(4)
+    concept = X[:, :2] @ np.array([[1.0], [-0.5]])
+    lazy = da.from_array(X, chunks=(333, X.shape[1]))
+    expected = LinearConceptEraser().fit(X, concept).projection_
+    np.testing.assert_allclose(LinearConceptEraser().fit(lazy, concept).projection_, expected,
+                               atol=1e-10)
+
+
+def test_partial_fit_mixes_dask_and_numpy_batches():
+    X, y = concept_data(5)
+    eraser = LinearConceptEraser()
+    eraser.partial_fit(da.from_array(X[:1200], chunks=(250, X.shape[1])), y[:1200],
+                       classes=np.unique(y))
+    eraser.partial_fit(X[1200:], y[1200:])
+    np.testing.assert_allclose(eraser.projection_, LinearConceptEraser().fit(X, y).projection_,
+                               atol=1e-10)
+
+
+def test_integer_dask_input_becomes_float64():
+    X, y = concept_data(6)
+    integers = np.round(X * 10).astype(np.int64)
+    fitted = LinearConceptEraser().fit(da.from_array(integers, chunks=(600, X.shape[1])), y)
+    np.testing.assert_allclose(fitted.projection_,
+                               LinearConceptEraser().fit(integers, y).projection_, atol=1e-10)
+
+
+def test_nan_in_a_block_is_a_named_error_raised_during_the_fit():
+    X, y = concept_data(7)
+    X[1500, 3] = np.nan
+    lazy = da.from_array(X, chunks=(400, X.shape[1]))
+    with pytest.raises(ValueError, match=r"LinearConceptEraser\.fit: .*NaN or infinity"):
+        LinearConceptEraser().fit(lazy, y)
+    fitted = LinearConceptEraser().fit(X[:1000], y[:1000])
+    out = fitted.transform(lazy)  # lazy: nothing read yet
+    with pytest.raises(NonFiniteBlockError, match=r"LinearConceptEraser\.transform"):
+        out.compute()
+
+
+@pytest.mark.parametrize("method", ["inlp", "rlace"])
+def test_iterative_eraser_refuses_dask(method):
+    X, y = concept_data(8)
+    with pytest.raises(ValueError, match=r"LinearConceptEraser\.fit: .*'leace', 'orth'"):
+        LinearConceptEraser(method=method).fit(da.from_array(X, chunks=500), y)
+
+
+def test_shape_errors_come_before_any_read(refuse_materialising):
+    X, y = concept_data(9)
+    fitted = LinearConceptEraser().fit(X, y)
+    with pytest.raises(ValueError, match=r"LinearConceptEraser\.transform: X has 11 features"):
+        fitted.transform(da.from_array(X[:, :11], chunks=500))
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples"):
+        LinearConceptEraser().fit(da.from_array(X, chunks=500), y[:-1])
+    unknown = da.from_array(X, chunks=500)
+    unknown = unknown[unknown[:, 0] > -1e9]  # chunk sizes unknown until computed
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        LinearConceptEraser().fit(unknown, y)
+    with pytest.raises(ValueError, match=r"minimum of 2"):
+        LinearConceptEraser().fit(da.from_array(X[:1], chunks=1), y[:1])
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        RelativeRepresentation(12, similarity=["cosine", "euclidean", "basis"], whiten=True,
+                               normalize="standard", random_state=0),
+        RelativeRepresentation(12, similarity="l1", random_state=0),
+        NNPreservingReducer(n_components=4, random_state=0),
+        NNPreservingReducer(n_components=4, metric="cosine", random_state=0),
+    ],
+    ids=["relative-whitened", "relative-l1", "reducer", "reducer-cosine"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transform_is_blockwise_and_equal(estimator, dtype, refuse_materialising):
+    X, _ = concept_data(10, n=900, d=10, dtype=dtype)
+    fitted = clone(estimator).fit(X)
+    lazy = da.from_array(X, chunks=((1, 499, 400), (10,)))
+    out = fitted.transform(lazy)
+    assert isinstance(out, da.Array) and out.dtype == dtype
+    expected = fitted.transform(X)
+    tolerance = 1e-10 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out.compute(), expected, rtol=tolerance, atol=tolerance)
+
+
+def test_translator_transform_is_blockwise():
+    rng = np.random.RandomState(11)
+    source = rng.normal(size=(200, 8))
+    translator = LatentTranslator().fit(source, source @ rng.normal(size=(8, 5)))
+    X = rng.normal(size=(700, 8))
+    out = translator.transform(da.from_array(X, chunks=(128, 8)))
+    np.testing.assert_allclose(out.compute(), translator.transform(X), atol=1e-12)
+
+
+def test_top_k_refuses_dask():
+    X, _ = concept_data(12, n=300, d=6)
+    fitted = RelativeRepresentation(10, top_k=3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"RelativeRepresentation\.transform: top_k"):
+        fitted.transform(da.from_array(X, chunks=100))
+
+
+@pytest.mark.parametrize(
+    "estimator, method",
+    [
+        (SubspaceClusterer(n_clusters=2), "fit"),
+        (RelativeRepresentation(5), "fit"),
+        (NNPreservingReducer(n_components=2), "fit"),
+        (SensitivitySampler(n_samples=10, method="sensitivity"), "fit"),
+    ],
+    ids=lambda value: type(value).__name__ if not isinstance(value, str) else value,
+)
+def test_paths_without_dask_support_refuse_instead_of_materialising(
+    estimator, method, refuse_materialising
+):
+    X, y = concept_data(13, n=200, d=6)
+    lazy = da.from_array(X, chunks=50)
+    name = type(estimator).__name__
+    with pytest.raises(ValueError, match=rf"{name}\.{method}: (X is a dask array|method=)"):
+        getattr(clone(estimator), method)(lazy)
+
+
+def test_real_cluster_runs_an_eraser():
+    distributed = pytest.importorskip("distributed")
+    X, y = concept_data(14, n=4_000, d=16, dtype=np.float32)
+    lazy = da.from_array(X, chunks=(1_000, 16))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        fitted = LinearConceptEraser().fit(lazy, y)
+        erased = fitted.transform(lazy).compute()
+    expected = LinearConceptEraser().fit(X, y)
+    np.testing.assert_allclose(fitted.projection_, expected.projection_, atol=1e-10)
+    np.testing.assert_allclose(erased, expected.transform(X), rtol=1e-4, atol=1e-4)
+
+
+def regression_data(seed, n=6_000, d=5):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_t(3, size=(n, d)) * np.logspace(-3, 3, d)
+    y = X @ rng.normal(size=d) + rng.standard_t(2, size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("chunking", list(CHUNKINGS))
+@pytest.mark.parametrize(
+    "method, p", [("leverage", 2.0), ("root_leverage", 1.0), ("lewis", 1.0), ("lewis", 3.0),
+                  ("uniform", 2.0)]
+)
+def test_sampler_scores_and_draw_equal_in_memory(method, p, chunking, refuse_materialising):
+    X, y = regression_data(20)
+    weights = np.random.RandomState(21).uniform(0, 2, size=len(y))
+    weights[::11] = 0.0
+    params = {"method": method, "p": p, "n_samples": 300, "random_state": 3, "tol": 1e-10,
+              "max_iter": 500}
+    lazy = da.from_array(X, chunks=CHUNKINGS[chunking](*X.shape))
+    on_dask = SensitivitySampler(**params).fit(lazy, y, sample_weight=weights)
+    in_memory = SensitivitySampler(**params, solver="exact").fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(on_dask.scores_, in_memory.scores_, rtol=1e-8,
+                               atol=1e-12 * in_memory.scores_.max())
+    # The draw is made from the scores in memory: the same seed gives the
+    # same rows under any chunking.
+    np.testing.assert_array_equal(on_dask.sample_indices_, in_memory.sample_indices_)
+    np.testing.assert_allclose(on_dask.sample_weight_, in_memory.sample_weight_, rtol=1e-8)
+
+
+def test_sampler_fit_resample_returns_the_rows_in_memory():
+    X, y = regression_data(22, n=3_000)
+    sampler = SensitivitySampler(method="leverage", n_samples=200, random_state=0)
+    X_small, y_small = sampler.fit_resample(da.from_array(X, chunks=700),
+                                            da.from_array(y, chunks=500))
+    assert isinstance(X_small, np.ndarray) and isinstance(y_small, np.ndarray)
+    np.testing.assert_array_equal(X_small, X[sampler.sample_indices_])
+    np.testing.assert_array_equal(y_small, y[sampler.sample_indices_])
+
+
+@pytest.mark.parametrize("method", ["sensitivity", "hybrid"])
+def test_per_row_programs_refuse_dask(method):
+    X, y = regression_data(23, n=500)
+    with pytest.raises(ValueError, match=rf"SensitivitySampler\.fit: method='{method}'"):
+        SensitivitySampler(method=method).fit(da.from_array(X, chunks=100), y)
+
+
+def test_coreset_on_dask_fits_the_same_model_and_predicts_blockwise(refuse_materialising):
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from skembed import CoresetEstimator
+
+    X, y = regression_data(24)
+    lazy = da.from_array(X, chunks=(1_000, X.shape[1]))
+    on_dask = CoresetEstimator(LinearRegression(), random_state=0).fit(lazy, y)
+    in_memory = CoresetEstimator(LinearRegression(), random_state=0).fit(X, y)
+    np.testing.assert_allclose(on_dask.estimator_.coef_, in_memory.estimator_.coef_,
+                               rtol=1e-8)
+    predicted = on_dask.predict(lazy)
+    assert isinstance(predicted, da.Array) and predicted.shape == (len(y),)
+    np.testing.assert_allclose(predicted.compute(), in_memory.predict(X), rtol=1e-8, atol=1e-8)
+    labels = (y > np.median(y)).astype(int)
+    classifier = CoresetEstimator(LogisticRegression(), random_state=0).fit(lazy, labels)
+    assert classifier.predict_proba(lazy).compute().shape == (len(y), 2)
+    with pytest.raises(ValueError, match=r"CoresetEstimator\.fit: refine"):
+        CoresetEstimator(LinearRegression(), refine=2).fit(lazy, y)
