@@ -25,6 +25,7 @@ from .utils._dask import (
     to_numpy_vector,
     validate_dask_X,
 )
+from .utils._memory import check_fit_memory
 from .utils._messages import calling_estimator
 
 __all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES", "N_JOBS_CONSTRAINT"]
@@ -246,20 +247,53 @@ class ValidationMixin:
         X : ndarray or sparse matrix
         """
         method = method or ("fit" if reset else "transform")
+        if reset:
+            self._remember_params()
         if is_dask_array(X):
-            return self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
-        try:
-            return validate_data(
-                self,
-                X,
-                reset=reset,
-                accept_sparse=self._accept_sparse,
-                dtype=dtype,
-                ensure_min_samples=self._min_fit_samples() if reset else 1,
-                copy=copy,
-            )
-        except (TypeError, ValueError) as exc:
-            _reraise_with_context(exc, self._caller(method))
+            X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
+        else:
+            try:
+                X = validate_data(
+                    self,
+                    X,
+                    reset=reset,
+                    accept_sparse=self._accept_sparse,
+                    dtype=dtype,
+                    ensure_min_samples=self._min_fit_samples() if reset else 1,
+                    copy=copy,
+                )
+            except (TypeError, ValueError) as exc:
+                _reraise_with_context(exc, self._caller(method))
+        if reset:
+            self._check_fit_memory(X, method)
+        return X
+
+    def _check_fit_memory(self, X, method):
+        """Refuse a fit whose working memory exceeds what is available, before any work.
+
+        A dask array is fitted block by block, so the rows of its largest
+        block count (see :mod:`skembed.utils._memory`).
+        """
+        n_samples = max(X.chunks[0]) if is_dask_array(X) else X.shape[0]
+        check_fit_memory(self, n_samples, X.shape[1], self._caller(method))
+
+    def _memory_advice(self, n_samples, n_features):
+        """What to do when a fit of this shape does not fit in memory."""
+        return ("Fit on a sample of the rows, or pass a dask array to the estimators "
+                "that fit blockwise (see the user guide, 'Beyond one machine').")
+
+    def _remember_params(self):
+        """Record the parameters of this fit, for the methods that run after it."""
+        self._params_at_fit = self.get_params(deep=False)
+
+    def _fitted_param(self, name):
+        """A parameter's value at the last fit (scikit-learn's convention).
+
+        ``transform`` and ``predict`` read what ``fit`` used, so a
+        ``set_params`` after fit changes nothing until the next fit (which
+        is what a parameter that shapes the fitted state needs).
+        """
+        return self._params_at_fit[name]
 
     def _validate_dask_X(self, X, *, reset, method, dtype=FLOAT_DTYPES):
         """The dask path of :meth:`_validate_X`: lazy, and only where supported.
@@ -347,10 +381,14 @@ class ValidationMixin:
             None when no weights were given.
         """
         caller = self._caller(method)
+        if reset:
+            self._remember_params()
         if is_dask_array(X):
             X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
             y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
             sample_weight = to_numpy_vector(sample_weight, caller, "sample_weight")
+            if reset:
+                self._check_fit_memory(X, method)
             return self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
                                                   min_classes)
         try:
@@ -367,6 +405,8 @@ class ValidationMixin:
             )
         except (TypeError, ValueError) as exc:
             _reraise_with_context(exc, caller)
+        if reset:
+            self._check_fit_memory(X, method)
         return self._check_target_and_weights(X, y, y_kind, sample_weight, caller, min_classes)
 
     @staticmethod

@@ -788,3 +788,32 @@ def test_refine_does_not_depend_on_column_units():
     refined(plain, X, labels, 8, logistic.coef_, logistic.intercept_)
     refined(scaled, X * columns, labels, 8, logistic.coef_ / columns, logistic.intercept_)
     np.testing.assert_allclose(scaled.coef_ * columns, plain.coef_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 3.0])
+@pytest.mark.parametrize("method", ["sensitivity", "hybrid"])
+def test_wide_data_have_every_sensitivity_equal_to_one(method, p):
+    # 30 rows in 50 dimensions: the design has full row rank, so each row can
+    # be fit alone and its sensitivity is 1 (the cvxpy program of such a row
+    # is degenerate: it made CLARABEL fail).
+    X = np.random.RandomState(0).normal(size=(30, 50))
+    sampler = SensitivitySampler(method=method, p=p, n_samples=10, random_state=0).fit(X)
+    expected = 1.0 if method == "sensitivity" else 2.0  # hybrid: s + (S / r) tau
+    np.testing.assert_allclose(sampler.scores_, expected)
+
+
+def test_rows_outside_the_span_of_the_others_have_sensitivity_one():
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
+    np.testing.assert_allclose(exact_sensitivities(X, p=3), [1.0, 0.1, 0.1, 0.8])
+
+
+@pytest.mark.parametrize("method", ["lewis", "leverage", "uniform", "sensitivity"])
+@pytest.mark.parametrize("weight", [1e306, 1e-310])
+def test_absurd_but_finite_weights_give_the_sample_of_unit_weights(method, weight):
+    X = np.random.RandomState(1).normal(size=(120, 4)) * 100
+    params = {"method": method, "p": 1.0, "n_samples": 40, "random_state": 0}
+    weighted = SensitivitySampler(**params).fit(X, sample_weight=np.full(len(X), weight))
+    plain = SensitivitySampler(**params).fit(X)
+    np.testing.assert_allclose(weighted.probabilities_, plain.probabilities_, rtol=1e-9)
+    np.testing.assert_array_equal(weighted.sample_indices_, plain.sample_indices_)
+    np.testing.assert_allclose(weighted.sample_weight_ / weight, plain.sample_weight_, rtol=1e-9)

@@ -255,3 +255,49 @@ def test_global_rescaling_gives_the_same_result(estimator, scale):
         output = apply(fit(clone(estimator), X, y), X)
     fitted = fit(clone(estimator), X * scale, y)
     assert _same_up_to_scale(apply(fitted, X * scale), output, scale)
+
+
+def _set_params_after_fit_cases():
+    from skembed import LinearConceptEraser, NNPreservingReducer, RelativeRepresentation
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 6)) + 3.0
+    y = (X[:, 0] > 3.0).astype(int)
+    return [
+        (LinearConceptEraser(), {"affine": False}, X, y),
+        (NNPreservingReducer(n_components=2, random_state=0), {"metric": "cosine"}, X, None),
+        (RelativeRepresentation(8, random_state=0), {"normalize": "standard"}, X, None),
+        (RelativeRepresentation(8, random_state=0), {"top_k": 50}, X, None),
+        (RelativeRepresentation(8, random_state=0, top_k=3), {"top_k": None}, X, None),
+        (RelativeRepresentation(8, random_state=0), {"center": False}, X, None),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_transform_uses_the_parameters_of_the_fit(case):
+    """scikit-learn's convention: set_params after fit changes nothing until the next fit."""
+    estimator, new_params, X, y = _set_params_after_fit_cases()[case]
+    fitted = fit(estimator, X, y)
+    before = apply(fitted, X)
+    fitted.set_params(**new_params)
+    np.testing.assert_array_equal(apply(fitted, X), before)
+    if new_params == {"top_k": 50}:  # more than the 8 anchors: the next fit says so
+        with pytest.raises(ValueError, match="top_k=50 exceeds the number of anchors"):
+            fit(fitted, X, y)
+        return
+    refitted = apply(fit(fitted, X, y), X)  # the next fit takes them
+    assert refitted.shape != before.shape or not np.allclose(refitted, before)
+
+
+def test_partial_fit_solves_with_the_parameters_of_its_last_batch():
+    from skembed import LinearConceptEraser
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(300, 5))
+    y = rng.randint(3, size=300)
+    X[:, :2] += y[:, None]
+    eraser = LinearConceptEraser(rank=1).partial_fit(X, y)
+    eraser.set_params(rank=None)  # after the batch: the lazy solve keeps rank=1
+    assert eraser.rank_ == 1
+    eraser.partial_fit(X[:10], y[:10])  # a new batch takes rank=None
+    assert eraser.rank_ == 2

@@ -14,8 +14,15 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..base import ValidationMixin, validate_array
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._dask import blockwise_transform, is_dask_array
+from ..utils._memory import float_bytes
 from ..utils._messages import warn
-from ..utils._moments import WeightedMoments, blockwise_moments, shrunk_covariance
+from ..utils._moments import (
+    MOMENT_BLOCK_ROWS,
+    WeightedMoments,
+    blockwise_moments,
+    correlation_matrix,
+    shrink_in_place,
+)
 from ..utils.extmath import constant_columns
 from ._inlp import inlp_basis
 from ._leace import guard_residual, leace_factors
@@ -249,6 +256,18 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
     Otherwise they warn and erase with the projection orthogonal on the
     correlation scale instead.
 
+    Memory: beyond X, ``"leace"`` and ``"splice"`` need 3 d x d float64
+    matrices (the stored scatter, the correlation matrix, whose memory the
+    eigendecomposition reuses, and its eigenvectors), or while accumulating
+    two of them and two blocks of 16,384 rows: 8 max(3 d^2, 2 d^2 + 32,768
+    d) bytes, with 74.5 GiB for each d x d matrix at d = 100,000. ``"orth"``
+    needs only
+    the two blocks, ``"inlp"`` and ``"rlace"`` about 4 float64 copies of X.
+    ``fit`` checks this estimate against the available memory before any
+    work (:func:`skembed.utils.estimate_fit_memory`) and raises
+    :class:`~skembed.utils.InsufficientMemoryError` naming the method that
+    avoids it. On a dask array the blocks are its chunks.
+
     References
     ----------
     .. [1] N. Belrose, D. Schneider-Joseph, S. Ravfogel, R. Cotterell, E. Raff,
@@ -352,6 +371,32 @@ default=None
             raise
         return self
 
+    def _fit_memory_bytes(self, n_samples, n_features):
+        """Peak working memory of a fit (see the class docstring's Notes)."""
+        block = min(n_samples, MOMENT_BLOCK_ROWS)
+        per_row = n_samples * 10  # concept and target columns, weights, labels
+        if self.method in ("leace", "splice"):
+            # Accumulating: a block's product and the scatter, beside the
+            # block's temporaries; solving: the stored scatter, the
+            # correlation matrix and its eigenvectors.
+            squares = max(3 * n_features**2, 2 * n_features**2 + 2 * block * n_features)
+            return float_bytes(squares, per_row)
+        if self.method == "orth":
+            return float_bytes(2 * block * n_features, per_row)
+        return float_bytes(4 * n_samples * n_features, per_row)  # inlp, rlace: the rows
+
+    def _memory_advice(self, n_samples, n_features):
+        if self.method in ("leace", "splice"):
+            return (f"method={self.method!r} works with n_features x n_features matrices; "
+                    "method='orth' erases the same concept with n_features x n_classes "
+                    "ones (a projection orthogonal in the data's units), or reduce the "
+                    "features first.")
+        if self.method in ITERATIVE_METHODS:
+            return (f"method={self.method!r} trains probes on the rows in memory; the "
+                    "moment methods ('leace', 'orth') need one block of rows at a time "
+                    "and take dask arrays.")
+        return super()._memory_advice(n_samples, n_features)
+
     def _streaming_method(self):
         return self.method in STREAMING_METHODS
 
@@ -405,6 +450,9 @@ default=None
         """
         self._check_target(target)
         first_call = not (hasattr(self, "n_samples_seen_") and self._moments_serve_method())
+        # Every batch records the parameters its update (and the lazy solve
+        # after it) uses, as a first fit does.
+        self._remember_params()
         if first_call:
             self._reset()  # what a failed first call or another method may have left
         X, y, sample_weight = self._validate_X_y(
@@ -604,6 +652,9 @@ default=None
         feature of tiny units. ``"orth"`` is orthogonal in X's own units;
         only its rank decisions use the standardised ones.
         """
+        # The parameters of the last fit or partial_fit, not a later set_params.
+        method, rank = self._fitted_param("method"), self._fitted_param("rank")
+        requested_shrinkage = self._fitted_param("shrinkage")
         moments = self._moments
         active = ~self._constant_features()
         n_features = active.size
@@ -615,27 +666,29 @@ default=None
             "concept", active, stored_std, labels=hasattr(self, "classes_")
         )
         shrinkage = 0.0
-        if self.method == "orth":
+        if method == "orth":
             readout, directions = orth_factors(
-                guard, feature_std, rank=self.rank, ranking=ranking
+                guard, feature_std, rank=rank, ranking=ranking
             )
         else:
-            covariance = moments.scaled_covariance[np.ix_(active, active)]
-            covariance, shrinkage = shrunk_covariance(
-                covariance / np.outer(stored_std, stored_std), moments.weight, self.shrinkage
-            )
-            if self.method == "splice":
+            # One d x d work matrix (the correlation matrix, shrunk in place),
+            # whose memory the eigendecomposition then reuses: with its
+            # eigenvectors, two beside the stored scatter.
+            covariance = correlation_matrix(moments, active, stored_std)
+            shrinkage = shrink_in_place(covariance, moments.weight, requested_shrinkage)
+            if method == "splice":
                 target, _ = self._side_cross_covariance(
                     "target", active, stored_std, labels=self._target_labels
                 )
                 readout, directions = splice_factors(
-                    covariance, guard, target, rank=self.rank, ranking=ranking
+                    covariance, guard, target, rank=rank, ranking=ranking,
+                    overwrite_covariance=True,
                 )
             else:
                 readout, directions = leace_factors(
-                    covariance, guard, rank=self.rank, ranking=ranking
+                    covariance, guard, rank=rank, ranking=ranking, overwrite_covariance=True
                 )
-        if self.rank is None:
+        if rank is None:
             readout, directions = self._checked_guard(guard, readout, directions)
         return _ErasureMap(
             _embed_rows(readout / feature_std[:, None], active, n_features),
@@ -692,9 +745,9 @@ default=None
         cost = {
             "orth": "the map is not orthogonal in X's own units",
             "splice": "the edit is larger and the target covariance is not kept",
-        }.get(self.method, "the edit is larger than the least-squares one")
+        }.get(self._fitted_param("method"), "the edit is larger than the least-squares one")
         warn(
-            f"method={self.method!r} would leave a correlation of about "
+            f"method={self._fitted_param('method')!r} would leave a correlation of about "
             f"{residual + rounding:.1e} between the erased features and the concept "
             "(its readout needs differences far below the features' scale, "
             "beyond float64's precision), so the concept is erased by the "
@@ -809,9 +862,10 @@ default=None
             # Each block goes through the same in-memory erasure, lazily.
             return blockwise_transform(
                 X, partial(_erase, readout=fitted.readout, directions=fitted.directions,
-                           mean=self.mean_ if self.affine else None),
+                           mean=self.mean_ if self._fitted_param("affine") else None),
                 X.shape[1], X.dtype,
             )
-        return _erase(X, fitted.readout, fitted.directions, self.mean_ if self.affine else None)
+        mean = self.mean_ if self._fitted_param("affine") else None
+        return _erase(X, fitted.readout, fitted.directions, mean)
 
 

@@ -54,8 +54,8 @@ class Whitening:
     d x k matrix costs O(d s k) for support size s.
     """
 
-    def __init__(self, covariance):
-        eigenvalues, self.basis = psd_eigh(covariance)
+    def __init__(self, covariance, *, overwrite=False):
+        eigenvalues, self.basis = psd_eigh(covariance, overwrite=overwrite)
         self.scale = np.sqrt(eigenvalues)
 
     def whiten(self, M):
@@ -159,7 +159,8 @@ def guard_residual(cross_covariance, readout, directions):
 
 
 def leace_factors(
-    covariance, cross_covariance, *, rank=None, ranking=None, keep_cross_covariance=None
+    covariance, cross_covariance, *, rank=None, ranking=None, keep_cross_covariance=None,
+    overwrite_covariance=False,
 ):
     """Closed-form least-squares eraser as ``(readout, directions)`` factors.
 
@@ -180,6 +181,9 @@ def leace_factors(
     keep_cross_covariance : ndarray of shape (d, m), optional
         Cross-covariance with a task target to keep exactly (SPLICE), in the
         same units.
+    overwrite_covariance : bool, default=False
+        Let the eigendecomposition work in ``covariance``'s memory (a caller
+        that built it for this call saves a d x d matrix).
 
     Returns
     -------
@@ -193,7 +197,7 @@ def leace_factors(
         the target's (no projection can guard one and keep the other). The
         message names no estimator: the caller adds its own name.
     """
-    whitening = Whitening(covariance)
+    whitening = Whitening(covariance, overwrite=overwrite_covariance)
     if rank is None:
         concept_basis = orthonormal_basis(whitening.whiten(cross_covariance))
     else:

@@ -21,7 +21,8 @@ from ._leace import leace_factors
 
 
 def splice_factors(
-    covariance, concept_cross_covariance, target_cross_covariance, *, rank=None, ranking=None
+    covariance, concept_cross_covariance, target_cross_covariance, *, rank=None, ranking=None,
+    overwrite_covariance=False,
 ):
     """SPLICE eraser as ``(readout, directions)`` factors (see the module docstring)."""
     return leace_factors(
@@ -30,4 +31,5 @@ def splice_factors(
         rank=rank,
         ranking=ranking,
         keep_cross_covariance=target_cross_covariance,
+        overwrite_covariance=overwrite_covariance,
     )

@@ -18,6 +18,7 @@ from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Hidden, Interval, StrOptions, fit_context
 from ..utils._dask import is_dask_array
+from ..utils._memory import float_bytes
 from ..utils._optim import Adam
 from ..utils.extmath import (
     mean_squared_norm,
@@ -159,6 +160,16 @@ class NNPreservingReducer(
     See Also
     --------
     sklearn.decomposition.PCA : The variance-preserving baseline.
+    skembed.utils.estimate_fit_memory : The memory a fit needs.
+
+    Notes
+    -----
+    Memory: ``fit`` needs about 4 float64 copies of X and 400 floats per
+    row (the neighbour lists and their distances; ``"mpad"``: 3 copies, 12
+    d x d matrices, 100 floats per row and 3 x 100 ``n_negatives`` pair
+    differences of d floats), checked before any work. Fit on
+    a sample of the rows when the table is large: the learnt map applies to
+    every row, and :meth:`transform` takes a dask array.
     skembed.metrics.knn_recall : The measure of kept neighbours.
 
     References
@@ -242,12 +253,26 @@ class NNPreservingReducer(
         self.verbose = verbose
         self.objective = objective
 
+    def _fit_memory_bytes(self, n_samples, n_features):
+        """Peak working memory of a fit (see the class docstring's Notes)."""
+        method = self.method if self.objective == "deprecated" else self.objective
+        if method == "mpad":
+            # The pair differences of a step (100 n_negatives pairs) and their copies.
+            pairs = 100 * self.n_negatives
+            return float_bytes(3 * n_samples * n_features, 3 * pairs * n_features,
+                               12 * n_features**2, 100 * n_samples)
+        return float_bytes(4 * n_samples * n_features, 400 * n_samples)
+
+    def _memory_advice(self, n_samples, n_features):
+        return ("Fit on a random sample of the rows (the map it learns applies to every "
+                "row: transform takes a dask array of any size).")
+
     def _min_fit_samples(self):
         # k neighbours need k + 1 points; n_components axes need as many rows.
         return max(self.n_neighbors + 1, self.n_components, 2)
 
     def _prepare(self, X):
-        if self.metric == "cosine":
+        if self._fitted_param("metric") == "cosine":
             # normalize_rows puts each row in a power of two of its own size
             # first (exact), so its squared norm neither overflows nor underflows.
             X = normalize_rows(X)

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._dask import is_dask_array
+from ..utils._memory import float_bytes
 from ..utils.extmath import normalize_rows, power_of_two_exponent, safe_reciprocal
 from ._anchors import (
     explicit_anchors,
@@ -181,6 +182,10 @@ class RelativeRepresentation(
     centred anchors without the direction of their mean (centred anchors
     have rank at most ``n_anchors - 1``), with columns in comparable units
     when the anchors span the space.
+
+    Memory: ``fit`` needs two blocks of rows of about 2**22 entries, the
+    anchors twice, and with ``whiten`` about 7 d x d float64 matrices;
+    checked before any work (see :func:`skembed.utils.estimate_fit_memory`).
 
     References
     ----------
@@ -395,7 +400,7 @@ class RelativeRepresentation(
         whitened column k as ``sum_j e_j W_jk``: the column norms of
         ``diag(c) W`` bound it.
         """
-        if not self.center:
+        if not self._fitted_param("center"):
             return None
         centre = np.abs(np.ldexp(self.center_, -self._column_exponents))
         if self._unit_whitening is None:
@@ -480,6 +485,21 @@ class RelativeRepresentation(
     # The representation
     # ------------------------------------------------------------------
 
+    def _fit_memory_bytes(self, n_samples, n_features):
+        """Peak working memory of a fit (see the class docstring's Notes)."""
+        n_anchors = np.size(self.anchors) if self._explicit() else self.n_anchors
+        n_blocks = 1 if isinstance(self.similarity, str) else len(self.similarity)
+        width = max(n_features, n_anchors * n_blocks)
+        block = min(n_samples, max(1, _BLOCK_ELEMENTS // width))
+        whitening = 7 * n_features**2 if self.whiten else 0
+        return float_bytes(whitening, 2 * block * width, 2 * n_anchors * n_features)
+
+    def _memory_advice(self, n_samples, n_features):
+        if self.whiten:
+            return ("whiten=True works with n_features x n_features matrices; use "
+                    "whiten=False or reduce the features first.")
+        return super()._memory_advice(n_samples, n_features)
+
     def _block_rows(self, n_features, width=None):
         if width is None:
             width = self.n_anchors_ * len(self.similarities_)
@@ -503,7 +523,7 @@ class RelativeRepresentation(
 
     def _top_k(self, blocks):
         """CSR matrix keeping the top_k largest values of each row in each block."""
-        k, m = self.top_k, self.n_anchors_
+        k, m = self._fitted_param("top_k"), self.n_anchors_
         n_rows = blocks[0].shape[0]
         columns, values = [], []
         for b, block in enumerate(blocks):
@@ -525,19 +545,20 @@ class RelativeRepresentation(
         # scaled back, by a power of two.
         blocks = self._blocks(X)
         exponent = self._output_exponent()
-        if self.top_k is not None:
+        normalize = self._fitted_param("normalize")
+        if self._fitted_param("top_k") is not None:
             out = self._top_k(blocks)
-            if self.normalize == "l2":
+            if normalize == "l2":
                 norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
                 out = sp.diags(safe_reciprocal(norms).astype(out.dtype, copy=False)) @ out
             elif exponent:
                 np.ldexp(out.data, exponent, out=out.data)
             return out
         out = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
-        if self.normalize == "standard":
+        if normalize == "standard":
             out -= np.ldexp(self.output_mean_, -exponent).astype(out.dtype, copy=False)
             out /= np.ldexp(self.output_scale_, -exponent).astype(out.dtype, copy=False)
-        elif self.normalize == "l2":
+        elif normalize == "l2":
             out = normalize_rows(out)
         elif exponent:
             np.ldexp(out, exponent, out=out)
@@ -560,7 +581,7 @@ class RelativeRepresentation(
         check_is_fitted(self, "anchors_")
         X = self._validate_X(X, reset=False)
         if is_dask_array(X):
-            if self.top_k is not None:
+            if self._fitted_param("top_k") is not None:
                 raise ValueError(
                     "RelativeRepresentation.transform: top_k gives a sparse matrix, which "
                     "a dask array of blocks does not hold. Transform with top_k=None, "
@@ -576,6 +597,6 @@ class RelativeRepresentation(
         ]
         if len(parts) == 1:
             return parts[0]
-        if self.top_k is not None:
+        if self._fitted_param("top_k") is not None:
             return sp.vstack(parts, format="csr")
         return np.concatenate(parts, axis=0)

@@ -11,7 +11,9 @@ from sklearn.utils import check_random_state
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context, safe_indexing
 from ..utils._dask import dask_compute, is_dask_array, to_numpy_vector
+from ..utils._memory import float_bytes
 from ..utils._messages import warn
+from ..utils.extmath import power_of_two_unit
 from ._blockwise import (
     BlockwiseDesign,
     blockwise_leverage_scores,
@@ -167,6 +169,12 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     comparable units, and the design is scored in float64 whatever X's
     dtype.
 
+    Memory: about 4 float64 copies of the design ``[X, y, 1]`` plus three
+    of its d x d products; checked before any work (see
+    :func:`skembed.utils.estimate_fit_memory`). On a dask array the
+    leverage and Lewis scores run in passes over its blocks, and only the
+    scores (one float per row) are held.
+
     References
     ----------
     .. [1] D. P. Woodruff, T. Yasuda. "Sharper bounds for lp sensitivity
@@ -274,16 +282,20 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
                 design = self._design(X, target, sample_weight)
                 self.solvers_ = self._resolve_solvers(design)
                 scores, n_iter = self._scores(design, sample_weight, random_state)
-        if not scores.sum() > 0:
+        # In units of the largest score (a power of two: exact), so that
+        # scores as large as absurd weights (1e306 each) do not overflow the sum.
+        unit_scores = scores / power_of_two_unit(scores)
+        if not unit_scores.sum() > 0:
             raise ValueError(
                 "SensitivitySampler.fit: every row has score 0 (the scored design "
                 "[X, y, 1] is zero, or every sample_weight is 0), so there is nothing to "
                 "sample from. Check the input, or keep fit_intercept=True."
             )
         self.scores_ = scores
-        self.total_sensitivity_ = float(scores.sum())
+        with np.errstate(over="ignore"):  # inf only for uniform scores of absurd weights
+            self.total_sensitivity_ = float(scores.sum())
         self.n_iter_ = n_iter
-        self.probabilities_ = scores / scores.sum()
+        self.probabilities_ = unit_scores / unit_scores.sum()
         self._draw(random_state, sample_weight)
         return self
 
@@ -340,9 +352,26 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         target = y if (numeric and self.include_target) else None
         return X, target, sample_weight
 
+    def _fit_memory_bytes(self, n_samples, n_features):
+        """Peak working memory of a fit (see the class docstring's Notes)."""
+        width = n_features + 2  # the design [X, y, 1]
+        return float_bytes(4 * n_samples * width, 3 * width**2)
+
+    def _memory_advice(self, n_samples, n_features):
+        return ("The scores work on a float64 copy of the design [X, y, 1] and its "
+                "orthonormal basis; pass X as a dask array (method 'leverage' or 'lewis' "
+                "then run in passes over row blocks), or score a uniform sample first.")
+
     def _design(self, X, target, sample_weight):
-        """The scored matrix :math:`V^{1/p}[X, y, 1]` in float64 (a new array)."""
+        """The scored matrix :math:`V^{1/p}[X, y, 1]` in float64 (a new array).
+
+        The weights enter in units of the largest (a power of two): the
+        scores do not depend on a common factor of the weights, and weights
+        of 1e306 would otherwise overflow the design.
+        """
         n_rows = X.shape[0]
+        if sample_weight is not None:
+            sample_weight = sample_weight / power_of_two_unit(sample_weight)
         blocks = [X]
         if target is not None:
             blocks.append(np.asarray(target, dtype=np.float64).reshape(n_rows, -1))
@@ -439,6 +468,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             self.solvers_ = {}
             weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
             return np.asarray(weights, dtype=np.float64).copy(), 1
+        if sample_weight is not None:  # in units of the largest, as in _design
+            sample_weight = sample_weight / power_of_two_unit(sample_weight)
         design = BlockwiseDesign(X, target, sample_weight, fit_intercept=self.fit_intercept,
                                  p=self.p)
         if self.method == "lewis":

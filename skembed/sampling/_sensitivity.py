@@ -147,7 +147,14 @@ def _lp_minima(Z, rows, p):
     minima = np.empty(len(rows))
     for k, value in enumerate(rows):
         row.value = value
-        problem.solve(solver=cp.CLARABEL)
+        try:
+            problem.solve(solver=cp.CLARABEL)
+        except cp.error.SolverError as exc:
+            raise ValueError(
+                f"the l{p:g} sensitivity program of a row could not be solved ({exc}). "
+                "Use method='lewis', whose weights bound the sensitivities, or "
+                "method='leverage'."
+            ) from exc
         minima[k] = problem.value**p
     return minima
 
@@ -210,7 +217,18 @@ def exact_sensitivities(X, p, *, n_jobs=None, random_state=None):
     """
     random_state = reproducible_random_state(random_state)
     Y = well_conditioned_basis(X, random_state)
-    return _sensitivities_against(Y, Y, p, n_jobs)
+    # Y is orthonormal, so ||y_i||^2 is row i's leverage score. A row outside
+    # the span of the others (leverage 1) has sensitivity exactly 1: some b
+    # has Yb = e_i, and any b with y_i^T b = 1 has ||Yb||_p^p >= 1. Its
+    # program is degenerate (the solver can fail on it), and on wide data
+    # every row is such a row, so it is not solved.
+    leverage = np.einsum("ij,ij->i", Y, Y)
+    alone = leverage >= 1.0 - 1e-9
+    scores = np.zeros(Y.shape[0])
+    scores[alone] = 1.0
+    if not alone.all():
+        scores[~alone] = _sensitivities_against(Y, Y[~alone], p, n_jobs)
+    return scores
 
 
 def default_embedding_size(n_samples, rank):

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.utils import gen_batches
 
 # Rows per block when forming centred scatter matrices (bounds the temporary).
-_BLOCK_ROWS = 16_384
+MOMENT_BLOCK_ROWS = _BLOCK_ROWS = 16_384
 
 
 def _weighted_mean(A, weights, total):
@@ -79,7 +79,9 @@ def _centred_scatter(X, mean_x, scale_x, blocks, weights):
     kernel (syrk) at half the cost of a general product.
     """
     n_features = X.shape[1]
-    scatters = [np.zeros((n_features, B.shape[1])) for B, _, _ in blocks]
+    # Filled by the first row block (no zeros to add to: one d x d matrix,
+    # not two, when X's scatter with itself is among the blocks).
+    scatters = [None] * len(blocks)
     diagonal = np.zeros(n_features)
     root_weights = None if np.all(weights == 1) else np.sqrt(weights)
     for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
@@ -91,16 +93,39 @@ def _centred_scatter(X, mean_x, scale_x, blocks, weights):
         if root_weights is not None:
             centred *= root_weights[rows, None]
         diagonal += np.einsum("ij,ij->j", centred, centred)
-        for scatter, (B, mean_b, scale_b) in zip(scatters, blocks):
+        for index, (B, mean_b, scale_b) in enumerate(blocks):
             if B is X:
-                scatter += centred.T @ centred
-                continue
-            side = B[rows] - mean_b
-            side /= scale_b
-            if root_weights is not None:
-                side *= root_weights[rows, None]
-            scatter += centred.T @ side
+                product = centred.T @ centred
+            else:
+                side = B[rows] - mean_b
+                side /= scale_b
+                if root_weights is not None:
+                    side *= root_weights[rows, None]
+                product = centred.T @ side
+            if scatters[index] is None:
+                scatters[index] = product
+            else:
+                scatters[index] += product
+    for index, (B, _, _) in enumerate(blocks):
+        if scatters[index] is None:  # no rows
+            scatters[index] = np.zeros((n_features, B.shape[1]))
     return scatters, diagonal
+
+
+def _merge_scatter(scatter, old, other, new, factor, delta):
+    """``scatter <- scatter * old old^T + other * new new^T + factor delta delta^T``, in place.
+
+    By blocks of rows, so the d x d update needs no d x d temporary (the
+    outer products written out would be four of them).
+    """
+    for rows in gen_batches(scatter.shape[0], 256):
+        block = scatter[rows]
+        block *= old[rows, None]
+        block *= old[None, :]
+        update = other[rows] * new[rows, None]
+        update *= new[None, :]
+        update += factor * np.outer(delta[rows], delta)
+        block += update
 
 
 class WeightedMoments:
@@ -127,7 +152,12 @@ class WeightedMoments:
         self.weight = 0.0
         self.mean_x = np.zeros(n_features)
         self._scale_x = np.zeros(n_features)
-        self.scatter_xx = np.zeros((n_features, n_features)) if track_covariance else None
+        # A read-only zero until the first batch replaces it (see merge): no
+        # d x d allocation for moments that are about to be overwritten.
+        self.scatter_xx = (
+            np.broadcast_to(np.float64(0.0), (n_features, n_features)) if track_covariance
+            else None
+        )
         # The diagonal alone is always kept: it tells which features are constant.
         self.scatter_diag = np.zeros(n_features)
         self.side_means = {name: np.zeros(width) for name, width in side_widths.items()}
@@ -139,7 +169,8 @@ class WeightedMoments:
 
     def update(self, X, sides, weights):
         """Merge one batch: X (n, d), sides {name: (n, k)}, weights (n,) >= 0."""
-        return self.merge(self.of_batch(X, sides, weights, track_covariance=self.tracks_covariance))
+        batch = self.of_batch(X, sides, weights, track_covariance=self.tracks_covariance)
+        return self.merge(batch, consume=True)
 
     @property
     def tracks_covariance(self):
@@ -185,8 +216,12 @@ class WeightedMoments:
         batch.cross_scatter = dict(zip(batch.cross_scatter, scatters))
         return batch
 
-    def merge(self, other):
-        """Merge the moments of other rows into these (Chan et al.'s exact update)."""
+    def merge(self, other, *, consume=False):
+        """Merge the moments of other rows into these (Chan et al.'s exact update).
+
+        With ``consume``, ``other``'s arrays may be taken over or changed
+        (the caller discards it): the first merge then allocates nothing.
+        """
         if other.weight <= 0:
             return self
         if set(other.cross_scatter) != set(self.cross_scatter) or (
@@ -202,9 +237,18 @@ class WeightedMoments:
         old_x, new_x = self._scale_x / _nonzero(scale_x), other._scale_x / _nonzero(scale_x)
         unit_delta_x = delta_x / _nonzero(scale_x)
         if self.scatter_xx is not None:
-            self.scatter_xx *= np.outer(old_x, old_x)
-            self.scatter_xx += other.scatter_xx * np.outer(new_x, new_x)
-            self.scatter_xx += factor * np.outer(unit_delta_x, unit_delta_x)
+            if self.weight == other.weight == total:  # pragma: no cover - impossible
+                raise AssertionError
+            if self.weight == 0:
+                # The first batch: its scatter, rescaled; taken over when the
+                # caller discards ``other``, else copied (a scheduler may
+                # still hold it).
+                self.scatter_xx = other.scatter_xx if consume else other.scatter_xx.copy()
+                self.scatter_xx *= new_x[:, None]
+                self.scatter_xx *= new_x[None, :]
+            else:
+                _merge_scatter(self.scatter_xx, old_x, other.scatter_xx, new_x, factor,
+                               unit_delta_x)
         self.scatter_diag = (
             self.scatter_diag * old_x**2 + other.scatter_diag * new_x**2 + factor * unit_delta_x**2
         )
@@ -275,6 +319,60 @@ class WeightedMoments:
         return self.scaled_variance * self.scale_x**2
 
 
+def correlation_matrix(moments, active, std):
+    """The covariance of the ``active`` features over ``outer(std, std)``, as one new array.
+
+    Built in place from the stored scatter (``std`` in the stored units), so
+    the only d x d allocation is the result: no symmetrised, indexed or
+    divided temporaries. The scatter is exactly symmetric (products of
+    symmetric factors; see :meth:`WeightedMoments.merge`).
+    """
+    if active.all():
+        result = moments.scatter_xx / moments.weight
+    else:
+        result = moments.scatter_xx[np.ix_(active, active)]
+        result /= moments.weight
+    result /= std[:, None]
+    result /= std[None, :]
+    return result
+
+
+def shrink_in_place(covariance, n_samples, shrinkage):
+    """:func:`shrunk_covariance` applied to ``covariance`` itself; returns rho.
+
+    Needs no d x d temporary (the dispersion is one contraction).
+    """
+    if shrinkage is False:
+        return 0.0
+    n_features = covariance.shape[0]
+    trace = float(np.trace(covariance))
+    if shrinkage is not True:
+        rho = float(shrinkage)
+    elif trace > 0:
+        unit = trace / n_features
+        # sum((S / unit)^2): over the mean diagonal entry, so entries of
+        # order 1e154 are not squared.
+        dispersion = _scaled_square_sum(covariance, unit) - n_features
+        rho = 1.0 if dispersion <= 0 else n_features**2 / (n_samples * dispersion)
+        rho = float(np.clip(rho, 0.0, 1.0))
+    else:
+        rho = 1.0  # no variance (or no feature): nothing to estimate
+    if rho:
+        covariance *= 1 - rho
+        if n_features:
+            covariance[np.diag_indices(n_features)] += rho * trace / n_features
+    return rho
+
+
+def _scaled_square_sum(matrix, unit):
+    """``sum((matrix / unit)**2)`` in row blocks (temporaries of 64 rows)."""
+    total = 0.0
+    for rows in gen_batches(matrix.shape[0], 64):
+        block = matrix[rows] / unit
+        total += float(np.einsum("ij,ij->", block, block))
+    return total
+
+
 def shrunk_covariance(covariance, n_samples, shrinkage):
     """Linear shrinkage of a covariance toward a multiple of the identity.
 
@@ -299,22 +397,8 @@ def shrunk_covariance(covariance, n_samples, shrinkage):
     """
     if shrinkage is False:
         return covariance, 0.0
-    n_features = covariance.shape[0]
-    trace = np.trace(covariance)
-    if shrinkage is not True:
-        rho = float(shrinkage)
-    elif trace > 0:
-        unit = trace / n_features
-        relative = covariance / unit
-        dispersion = np.sum(relative**2) - n_features
-        rho = 1.0 if dispersion <= 0 else n_features**2 / (n_samples * dispersion)
-        rho = float(np.clip(rho, 0.0, 1.0))
-    else:
-        rho = 1.0  # no variance (or no feature): nothing to estimate
-    shrunk = (1 - rho) * covariance
-    if n_features:
-        shrunk[np.diag_indices_from(shrunk)] += rho * trace / n_features
-    return shrunk, rho
+    shrunk = np.array(covariance, dtype=np.float64)
+    return shrunk, shrink_in_place(shrunk, n_samples, shrinkage)
 
 
 def _block_moments(block, names, encoders, raw_sides, weights, track_covariance):

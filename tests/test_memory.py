@@ -1,0 +1,112 @@
+"""Memory estimates: checked against measured peaks, and refusals that come before any work."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from skembed import (
+    LinearConceptEraser,
+    NNPreservingReducer,
+    RelativeRepresentation,
+    SensitivitySampler,
+)
+from skembed.utils import InsufficientMemoryError, estimate_fit_memory
+from skembed.utils import _memory
+
+
+def measured_peak(fit):
+    """Peak bytes allocated by ``fit()`` beyond what was allocated before (NumPy
+    reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fit()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+CASES = [
+    (LinearConceptEraser(), 1_000, 600),
+    (LinearConceptEraser(), 30_000, 60),
+    (LinearConceptEraser(method="orth"), 3_000, 600),
+    (LinearConceptEraser(method="splice"), 1_000, 400),
+    (LinearConceptEraser(method="inlp", max_iter=2), 1_500, 300),
+    (SensitivitySampler(method="leverage"), 20_000, 60),
+    (SensitivitySampler(method="lewis"), 2_000, 250),
+    (NNPreservingReducer(n_components=8, max_iter=2), 10_000, 50),
+    (NNPreservingReducer(n_components=8, max_iter=2, method="mpad"), 1_000, 300),
+    (RelativeRepresentation(100, whiten=True), 2_000, 700),
+]
+
+
+@pytest.mark.parametrize("estimator, n_samples, n_features", CASES,
+                         ids=[f"{type(e).__name__}-{n}x{d}" for e, n, d in CASES])
+def test_estimate_is_within_a_factor_of_two_of_the_measured_peak(estimator, n_samples,
+                                                                 n_features):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_samples, n_features))
+    y = rng.randint(2, size=n_samples)
+    params = {"target": rng.randint(2, size=n_samples)} if getattr(
+        estimator, "method", None) == "splice" else {}
+    estimator = clone(estimator).set_params(random_state=0) if "random_state" in \
+        estimator.get_params() else clone(estimator)
+    needs_y = isinstance(estimator, LinearConceptEraser)
+    peak = measured_peak(
+        lambda: estimator.fit(X, y, **params) if needs_y else estimator.fit(X))
+    estimate = estimate_fit_memory(estimator, n_samples, n_features)
+    assert estimate / 2 <= peak <= 2 * estimate, (peak, estimate)
+
+
+def test_a_fit_that_cannot_fit_in_memory_is_refused_before_any_work(monkeypatch):
+    import skembed.erasure._eraser as eraser_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the fit started working")
+
+    monkeypatch.setattr(eraser_module, "leace_factors", no_work)
+    monkeypatch.setattr(eraser_module.WeightedMoments, "of_batch", no_work)
+    X = np.zeros((10, 20_000))
+    y = np.arange(10) % 2
+    # 20,000 features: LEACE's d x d matrices need ~19 GiB; say 1 GiB is free.
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 2**30)
+    with pytest.raises(InsufficientMemoryError) as info:
+        LinearConceptEraser().fit(X, y)
+    message = str(info.value)
+    assert message.startswith("LinearConceptEraser.fit: fitting 10 x 20,000 needs about")
+    assert "1.0 GiB is available" in message and "method='orth'" in message
+    assert isinstance(info.value, MemoryError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("estimator", [SensitivitySampler(), NNPreservingReducer(),
+                                       RelativeRepresentation(5, whiten=True)],
+                         ids=lambda e: type(e).__name__)
+def test_every_guarded_estimator_names_itself_and_an_option(estimator, monkeypatch):
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 1024)
+    X = np.random.RandomState(0).normal(size=(200, 8))
+    with pytest.raises(InsufficientMemoryError,
+                       match=rf"^{type(estimator).__name__}\.fit: .*needs about"):
+        clone(estimator).fit(X)
+
+
+def test_unknown_available_memory_never_refuses(monkeypatch):
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: None)
+    X = np.random.RandomState(0).normal(size=(50, 4))
+    LinearConceptEraser().fit(X, np.arange(50) % 2)
+
+
+def test_available_memory_is_read_without_psutil(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_psutil(name, *args, **kwargs):
+        if name == "psutil":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_psutil)
+    available = _memory.available_memory_bytes()
+    assert available is None or available > 0
