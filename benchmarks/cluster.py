@@ -18,14 +18,22 @@
    entries and on Extended Yale B.
 7. ``neighbors``: the spectral step's affinity and kNN graph size on one
    set of Yale B coefficients.
+8. ``default``: the default ``SubspaceClusterer(k)`` (label-free selection)
+   on Yale B and COIL-20 *as loaded* (no row normalisation by the
+   benchmark), with the ``"power"`` post-processing on and off, every
+   candidate of the selection fitted alone, and k-means in the same run.
+9. ``issue-inputs``: duplicated points, ``n_clusters="auto"`` and row order
+   (the inputs of issue 15).
+10. ``default-scaling``: the default on ``make_subspaces`` (``--sizes``).
 
 Preprocessing (both real sets, identical for every method and the anchor):
-each image is scaled to unit l2 norm.
+each image is scaled to unit l2 norm, except in parts 8-10, which pass the
+data as loaded.
 
 Data: ``--data`` or ``SKEMBED_DATA`` (default ``../shared/data``), holding
 ``ExtendedYaleB/YaleB_32x32_ori.mat`` and ``COIL20/COIL20.mat``.
 
-Run: ``python benchmarks/cluster.py [--part yale|coil|scaling|predict|sample-settings|outliers|neighbors|all] [--sizes 1000 10000] [--fractions 0.2 0.5] [--seeds 3] [--no-record]``
+Run: ``python benchmarks/cluster.py [--part yale|coil|scaling|predict|sample-settings|outliers|neighbors|default|issue-inputs|default-scaling|all] [--sizes 1000 10000] [--fractions 0.2 0.5] [--seeds 3] [--no-record]``
 """
 
 import argparse
@@ -43,6 +51,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 from skembed.cluster import (
     SubspaceClusterer,
@@ -426,9 +435,138 @@ def outliers_part(data_dir):
             "steps (200):\n\n" + format_table(faces))
 
 
+# ----------------------------------------------------------------------
+# The default (issue 15): data as loaded, label-free selection
+# ----------------------------------------------------------------------
+
+def load_as_loaded(data_dir, name):
+    """``fea`` as float64, rows not normalised (what a new user passes)."""
+    path = {"yale": "ExtendedYaleB/YaleB_32x32_ori.mat", "coil": "COIL20/COIL20.mat"}[name]
+    mat = scipy.io.loadmat(Path(data_dir) / path)
+    return mat["fea"].astype(np.float64), mat["gnd"].ravel()
+
+
+def _default_row(name, y, model, seconds):
+    row = {"setting": name, "accuracy": clustering_accuracy(y, model.labels_),
+           "nmi": normalized_mutual_info_score(y, model.labels_), "fit_s": seconds,
+           "method_": model.method_, "gamma_": model.gamma_, "affinity_": model.affinity_,
+           "rank_": model.affinity_rank_, "power_": model.affinity_power_,
+           "rel_eigengap": model.relative_eigengap_}
+    print(row, flush=True)
+    return row
+
+
+def default_part(data_dir):
+    """The default on Yale B and COIL-20 as loaded, post-processing on and off.
+
+    Every candidate of the default's selection is also fitted alone, so the
+    table shows the accuracy of the one the criterion took against the
+    others (accuracy is never seen by the selection).
+    """
+    sections = []
+    for name, n_clusters in (("yale", 38), ("coil", 20)):
+        X, y = load_as_loaded(data_dir, name)
+        rows = []
+        settings = {
+            "default: SubspaceClusterer(k)": dict(),
+            "default, affinity='symmetric' (post-processing off)": dict(affinity="symmetric"),
+            "default, normalize_rows=False": dict(normalize_rows=False),
+            "previous default: method='ensc' (5-NN affinity)": dict(method="ensc"),
+        }
+        for label, params in settings.items():
+            model, seconds = timed(
+                partial(SubspaceClusterer(n_clusters, random_state=0, **params).fit, X))
+            rows.append(_default_row(label, y, model, seconds))
+            if not params:
+                candidates = model.candidates_
+        for c in candidates:
+            params = dict(method="lsr", gamma=c["gamma"], affinity=c["affinity"],
+                          affinity_power=c["affinity_power"])
+            model, seconds = timed(
+                partial(SubspaceClusterer(n_clusters, random_state=0, **params).fit, X))
+            rows.append(_default_row(
+                f"candidate gamma={c['gamma']:g}, power={c['affinity_power']:g}", y, model,
+                seconds))
+        for c in candidates[:: len(candidates) // 3 or 1]:
+            params = dict(method="lsr", gamma=c["gamma"], affinity="symmetric")
+            model, seconds = timed(
+                partial(SubspaceClusterer(n_clusters, random_state=0, **params).fit, X))
+            rows.append(_default_row(f"lsr gamma={c['gamma']:g}, symmetric (off)", y, model,
+                                     seconds))
+        labels, seconds = timed(
+            lambda: KMeans(n_clusters, n_init=20, random_state=0).fit_predict(X))
+        rows.append({"setting": "k-means (n_init=20), same run",
+                     "accuracy": clustering_accuracy(y, labels),
+                     "nmi": normalized_mutual_info_score(y, labels), "fit_s": seconds})
+        for row in rows:
+            row["time_vs_default"] = row["fit_s"] / rows[0]["fit_s"]
+            row["acc_vs_kmeans"] = row["accuracy"] / rows[-1]["accuracy"]
+        title = {"yale": "Extended Yale B-38, 2,414 x 1,024 raw pixels (fea as float64)",
+                 "coil": "COIL-20, 1,440 x 1,024 as loaded"}[name]
+        sections.append(f"{title}, {n_clusters} clusters, BLAS on 1 thread:\n\n" + format_table(
+            rows, ["setting", "accuracy", "nmi", "fit_s", "time_vs_default", "acc_vs_kmeans",
+                   "method_", "gamma_", "affinity_", "rank_", "power_", "rel_eigengap"]))
+    return "\n\n".join(sections)
+
+
+def issue_inputs_part():
+    """The degenerate inputs of issue 15: duplicates, auto-k, row order."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(40, 3)) @ rng.normal(size=(3, 30)) for _ in range(3)])
+    y = np.repeat(np.arange(3), 40)
+    rows = []
+    for method in ("auto", "omp", "lsr", "tsc", "ensc"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            twice = SubspaceClusterer(3, method=method, random_state=0).fit(np.vstack([X, X]))
+            auto = SubspaceClusterer("auto", method=method, random_state=0).fit(X)
+        rows.append({"method": method,
+                     "duplicates_accuracy": clustering_accuracy(np.concatenate([y, y]),
+                                                                twice.labels_),
+                     "auto_k": auto.n_clusters_,
+                     "warnings": len([w for w in caught if w.category is UserWarning])})
+    planes, labels = make_subspaces(n_samples=120, n_features=12, n_subspaces=3,
+                                    subspace_dim=2, noise=0.0, random_state=0)
+    for row in rows:
+        accuracies, same = [], []
+        reference = None
+        for seed in range(7):
+            order = np.random.RandomState(seed).permutation(120) if seed else np.arange(120)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fitted = SubspaceClusterer(3, method=row["method"], random_state=0).fit(
+                    planes[order]).labels_[np.argsort(order)]
+            accuracies.append(clustering_accuracy(labels, fitted))
+            reference = fitted if reference is None else reference
+            same.append(clustering_accuracy(reference, fitted) == 1.0)
+        row["row_order_accuracy"] = " ".join(f"{a:.3f}" for a in accuracies)
+        row["same_partition_7_orders"] = all(same)
+        print(row, flush=True)
+    return ("Degenerate inputs of issue 15: 3 random 3-dim subspaces of R^30, 40 points each, "
+            "stacked twice (duplicates) and once (n_clusters='auto'); 120 points on 3 "
+            "2-dim subspaces of R^12 in 7 row orders (the identity, then seeds 1-6); "
+            "`warnings` counts the component warnings of the two fits:\n\n"
+            + format_table(rows))
+
+
+def default_scaling_part(sizes):
+    rows = []
+    for n in sizes:
+        X, y = make_subspaces(n_samples=n, n_features=50, n_subspaces=10, subspace_dim=5,
+                              noise=0.05, random_state=0)
+        model, seconds = timed(partial(SubspaceClusterer(10, random_state=0, n_jobs=2).fit, X))
+        rows.append({"n": n, "accuracy": clustering_accuracy(y, model.labels_),
+                     "fit_s": seconds, "method_": model.method_,
+                     "affinity_": model.affinity_, "n_candidates_": model.n_candidates_})
+        print(rows[-1], flush=True)
+    return ("make_subspaces (ambient 50, 10 subspaces of dim 5, noise 0.05), "
+            "`SubspaceClusterer(10, random_state=0, n_jobs=2)`, BLAS on 1 thread:\n\n"
+            + format_table(rows))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="all", choices=["yale", "coil", "scaling", "predict", "sample-settings", "outliers", "neighbors", "all"])
+    parser.add_argument("--part", default="all", choices=["yale", "coil", "scaling", "predict", "sample-settings", "outliers", "neighbors", "default", "issue-inputs", "default-scaling", "all"])
     parser.add_argument("--data", default=os.environ.get("SKEMBED_DATA", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000, 100_000])
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 0.35, 0.5, 0.65, 0.8],
@@ -456,6 +594,18 @@ def main():
         elif part == "outliers":
             title = "SubspaceClusterer: SSC's sparse error term (corrupted entries, faces)"
             body = outliers_part(args.data)
+        elif part == "default":
+            title = "SubspaceClusterer default (label-free selection) on data as loaded"
+            with threadpool_limits(limits=1):
+                body = default_part(args.data)
+        elif part == "issue-inputs":
+            title = "SubspaceClusterer: duplicates, n_clusters='auto' and row order"
+            with threadpool_limits(limits=1):
+                body = issue_inputs_part()
+        elif part == "default-scaling":
+            title = "SubspaceClusterer default on make_subspaces"
+            with threadpool_limits(limits=1):
+                body = default_scaling_part(args.sizes)
         elif part == "neighbors":
             title = "SubspaceClusterer on Extended Yale B: affinity and kNN graph size"
             body = neighbors_part(args.data)

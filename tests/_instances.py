@@ -45,8 +45,9 @@ CHECK_PARAMS = {
         {"n_clusters": 3, "method": "lsr", "affine": True},
         {"n_clusters": 3, "method": "lrr"},
         {"n_clusters": 3, "method": "tsc", "affinity": "knn"},
-        {"n_clusters": 3, "n_candidates": 5, "affinity": "symmetric"},
-        {"n_clusters": "auto", "tau": 0.5},
+        {"n_clusters": 3, "method": "ensc", "n_candidates": 5, "affinity": "symmetric"},
+        {"n_clusters": "auto", "method": "ensc", "tau": 0.5},
+        {"n_clusters": 3, "method": "omp", "n_nonzero": 3, "affinity": "power"},
         {"n_clusters": 3, "out_of_sample": "collaborative", "collaborative_alpha": 0.1},
     ],
     "SensitivitySampler": [

@@ -26,11 +26,17 @@ from skembed.cluster._ensc import ensc_chunk
 from skembed.cluster._lsr import lsr_coefficients
 from skembed.cluster._omp import omp_chunk
 from skembed.cluster._out_of_sample import collaborative_labels, ridge_map
-from skembed.cluster._spectral import top_eigenpairs
+from skembed.cluster._spectral import (
+    count_components,
+    default_power_rank,
+    relative_eigengap,
+    top_eigenpairs,
+)
 from skembed.cluster._ssc import _system_inverse, ssc_admm
 from skembed.datasets import make_subspaces
 from skembed.metrics import clustering_accuracy
 from skembed.utils._compat import has_compiled_gram_solver
+from skembed.utils.extmath import normalize_rows
 
 METHODS = ["ensc", "ssc", "omp", "lsr", "lrr", "tsc"]
 # Per-method settings of the accuracy test: OMP stops at the subspace
@@ -502,7 +508,7 @@ def test_caller_array_untouched(subspaces):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(gamma=1.0), "gamma > 1"),
+        (dict(method="ensc", gamma=1.0), "gamma > 1"),
         (dict(method="ssc", gamma=0.5), "gamma > 1"),
         (dict(method="tsc", affine=True), "affine=True"),
         (dict(method="ensc", affine=True), "affine=True"),
@@ -554,8 +560,11 @@ def test_a_grid_over_method_scores_every_method(subspaces):
 @pytest.mark.parametrize(
     "params, resolved",
     [
-        (dict(), dict(gamma_=100.0, tau_=0.9, n_nonzero_=50, n_candidates_=None,
-                      max_iter_=None, affinity_="knn", n_neighbors_=5)),
+        (dict(), dict(method_="lsr", affinity_="power", tau_=None, n_neighbors_=None,
+                      normalize_rows_=True)),
+        (dict(affine=True), dict(method_="lsr", normalize_rows_=False)),
+        (dict(method="ensc"), dict(gamma_=100.0, tau_=0.9, n_nonzero_=50, n_candidates_=None,
+                                   max_iter_=None, affinity_="knn", n_neighbors_=5)),
         (dict(method="ssc"), dict(gamma_=20.0, tau_=None, n_nonzero_=None, max_iter_=200,
                                   affinity_="knn")),
         (dict(method="omp"), dict(gamma_=None, tau_=None, n_nonzero_=10, n_candidates_=None,
@@ -564,8 +573,9 @@ def test_a_grid_over_method_scores_every_method(subspaces):
         (dict(method="lrr", max_iter=50), dict(gamma_=1.0, max_iter_=50)),
         # TSC's q: a twentieth of the points per cluster, at least 3.
         (dict(method="tsc"), dict(gamma_=None, n_nonzero_=5, affinity_="symmetric")),
-        (dict(n_candidates=40, n_nonzero=500), dict(n_nonzero_=499, n_candidates_=40)),
-        (dict(n_clusters="auto"), dict(affinity_="symmetric")),
+        (dict(method="ensc", n_candidates=40, n_nonzero=500),
+         dict(n_nonzero_=499, n_candidates_=40)),
+        (dict(method="ensc", n_clusters="auto"), dict(affinity_="symmetric")),
         (dict(affinity="knn", n_neighbors=8), dict(affinity_="knn", n_neighbors_=8)),
         (dict(out_of_sample="collaborative"), dict(collaborative_alpha_=0.01)),
         (dict(collaborative_alpha=0.3), dict(collaborative_alpha_=None)),
@@ -662,22 +672,26 @@ def test_auto_affinity_follows_points_per_cluster():
     # whose rows have enough nonzeros.
     X, _ = make_subspaces(n_samples=201, n_features=20, n_subspaces=2, subspace_dim=3,
                           noise=0.01, random_state=0)
-    few = SubspaceClusterer(2, random_state=0).fit(X[:200])
-    many = SubspaceClusterer(2, random_state=0).fit(X)
+    few = SubspaceClusterer(2, method="ensc", random_state=0).fit(X[:200])
+    many = SubspaceClusterer(2, method="ensc", random_state=0).fit(X)
     assert (few.affinity_, many.affinity_) == ("knn", "symmetric")
     assert (few.n_neighbors_, many.n_neighbors_) == (5, None)
     # The matrix clustered is the affinity named.
     for model in (few, many):
         expected = affinity_from_representation(model.representation_matrix_, model.affinity_,
                                                 model.n_neighbors_ or 5)
-        assert (model.affinity_matrix_ != expected).nnz == 0
+        # Up to rounding: the fit saw the rows in a canonical order.
+        np.testing.assert_allclose(model.affinity_matrix_.toarray(), expected.toarray(),
+                                   rtol=1e-10, atol=1e-12)
     assert SubspaceClusterer(2, method="omp", random_state=0).fit(X[:200]).affinity_ == "symmetric"
 
 
 def test_estimator_delegates_to_the_out_of_sample_functions(subspaces):
     X, _ = subspaces
     model = SubspaceClusterer(5, random_state=0).fit(X[:250])
-    bases, offsets = fit_subspace_bases(X[:250], model.labels_, model.n_clusters_)
+    # The bases are those of the points the clustering saw: unit rows.
+    bases, offsets = fit_subspace_bases(normalize_rows(X[:250]), model.labels_,
+                                        model.n_clusters_)
     assert len(bases) == len(model.subspace_bases_) == 5
     for ours, expected in zip(model.subspace_bases_, bases):
         np.testing.assert_array_equal(ours, expected)
@@ -816,3 +830,142 @@ def test_labels_and_predict_do_not_depend_on_a_global_rescaling(params, seed, ex
     scaled = fit_quietly(X_fit * scale, n_clusters=3, **params)
     np.testing.assert_array_equal(scaled.labels_, reference.labels_)
     np.testing.assert_array_equal(scaled.predict(X_new * scale), reference.predict(X_new))
+
+
+# ----------------------------------------------------------------------
+# The default: power affinity, scale handling, degenerate graphs, selection
+# ----------------------------------------------------------------------
+
+def _three_subspaces(n_per=40, n_features=30, dim=3, seed=0):
+    """The issue's data: points on 3 random dim-dimensional subspaces, no noise."""
+    rng = np.random.RandomState(seed)
+    blocks = [rng.normal(size=(n_per, dim)) @ rng.normal(size=(dim, n_features))
+              for _ in range(3)]
+    return np.vstack(blocks), np.repeat(np.arange(3), n_per)
+
+
+def test_power_affinity_is_the_published_post_processing():
+    # Brute force: rank-r SVD of (C + C')/2, rows of U S^(1/2) normalised,
+    # clipped cosines to the power p, zero diagonal.
+    rng = np.random.RandomState(0)
+    C = rng.normal(size=(30, 30))
+    U, S, _ = np.linalg.svd((C + C.T) / 2)
+    rows = normalize(U[:, :7] * np.sqrt(S[:7]))
+    expected = np.clip(rows @ rows.T, 0, None) ** 3.0
+    np.fill_diagonal(expected, 0.0)
+    W = affinity_from_representation(sparse.csr_matrix(C), "power", rank=7, power=3.0)
+    np.testing.assert_allclose(W.toarray(), expected, atol=1e-12)
+
+
+def test_relative_eigengap_and_the_default_rank():
+    # Two cliques: eigenvalues 0, 0 then a jump; the ratio is unit-free.
+    W = sparse.block_diag([np.ones((4, 4)) - np.eye(4)] * 2, format="csr")
+    values, _ = top_eigenpairs(W, 3, 0)
+    assert relative_eigengap(values, 2) > 1e5
+    assert relative_eigengap(values, 2) == pytest.approx(relative_eigengap(
+        top_eigenpairs(W * 7.0, 3, 0)[0], 2))
+    # 3 subspaces of dimension 3: a rank of 9 carries the energy.
+    X, _ = _three_subspaces()
+    assert default_power_rank(X, 3) == 9
+    assert default_power_rank(X, 20) == 21  # at least k + 1
+
+
+def test_default_selects_by_the_relative_eigengap_and_records_it(subspaces):
+    X, y = subspaces
+    model = SubspaceClusterer(5, random_state=0).fit(X)
+    assert clustering_accuracy(y, model.labels_) == 1.0
+    scores = [c["relative_eigengap"] for c in model.candidates_]
+    assert len(scores) == 6 and model.relative_eigengap_ == max(scores)
+    best = model.candidates_[int(np.argmax(scores))]
+    assert (best["method"], best["gamma"], best["affinity"], best["affinity_power"]) == (
+        model.method_, model.gamma_, model.affinity_, model.affinity_power_)
+    assert model.affinity_rank_ == best["affinity_rank"]
+    # Given values leave one candidate; predict works for the chosen one.
+    fixed = SubspaceClusterer(5, gamma=10.0, affinity_power=4.0, affinity_rank=20,
+                              random_state=0).fit(X)
+    assert len(fixed.candidates_) == 1 and fixed.affinity_rank_ == 20
+    assert (model.predict(X) == model.labels_).mean() >= 0.99
+
+
+def test_default_offers_affine():
+    X, y = make_subspaces(n_samples=150, n_features=20, n_subspaces=3, subspace_dim=2,
+                          noise=0.01, random_state=3)
+    X = X + np.random.RandomState(1).normal(size=(3, 20))[y]  # affine subspaces
+    model = SubspaceClusterer(3, affine=True, random_state=0).fit(X)
+    assert model.method_ in ("lsr", "omp") and not model.normalize_rows_
+    assert clustering_accuracy(y, model.labels_) >= 0.95
+    assert (model.predict(X) == model.labels_).mean() >= 0.95
+
+
+@pytest.mark.parametrize("method", ["auto", "ensc", "omp"])
+def test_row_scaling_does_not_change_the_labels(method):
+    X, _ = make_subspaces(n_samples=150, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.05, random_state=0)
+    scales = np.exp(np.random.RandomState(0).uniform(-5, 5, size=(X.shape[0], 1)))
+    params = dict(method=method, random_state=0)
+    unit = SubspaceClusterer(3, **params).fit(normalize(X))
+    scaled = SubspaceClusterer(3, **params).fit(X * scales)
+    np.testing.assert_array_equal(unit.labels_, scaled.labels_)
+    np.testing.assert_array_equal(unit.predict(X), scaled.predict(X * 3.0))
+    # The option turns it off: LSR's ridge then sees the row scales.
+    off = SubspaceClusterer(3, method="lsr", normalize_rows=False, random_state=0)
+    on = SubspaceClusterer(3, method="lsr", random_state=0)
+    assert not np.allclose(off.fit(X * scales).representation_matrix_.toarray(),
+                           on.fit(X * scales).representation_matrix_.toarray())
+
+
+@pytest.mark.parametrize("method", ["auto", "omp", "lsr"])
+def test_exact_duplicates_are_clustered_once(method):
+    X, y = _three_subspaces()
+    twice = np.vstack([X, X])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no component warning
+        model = SubspaceClusterer(3, method=method, n_nonzero=3 if method == "omp" else None,
+                                  random_state=0).fit(twice)
+    assert model.n_distinct_rows_ == 120
+    assert clustering_accuracy(np.concatenate([y, y]), model.labels_) == 1.0
+    np.testing.assert_array_equal(model.labels_[:120], model.labels_[120:])
+    assert model.representation_matrix_.shape == (240, 240)
+
+
+@pytest.mark.parametrize("method", ["omp", "ensc", "auto"])
+def test_auto_n_clusters_counts_the_components(method):
+    # The graphs of omp and ensc have exactly 3 components (the eigengap
+    # after them found 54 and 24 clusters); the default's graph is connected.
+    X, y = _three_subspaces()
+    model = SubspaceClusterer("auto", method=method, random_state=0).fit(X)
+    assert model.n_clusters_ == 3
+    assert clustering_accuracy(y, model.labels_) == 1.0
+
+
+def _two_dim_planes():
+    X, y = make_subspaces(n_samples=120, n_features=12, n_subspaces=3, subspace_dim=2,
+                          noise=0.0, random_state=0)
+    return X, y
+
+
+def test_more_components_than_clusters_are_merged_with_a_warning():
+    X, y = _two_dim_planes()
+    params = dict(method="tsc", random_state=0)
+    n_components, _ = count_components(SubspaceClusterer(3, **params).fit(X).affinity_matrix_)
+    assert n_components > 3
+    with pytest.warns(UserWarning, match="connected components for 3 clusters"):
+        model = SubspaceClusterer(3, **params).fit(X)
+    assert clustering_accuracy(y, model.labels_) == 1.0
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1),
+       params=st.sampled_from([dict(), dict(method="ensc", affinity="knn"),
+                               dict(method="omp", n_nonzero=3), dict(method="tsc"),
+                               dict(method="ensc", affinity="knn", n_neighbors=3)]))
+def test_labels_do_not_depend_on_the_order_of_the_rows(seed, params):
+    X, _ = _two_dim_planes()
+    permutation = np.random.RandomState(seed).permutation(X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plain = SubspaceClusterer(3, random_state=0, **params).fit(X).labels_
+        shuffled = SubspaceClusterer(3, random_state=0, **params).fit(X[permutation]).labels_
+    # The same partition (cluster numbers follow first appearance).
+    inverse = np.argsort(permutation)
+    assert clustering_accuracy(plain, shuffled[inverse]) == 1.0

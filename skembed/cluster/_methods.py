@@ -371,3 +371,57 @@ def resolve_affinity(affinity, method, *, n_samples, n_clusters):
         return "symmetric"
     few_per_cluster = n_samples <= KNN_POINTS_PER_CLUSTER * n_clusters
     return "knn" if few_per_cluster and n_samples <= CANDIDATES_ABOVE else "symmetric"
+
+
+# ----------------------------------------------------------------------
+# method="auto": the candidates the default chooses among
+# ----------------------------------------------------------------------
+
+#: ``gamma`` of the LSR candidates of ``method="auto"``: ridge weights
+#: :math:`\lambda = \overline{\|x\|^2} / \gamma` one decade apart (1, 0.1 and
+#: 0.01 of the points' mean squared norm), the range over which LSR is used
+#: in the literature. The relative eigengap picks one per data set.
+AUTO_LSR_GAMMAS = (1.0, 10.0, 100.0)
+#: Powers of the ``"power"`` affinity tried when ``affinity_power`` is None:
+#: DSC-Net's published settings are 3.5 (faces) and 8 (objects).
+AUTO_POWERS = (4.0, 8.0)
+#: ``method="auto"`` uses the dense LSR with the dense ``"power"`` affinity
+#: up to this many points, SSC-OMP with the symmetric affinity above
+#: (O(n ``n_nonzero``) memory, candidates above ``CANDIDATES_ABOVE``).
+AUTO_DENSE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration ``method="auto"`` (or a fixed method) fits."""
+
+    method: str
+    gamma: float | None
+    affinity: str
+    power: float | None
+
+
+def auto_candidates(*, n_samples, gamma, affinity, affinity_power):
+    """The small candidate set of ``method="auto"``.
+
+    Up to :data:`AUTO_DENSE_LIMIT` points: LSR (closed form, affine form
+    available) for each ``gamma`` of :data:`AUTO_LSR_GAMMAS` (or the given
+    one) with the ``"power"`` affinity for each power of :data:`AUTO_POWERS`
+    (or the given one), at most 6 candidates sharing 3 representations.
+    Above: SSC-OMP with the symmetric affinity, one candidate. Both methods
+    offer ``affine=True``. A given ``affinity`` other than ``"auto"``
+    replaces the candidates' affinity.
+
+    Returns
+    -------
+    candidates : list of Candidate
+    """
+    if n_samples > AUTO_DENSE_LIMIT:
+        chosen = "symmetric" if affinity in ("auto", "power") else affinity
+        return [Candidate("omp", None, chosen, None)]
+    gammas = AUTO_LSR_GAMMAS if gamma is None else (gamma,)
+    chosen = "power" if affinity == "auto" else affinity
+    if chosen != "power":
+        return [Candidate("lsr", g, chosen, None) for g in gammas]
+    powers = AUTO_POWERS if affinity_power is None else (affinity_power,)
+    return [Candidate("lsr", g, "power", p) for g in gammas for p in powers]
