@@ -1,6 +1,7 @@
 """Memory estimates: checked against measured peaks, and refusals that come before any work."""
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from skembed import (
     NNPreservingReducer,
     RelativeRepresentation,
     SensitivitySampler,
+    SubspaceClusterer,
 )
 from skembed.utils import InsufficientMemoryError, estimate_fit_memory
 from skembed.utils import _memory
@@ -39,6 +41,9 @@ CASES = [
     (NNPreservingReducer(n_components=8, max_iter=2), 10_000, 50),
     (NNPreservingReducer(n_components=8, max_iter=2, method="mpad"), 1_000, 300),
     (RelativeRepresentation(100, whiten=True), 2_000, 700),
+    (SubspaceClusterer(n_clusters=3, method="lsr"), 900, 20),
+    (SubspaceClusterer(n_clusters=3, method="ssc", max_iter=10), 900, 20),
+    (SubspaceClusterer(n_clusters=3, method="lrr", max_iter=10), 900, 20),
 ]
 
 
@@ -54,8 +59,10 @@ def test_estimate_is_within_a_factor_of_two_of_the_measured_peak(estimator, n_sa
     estimator = clone(estimator).set_params(random_state=0) if "random_state" in \
         estimator.get_params() else clone(estimator)
     needs_y = isinstance(estimator, LinearConceptEraser)
-    peak = measured_peak(
-        lambda: estimator.fit(X, y, **params) if needs_y else estimator.fit(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the few ADMM steps do not converge
+        peak = measured_peak(
+            lambda: estimator.fit(X, y, **params) if needs_y else estimator.fit(X))
     estimate = estimate_fit_memory(estimator, n_samples, n_features)
     assert estimate / 2 <= peak <= 2 * estimate, (peak, estimate)
 
@@ -81,7 +88,8 @@ def test_a_fit_that_cannot_fit_in_memory_is_refused_before_any_work(monkeypatch)
 
 
 @pytest.mark.parametrize("estimator", [SensitivitySampler(), NNPreservingReducer(),
-                                       RelativeRepresentation(5, whiten=True)],
+                                       RelativeRepresentation(5, whiten=True),
+                                       SubspaceClusterer(n_clusters=2, method="lrr")],
                          ids=lambda e: type(e).__name__)
 def test_every_guarded_estimator_names_itself_and_an_option(estimator, monkeypatch):
     monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 1024)
@@ -110,3 +118,25 @@ def test_available_memory_is_read_without_psutil(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", without_psutil)
     available = _memory.available_memory_bytes()
     assert available is None or available > 0
+
+
+def test_dense_clustering_of_many_points_is_refused_with_the_sparse_methods(monkeypatch):
+    import skembed.cluster._methods as methods
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the fit started working")
+
+    monkeypatch.setattr(methods, "lrr_ialm", no_work)
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 6 * 2**30)
+    X = np.zeros((300_000, 2))  # 4.6 MB of points, 670 GiB per n x n matrix
+    X[:, 0] = 1.0
+    with pytest.raises(InsufficientMemoryError, match=r"SubspaceClusterer\.fit: .*'omp'"):
+        SubspaceClusterer(n_clusters=2, method="lrr").fit(X)
+
+
+def test_tsc_default_neighbours_are_bounded():
+    from skembed.cluster._methods import METHODS
+
+    q = METHODS["tsc"].default_n_nonzero(300_000, 3)
+    assert q == 100  # a twentieth per cluster would be 5,000: n^2 / 60 entries
+    assert METHODS["tsc"].default_n_nonzero(600, 3) == 10  # unchanged on small data

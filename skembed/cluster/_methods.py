@@ -258,9 +258,14 @@ def _represent_lrr(X, settings, *, random_state, n_jobs, verbose, log):
     return _dense_representation(dense, settings.n_nonzero, n_iter)
 
 
+#: The most neighbours TSC's default keeps per point: memory O(n q), as
+#: documented, rather than O(n^2 / k) (13 GiB at 300,000 points).
+TSC_MAX_DEFAULT_NEIGHBORS = 100
+
+
 def _default_tsc_neighbors(n_samples, n_clusters):
-    """TSC's q: a twentieth of the points per cluster, at least 3."""
-    return max(3, n_samples // (20 * n_clusters))
+    """TSC's q: a twentieth of the points per cluster, at least 3 and at most 100."""
+    return min(TSC_MAX_DEFAULT_NEIGHBORS, max(3, n_samples // (20 * n_clusters)))
 
 
 #: The registry: every method's defaults, options and solver.

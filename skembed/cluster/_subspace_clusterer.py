@@ -17,8 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
+from ..utils._memory import float_bytes
 from ..utils.extmath import normalize_rows, power_of_two_unit
 from ._methods import (
+    AUTO_DENSE_LIMIT,
     AUTO_POWERS,
     METHODS,
     Candidate,
@@ -162,7 +164,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     n_nonzero : int, default=None
         Most coefficients kept per point: for ``"omp"`` the number of greedy
         steps (default 10), for ``"tsc"`` the neighbours ``q`` (default
-        ``max(3, n_samples // (20 n_clusters))``), for ``"ensc"`` the largest
+        ``max(3, n_samples // (20 n_clusters))``, at most 100, so memory stays
+        O(n q)), for ``"ensc"`` the largest
         coefficients kept (default 50); for the dense methods, when given,
         only the largest ``n_nonzero`` coefficients of each row are kept.
     n_candidates : int, "auto" or None, default="auto"
@@ -352,7 +355,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
 
     Notes
     -----
-    Above 4,096 points the sparse methods never build an n x n dense matrix:
+    Memory: the dense methods hold several float64 n x n matrices at their
+    peak (``"ssc"`` about 11, ``"lsr"`` and ``"lrr"`` 8, ``"auto"`` up to
+    5,000 points 10: 8 n^2 bytes each, 670 GiB for one at 300,000 points);
+    ``fit`` checks this before any work and raises
+    :class:`~skembed.utils.InsufficientMemoryError` naming the sparse
+    methods. Above 4,096 points the sparse methods never build an n x n dense matrix:
     per-point work runs over chunks of points (one block product against all
     points per round), the affinity is sparse and the eigenvectors come from
     ``eigsh``, so memory stays O(n ``n_nonzero``) beside the data. Below that,
@@ -500,6 +508,28 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+
+    #: Peak float64 n x n matrices of the dense methods' fits (measured with
+    #: tracemalloc: the solver's iterates, the symmetrised coefficients and
+    #: the spectral step), and of method="auto" up to AUTO_DENSE_LIMIT points.
+    _DENSE_SQUARES = {"ssc": 11, "lsr": 8, "lrr": 8, "auto": 10}
+
+    def _fit_memory_bytes(self, n_samples, n_features):
+        """Peak working memory of a fit (see the class docstring's Notes)."""
+        method = self.method
+        if method == "auto" and n_samples > AUTO_DENSE_LIMIT:
+            method = "omp"
+        if method in self._DENSE_SQUARES:
+            return float_bytes(self._DENSE_SQUARES[method] * n_samples**2,
+                               2 * n_samples * n_features)
+        # Sparse methods: O(n) rows of candidates, coefficients and graph.
+        return float_bytes(3 * 128 * n_samples, 2 * n_samples * n_features)
+
+    def _memory_advice(self, n_samples, n_features):
+        return ("The dense methods ('ssc', 'lsr', 'lrr', and 'auto' up to "
+                f"{AUTO_DENSE_LIMIT:,} points) hold several n x n matrices: use "
+                "method='omp' or 'ensc' (memory O(n n_candidates)), or fit on a sample "
+                "of the rows and label the rest with predict.")
 
     def _min_fit_samples(self):
         # What the data check requires whatever n_clusters is: each point
