@@ -14,8 +14,7 @@ from skembed import (
     SensitivitySampler,
     SubspaceClusterer,
 )
-from skembed.utils import InsufficientMemoryError, estimate_fit_memory
-from skembed.utils import _memory
+from skembed.utils import InsufficientMemoryError, _memory, estimate_fit_memory
 
 
 def measured_peak(fit):

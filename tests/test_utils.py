@@ -1,14 +1,18 @@
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn import config_context
 from sklearn.base import TransformerMixin
 from sklearn.neighbors import NearestNeighbors
-
-from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from skembed import SensitivitySampler
-from skembed.utils import _neighbors, all_estimators, exact_kneighbors, sparse_row_kneighbors
+from skembed.utils import (
+    _neighbors,
+    all_estimators,
+    exact_kneighbors,
+    sparse_row_kneighbors,
+)
 
 
 def test_all_estimators_lists_public_classes_sorted():
