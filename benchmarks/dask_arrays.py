@@ -36,15 +36,14 @@ Run: ``python benchmarks/dask_arrays.py --part moments|out-of-core|leverage|thro
 
 import argparse
 import os
-import resource
 import time
 
+import dask
+import dask.array as da
 import numpy as np
 from _harness import format_table, record, timed
 from threadpoolctl import threadpool_limits
 
-import dask
-import dask.array as da
 from skembed import (
     CoresetEstimator,
     LinearConceptEraser,
@@ -161,7 +160,8 @@ def part_moments(n_rows, do_record):
         })
     body = (
         f"LEACE on {n_rows:,} x {n_features} float32 in memory: NumPy (BLAS on {N_CORES} "
-        "cores, and pinned to one thread) vs a dask array of 100,000-row chunks (threaded scheduler, {N_CORES} tasks, "
+        "cores, and pinned to one thread) vs a dask array of 100,000-row chunks "
+        f"(threaded scheduler, {N_CORES} tasks, "
         "one BLAS thread each); medians of 3 interleaved runs; ratio = dask / NumPy on "
         f"{N_CORES} BLAS threads.\n\n"
         + format_table(table)
@@ -174,13 +174,72 @@ def part_moments(n_rows, do_record):
         record("dask: LEACE in memory vs blockwise (moments)", body)
 
 
+def _block_labels(block_id, chunk, seed):
+    """The labels of ``_block_of_concept_rows`` alone (the first draw of its stream)."""
+    return np.random.RandomState([seed, block_id]).randint(3, size=chunk)
+
+
+def _reset_peak_rss():
+    """Restart this process's peak-RSS count (VmHWM) from its current RSS.
+
+    ``ru_maxrss`` cannot be reset (and a spawned worker's starts from its
+    parent's RSS), so each step's peak is read from VmHWM after a reset.
+    """
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    return os.getpid()
+
+
 def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process since the last ``_reset_peak_rss`` (MB), and its pid."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024, os.getpid()
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+class _ReadLogged:
+    """A zarr array whose every (non-empty) read appends its first row to a log file.
+
+    The reads happen in the worker processes; appending one short line with
+    O_APPEND is atomic, so the log counts the block reads of all workers.
+    """
+
+    def __init__(self, array, log):
+        self.array, self.log = array, log
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, index):
+        block = self.array[index]
+        if block.size:  # not dask's empty read for the array's meta
+            fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, f"{index[0].start}\n".encode())
+            finally:
+                os.close(fd)
+        return block
+
+
+def _reads_per_block(log, n_blocks, chunk):
+    """How many blocks were read 0, 1, 2, ... times since the log was emptied."""
+    with open(log) as handle:
+        starts = [int(line) for line in handle]
+    counts = np.bincount(np.bincount(np.asarray(starts, dtype=np.int64) // chunk,
+                                     minlength=n_blocks))
+    open(log, "w").close()
+    return {times: int(n) for times, n in enumerate(counts) if n}
+
+
+def _centred_one_hot_cross(erased_block, label_block, frequencies):
+    """This block's sum of erased row x (one-hot label - class frequency)."""
+    one_hot = (label_block[:, None] == np.arange(frequencies.size)[None, :]) - frequencies
+    return erased_block.astype(np.float64).T @ one_hot
 
 
 def part_out_of_core(n_rows, store, do_record):
     import distributed
-    import zarr  # noqa: F401 - fails early when the extra is missing
+    import zarr
 
     n_features, chunk = 256, 100_000
     source = os.path.join(store, f"concept_{n_rows}x{n_features}.zarr")
@@ -192,53 +251,80 @@ def part_out_of_core(n_rows, store, do_record):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, memory_limit="4GB") as cluster, \
             distributed.Client(cluster) as client:
-        client.run(lambda: threadpool_limits(1))
+        client.run(lambda: threadpool_limits(1) and None)
         if not os.path.exists(labels_path):
             start = time.perf_counter()
-            parts = [dask.delayed(_block_of_concept_rows)(b, sizes[b], n_features, 7)
+            parts = [dask.delayed(_block_of_concept_rows)(b, sizes[b], n_features, 7)[0]
                      for b in range(n_blocks)]
             rows = da.concatenate([
-                da.from_delayed(part[0], shape=(sizes[b], n_features), dtype=np.float32)
+                da.from_delayed(part, shape=(sizes[b], n_features), dtype=np.float32)
                 for b, part in enumerate(parts)
             ])
             rows.to_zarr(source, overwrite=True)
-            labels = np.concatenate(dask.compute(*[part[1] for part in parts]))
+            labels = np.concatenate([_block_labels(b, sizes[b], 7) for b in range(n_blocks)])
             np.save(labels_path, labels)
             print(f"wrote the store in {time.perf_counter() - start:.0f} s")
         labels = np.load(labels_path)
-        X = da.from_zarr(source)
+        # Every read of a block of the store is logged (a block-read counter).
+        read_log = os.path.join(store, "reads.log")
+        open(read_log, "w").close()
+        source_array = zarr.open_array(source, mode="r")
+        assert source_array.chunks[0] == chunk
+        X = da.from_array(_ReadLogged(source_array, read_log), chunks=source_array.chunks,
+                          name="store-" + dask.base.tokenize(source, n_rows), asarray=True)
         assert X.shape == (n_rows, n_features)
-        client.run(lambda: resource.getrusage(resource.RUSAGE_SELF))  # warm the workers
 
+        peaks, reads = {}, {}
+
+        def start_step():
+            client.run(_reset_peak_rss)
+            _reset_peak_rss()
+
+        def end_step(step):
+            peaks[step] = (client.run(_peak_rss_mb), _peak_rss_mb())
+            reads[step] = _reads_per_block(read_log, n_blocks, chunk)
+
+        worker_pids = client.run(os.getpid)
         computes = []
         original = dask.compute
 
         def counting_compute(*args, **kwargs):
-            # Tasks of each computed graph that read a block of the store.
-            keys = [key for a in args for key in dict(a.__dask_graph__())]
-            computes.append(sum(1 for key in keys
-                                if isinstance(key, tuple) and key[0] == X.name))
+            computes.append(len(args))
             return original(*args, **kwargs)
 
+        start_step()
         dask.compute = counting_compute
         try:
             eraser, fit_s = timed(lambda: LinearConceptEraser().fit(X, labels))
         finally:
             dask.compute = original
+        end_step("fit")
+        start_step()
         start = time.perf_counter()
         eraser.transform(X).to_zarr(erased_path, overwrite=True)
         transform_s = time.perf_counter() - start
+        end_step("transform")
 
-        erased = da.from_zarr(erased_path)
-        one_hot = (labels[:, None] == np.arange(3)[None, :]).astype(np.float64)
-        one_hot_lazy = da.from_array(one_hot - one_hot.mean(axis=0),
-                                     chunks=(erased.chunks[0], (3,)))
-        centred = erased.astype(np.float64) - erased.astype(np.float64).mean(axis=0)
+        # Cov(erased, concept) = sum_i erased_i (one_hot_i - class frequencies) / n:
+        # centring the one-hot side suffices, so each block is read once and the
+        # one-hot columns are built inside each task from int8 labels.
+        start_step()
+        erased_array = zarr.open_array(erased_path, mode="r")
+        erased = da.from_array(_ReadLogged(erased_array, read_log), chunks=erased_array.chunks,
+                               name="erased-" + dask.base.tokenize(erased_path, n_rows),
+                               asarray=True)
+        frequencies = np.bincount(labels, minlength=3) / n_rows
+        codes = labels.astype(np.int8)
+        bounds = np.concatenate([[0], np.cumsum(erased.chunks[0])])
         start = time.perf_counter()
-        cross = (centred.T @ one_hot_lazy).compute() / n_rows
+        cross = sum(dask.compute(*[
+            dask.delayed(_centred_one_hot_cross)(block, codes[bounds[b]:bounds[b + 1]],
+                                                 frequencies)
+            for b, block in enumerate(erased.to_delayed().ravel())
+        ])) / n_rows
         guard_s = time.perf_counter() - start
-        worker_peaks = client.run(
-            lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        end_step("guard check")
+        restarted = client.run(os.getpid) != worker_pids
     table = [
         {"step": "fit (one dask.compute)", "seconds": fit_s},
         {"step": "transform, written to zarr", "seconds": transform_s},
@@ -249,12 +335,23 @@ def part_out_of_core(n_rows, store, do_record):
         f"({n_rows * n_features * 4 / 1e9:.1f} GB, {n_blocks} blocks of {chunk:,} rows) on "
         "LocalCluster(n_workers=2, threads_per_worker=1), one BLAS thread per worker.\n\n"
         + format_table(table)
-        + f"\n\nPeak RSS: workers {', '.join(f'{v:.0f} MB' for v in worker_peaks.values())}; "
-        f"client {_peak_rss_mb():.0f} MB (it holds the {n_rows:,} labels).\n"
-        f"Largest |Cov(erased, concept)|: {np.abs(cross).max():.2e} "
+        + "\n\nPeak RSS (VmHWM, reset before each step) of each worker and of the client "
+        f"(it holds the {n_rows:,} labels), and block reads in each step, counted in the "
+        "workers (the store's; the erased copy's for the guard check; {times read: number of "
+        "blocks}):\n\n"
+        + format_table([
+            {"step": step,
+             "worker peaks MB": ", ".join(f"{mb:.0f}" for mb, _ in worker.values()),
+             "client peak MB": client_mb,
+             "block reads": str(reads[step])}
+            for step, (worker, (client_mb, _)) in peaks.items()
+        ])
+        + ("\n\nA worker was restarted during the run: its peaks are not the run's.\n"
+           if restarted else "\n\n")
+        + f"Largest |Cov(erased, concept)|: {np.abs(cross).max():.2e} "
         f"(data scale {float(np.abs(eraser.mean_).max()):.1f}).\n"
-        f"dask.compute calls during fit: {len(computes)}; store blocks read by each: "
-        f"{computes} (the store has {n_blocks} blocks).\n"
+        f"dask.compute calls during fit: {len(computes)} (the store has {n_blocks} "
+        "blocks).\n"
     )
     print(body)
     if do_record:
@@ -280,7 +377,7 @@ def part_leverage(n_rows, do_record):
             return SensitivitySampler(**params).fit(lazy, y)
 
     def bare_qr():
-        return np.linalg.qr(X)
+        np.linalg.qr(X)  # not returned: Q (as large as X) would stay alive in the next fits
 
     times = []
     for _ in range(2):

@@ -91,6 +91,22 @@ def _reraise_with_context(exc, caller):
     raise type(exc)(text) from exc
 
 
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (for messages: 0, not np.int64(0))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _refuse_other_dask_collections(X, caller):
+    """A dask DataFrame or Series would be read whole by NumPy: say how to pass it."""
+    module = type(X).__module__.split(".")[0]
+    if module == "dask" and not is_dask_array(X):
+        raise ValueError(
+            f"{caller}: X is a {type(X).__name__} of dask, which would be read whole into "
+            "memory. Pass a dask array: X.to_dask_array(lengths=True) (or "
+            "X.compute() if it fits in memory)."
+        )
+
+
 def validate_array(
     X,
     *,
@@ -247,8 +263,7 @@ class ValidationMixin:
         X : ndarray or sparse matrix
         """
         method = method or ("fit" if reset else "transform")
-        if reset:
-            self._remember_params()
+        _refuse_other_dask_collections(X, self._caller(method))
         if is_dask_array(X):
             X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
         else:
@@ -266,6 +281,9 @@ class ValidationMixin:
                 _reraise_with_context(exc, self._caller(method))
         if reset:
             self._check_fit_memory(X, method)
+            # Only a fit whose data passed the checks records its parameters:
+            # a failed one leaves transform reading the last good fit's.
+            self._remember_params()
         return X
 
     def _check_fit_memory(self, X, method):
@@ -274,8 +292,13 @@ class ValidationMixin:
         A dask array is fitted block by block, so the rows of its largest
         block count (see :mod:`skembed.utils._memory`).
         """
-        n_samples = max(X.chunks[0]) if is_dask_array(X) else X.shape[0]
-        check_fit_memory(self, n_samples, X.shape[1], self._caller(method))
+        if is_dask_array(X):
+            # The largest block, plus what stays in memory per row: labels,
+            # weights, scores and probabilities (6 floats at most).
+            check_fit_memory(self, max(X.chunks[0]), X.shape[1], self._caller(method),
+                             extra_bytes=48 * X.shape[0], total_rows=X.shape[0])
+        else:
+            check_fit_memory(self, X.shape[0], X.shape[1], self._caller(method))
 
     def _memory_advice(self, n_samples, n_features):
         """What to do when a fit of this shape does not fit in memory."""
@@ -293,7 +316,9 @@ class ValidationMixin:
         ``set_params`` after fit changes nothing until the next fit (which
         is what a parameter that shapes the fitted state needs).
         """
-        return self._params_at_fit[name]
+        fitted = getattr(self, "_params_at_fit", None)
+        # An estimator fitted before parameters were recorded reads its own.
+        return self.get_params(deep=False)[name] if fitted is None else fitted[name]
 
     def _validate_dask_X(self, X, *, reset, method, dtype=FLOAT_DTYPES):
         """The dask path of :meth:`_validate_X`: lazy, and only where supported.
@@ -381,16 +406,17 @@ class ValidationMixin:
             None when no weights were given.
         """
         caller = self._caller(method)
-        if reset:
-            self._remember_params()
+        _refuse_other_dask_collections(X, caller)
         if is_dask_array(X):
             X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
             y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
             sample_weight = to_numpy_vector(sample_weight, caller, "sample_weight")
+            checked = self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
+                                                     min_classes)
             if reset:
                 self._check_fit_memory(X, method)
-            return self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
-                                                  min_classes)
+                self._remember_params()
+            return checked
         try:
             X, y = validate_data(
                 self,
@@ -405,9 +431,12 @@ class ValidationMixin:
             )
         except (TypeError, ValueError) as exc:
             _reraise_with_context(exc, caller)
+        checked = self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
+                                                 min_classes)
         if reset:
             self._check_fit_memory(X, method)
-        return self._check_target_and_weights(X, y, y_kind, sample_weight, caller, min_classes)
+            self._remember_params()
+        return checked
 
     @staticmethod
     def _validate_dask_y(y, n_samples, caller, y_kind):
@@ -511,7 +540,7 @@ class ValidationMixin:
         classes = np.unique(y)
         if classes.size < min_classes:
             raise ValueError(
-                f"{caller}: y has 1 class ({classes[0]!r}), but at least 2 "
+                f"{caller}: y has 1 class ({_plain(classes[0])!r}), but at least 2 "
                 "classes are needed. Pass rows from at least two classes."
             )
         return y

@@ -371,13 +371,16 @@ def test_switching_the_rule_after_fit_never_uses_stale_points(subspaces):
     model = SubspaceClusterer(5, out_of_sample="collaborative", random_state=0).fit(X[:250])
     # Refit with the basis rule: the points of the first fit must be dropped.
     model.set_params(out_of_sample="basis").fit(X[250:])
-    model.predict(X[:10])
+    assert model._collaborative_rule is None
+    by_bases = model.predict(X[:10])
+    # predict follows the rule of the fit (scikit-learn's convention), not a
+    # set_params after it: no stale points are read.
     model.set_params(out_of_sample="collaborative")
-    with pytest.raises(ValueError, match="Refit with out_of_sample='collaborative'"):
-        model.predict(X[:10])
-    # The other way round works: the bases are always fitted.
+    np.testing.assert_array_equal(model.predict(X[:10]), by_bases)
+    # The next fit takes the new rule.
     model.fit(X[250:])
-    assert np.mean(model.set_params(out_of_sample="basis").predict(X[250:]) == model.labels_) >= 0.98
+    assert model._collaborative_rule is not None
+    assert np.mean(model.predict(X[250:]) == model.labels_) >= 0.98
 
 
 def test_collaborative_predict_beats_bases_with_few_points_per_subspace():
@@ -969,3 +972,20 @@ def test_labels_do_not_depend_on_the_order_of_the_rows(seed, params):
     # The same partition (cluster numbers follow first appearance).
     inverse = np.argsort(permutation)
     assert clustering_accuracy(plain, shuffled[inverse]) == 1.0
+
+
+def test_auto_above_the_dense_limit_chooses_between_omp_and_tsc(monkeypatch):
+    # Noisy 3-dim subspaces of R^20: OMP's ten greedy steps reach into other
+    # subspaces (it gave chance accuracy as the only candidate); TSC does not.
+    import skembed.cluster._methods as methods
+    import skembed.cluster._subspace_clusterer as clusterer_module
+
+    monkeypatch.setattr(methods, "AUTO_DENSE_LIMIT", 300)
+    monkeypatch.setattr(clusterer_module, "AUTO_DENSE_LIMIT", 300)
+    X, y = make_subspaces(n_samples=600, n_features=20, n_subspaces=4, subspace_dim=3,
+                          noise=0.02, random_state=0)
+    model = SubspaceClusterer(4, random_state=0).fit(X)
+    assert {c["method"] for c in model.candidates_} == {"omp", "tsc"}
+    assert clustering_accuracy(y, model.labels_) > 0.95
+    affine = SubspaceClusterer(4, affine=True, random_state=0).fit(X)
+    assert [c["method"] for c in affine.candidates_] == ["omp"]

@@ -301,3 +301,26 @@ def test_coreset_on_dask_fits_the_same_model_and_predicts_blockwise(refuse_mater
     assert classifier.predict_proba(lazy).compute().shape == (len(y), 2)
     with pytest.raises(ValueError, match=r"CoresetEstimator\.fit: refine"):
         CoresetEstimator(LinearRegression(), refine=2).fit(lazy, y)
+
+
+def test_uniform_sampling_still_checks_every_block():
+    X, _ = regression_data(30, n=400)
+    X[-1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"SensitivitySampler\.fit: .*NaN or infinity"):
+        SensitivitySampler(50, method="uniform").fit_resample(da.from_array(X, chunks=41))
+
+
+def test_a_dask_dataframe_is_refused_with_the_conversion_to_use():
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = concept_data(31, n=200, d=4)
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=3)
+    with pytest.raises(ValueError, match=r"LinearConceptEraser\.fit: .*to_dask_array"):
+        LinearConceptEraser().fit(frame, y)
+
+
+def test_unknown_column_count_is_a_named_error():
+    X, y = concept_data(32, n=100, d=4)
+    unknown = da.from_delayed(dask.delayed(lambda: X)(), shape=(100, np.nan), dtype=float)
+    with pytest.raises(ValueError, match=r"LinearConceptEraser\.fit: .*columns is unknown"):
+        LinearConceptEraser().fit(unknown, y)

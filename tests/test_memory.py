@@ -139,3 +139,9 @@ def test_tsc_default_neighbours_are_bounded():
     q = METHODS["tsc"].default_n_nonzero(300_000, 3)
     assert q == 100  # a twentieth per cluster would be 5,000: n^2 / 60 entries
     assert METHODS["tsc"].default_n_nonzero(600, 3) == 10  # unchanged on small data
+
+
+@pytest.mark.parametrize("shape", [(-5, 10), (10, -1), (2.5, 3), (np.nan, 3)])
+def test_estimate_rejects_impossible_shapes(shape):
+    with pytest.raises(ValueError, match="estimate_fit_memory: n_"):
+        estimate_fit_memory(LinearConceptEraser(), *shape)

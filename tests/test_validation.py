@@ -301,3 +301,18 @@ def test_partial_fit_solves_with_the_parameters_of_its_last_batch():
     assert eraser.rank_ == 1
     eraser.partial_fit(X[:10], y[:10])  # a new batch takes rank=None
     assert eraser.rank_ == 2
+
+
+def test_a_failed_fit_keeps_the_parameters_of_the_last_good_one():
+    from skembed import RelativeRepresentation
+
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(60, 5))
+    model = RelativeRepresentation(5, random_state=0).fit(X)
+    before = model.transform(X)
+    model.set_params(normalize="l2")
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad)
+    np.testing.assert_array_equal(model.transform(X), before)

@@ -12,7 +12,8 @@ points of different subspaces can be close to each other, so distances
 mislead k-means, while every point is best *expressed* by points of its own
 subspace.
 
-The figure shows the affinity matrix built from the EnSC coefficients, rows
+The figure shows the affinity matrix of the default clusterer (the
+label-free choice among its candidates, printed below), rows
 and columns sorted by true subject (a block-diagonal matrix means the
 representation is subspace-preserving), and the clusters found, on a 2-D
 projection of the spectral embedding.
@@ -34,7 +35,8 @@ X = normalize(X)  # as done for face images: each image scaled to unit norm
 model = SubspaceClusterer(n_clusters=10, random_state=0).fit(X)
 kmeans = KMeans(10, n_init=20, random_state=0).fit(X)
 omp = SubspaceClusterer(n_clusters=10, method="omp", n_nonzero=9, random_state=0).fit(X)
-print(f"EnSC accuracy    {clustering_accuracy(y, model.labels_):.1%}")
+print(f"default ({model.method_}, {model.affinity_}) accuracy "
+      f"{clustering_accuracy(y, model.labels_):.1%}")
 print(f"SSC-OMP accuracy {clustering_accuracy(y, omp.labels_):.1%}")
 print(f"k-means accuracy {clustering_accuracy(y, kmeans.labels_):.1%}")
 
@@ -56,7 +58,7 @@ print(f"{own:.1%} of the coefficient mass is inside the point's own subspace")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
 axes[0].imshow(W > 0, cmap="Greys", interpolation="nearest")
-axes[0].set_title("EnSC affinity (nonzeros), sorted by subject")
+axes[0].set_title(f"{model.method_} affinity (nonzeros), sorted by subject")
 axes[0].set_xticks([])
 axes[0].set_yticks([])
 

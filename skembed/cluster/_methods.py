@@ -406,15 +406,16 @@ class Candidate:
     power: float | None
 
 
-def auto_candidates(*, n_samples, gamma, affinity, affinity_power):
+def auto_candidates(*, n_samples, gamma, affinity, affinity_power, affine=False):
     """The small candidate set of ``method="auto"``.
 
     Up to :data:`AUTO_DENSE_LIMIT` points: LSR (closed form, affine form
     available) for each ``gamma`` of :data:`AUTO_LSR_GAMMAS` (or the given
     one) with the ``"power"`` affinity for each power of :data:`AUTO_POWERS`
     (or the given one), at most 6 candidates sharing 3 representations.
-    Above: SSC-OMP with the symmetric affinity, one candidate. Both methods
-    offer ``affine=True``. A given ``affinity`` other than ``"auto"``
+    Above: SSC-OMP and TSC with the symmetric affinity (SSC-OMP alone with
+    ``affine=True``, which TSC does not offer). LSR and SSC-OMP offer
+    ``affine=True``. A given ``affinity`` other than ``"auto"``
     replaces the candidates' affinity.
 
     Returns
@@ -423,7 +424,14 @@ def auto_candidates(*, n_samples, gamma, affinity, affinity_power):
     """
     if n_samples > AUTO_DENSE_LIMIT:
         chosen = "symmetric" if affinity in ("auto", "power") else affinity
-        return [Candidate("omp", None, chosen, None)]
+        candidates = [Candidate("omp", None, chosen, None)]
+        if not affine:
+            # OMP's fixed number of greedy steps overshoots low-dimensional
+            # subspaces under noise (chance on 3-dim subspaces of R^20 at
+            # noise 0.02, where TSC is exact); TSC's thresholded neighbours
+            # do not. The criterion picks between them.
+            candidates.append(Candidate("tsc", None, chosen, None))
+        return candidates
     gammas = AUTO_LSR_GAMMAS if gamma is None else (gamma,)
     chosen = "power" if affinity == "auto" else affinity
     if chosen != "power":

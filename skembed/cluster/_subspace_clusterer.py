@@ -73,8 +73,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     **The default** (``method="auto"``) chooses per data set, without labels,
     among a small set of candidates: up to 5,000 points, LSR in closed form
     with ``gamma`` in {1, 10, 100} and the ``"power"`` affinity (the SSC /
-    DSC-Net post-processing) with power in {4, 8}; above, SSC-OMP with the
-    symmetric affinity. The candidate kept is the one whose graph has the
+    DSC-Net post-processing) with power in {4, 8}; above, SSC-OMP and TSC
+    with the symmetric affinity (SSC-OMP alone with ``affine=True``). The
+    candidate kept is the one whose graph has the
     largest *relative eigengap* of its normalised Laplacian at k clusters,
     :math:`(\lambda_{k+1} - \lambda_k) / (\epsilon + \frac1k \sum_{i \le k}
     \lambda_i)` (AutoSC [8]_): k clusters with few links between them give k
@@ -147,7 +148,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         Laplacian.
     method : {"auto", "ensc", "ssc", "omp", "lsr", "lrr", "tsc"}, default="auto"
         How each point is expressed by the others (see above); ``"auto"``
-        selects among LSR candidates (OMP above 5,000 points).
+        selects among LSR candidates (OMP and TSC above 5,000 points).
     gamma : float, default=None
         Weight of the fit against the regulariser, larger is a closer fit
         with more nonzero coefficients (``"ensc"``, ``"ssc"``: must exceed 1;
@@ -666,7 +667,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         if self.method == "auto":
             candidates = auto_candidates(n_samples=n_samples, gamma=self.gamma,
                                          affinity=self.affinity,
-                                         affinity_power=self.affinity_power)
+                                         affinity_power=self.affinity_power,
+                                         affine=self.affine)
         else:
             chosen = resolve_affinity(self.affinity, self.method, n_samples=n_samples,
                                       n_clusters=self.n_clusters)
@@ -823,7 +825,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False, method="predict")
         data = np.asarray(X, dtype=np.float64)
-        if self.out_of_sample == "collaborative":
+        if self._fitted_param("out_of_sample") == "collaborative":
             if getattr(self, "_collaborative_rule", None) is None:
                 raise ValueError(
                     f"{self._caller('predict')}: out_of_sample='collaborative' needs the "

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -450,9 +450,6 @@ default=None
         """
         self._check_target(target)
         first_call = not (hasattr(self, "n_samples_seen_") and self._moments_serve_method())
-        # Every batch records the parameters its update (and the lazy solve
-        # after it) uses, as a first fit does.
-        self._remember_params()
         if first_call:
             self._reset()  # what a failed first call or another method may have left
         X, y, sample_weight = self._validate_X_y(
@@ -465,6 +462,9 @@ default=None
             # A chunk of a stream may hold a single class; a fit may not.
             min_classes=1 if method == "partial_fit" else 2,
         )
+        # Every valid batch records the parameters its update (and the lazy
+        # solve after it) uses, as a first fit does.
+        self._remember_params()
         if is_dask_array(X) and self.method in ITERATIVE_METHODS:
             raise ValueError(
                 f"{self._caller(method)}: method={self.method!r} trains classifiers on "
@@ -472,7 +472,12 @@ default=None
                 "method='leace', 'orth' or 'splice' (one blockwise pass over the "
                 "moments), or fit on a sample: X[:n].compute()."
             )
-        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(float)
+        if sample_weight is not None:
+            weights = sample_weight.astype(float)
+        else:
+            # A dask fit passes no weights to its blocks (one float per row
+            # of tens of millions would sit in the client for nothing).
+            weights = None if is_dask_array(X) else np.ones(X.shape[0])
         if first_call and classes is not None and y.ndim == 1:
             self.classes_ = np.unique(np.asarray(classes))
         concept, concept_rank = self._encode_concept(
@@ -583,7 +588,11 @@ default=None
                 "the first batch. Pass every class with classes=... on the first call."
             )
         if compact:
-            codes = np.searchsorted(self.classes_, y).astype(np.int32)
+            # The smallest integer type of the codes (uint8 below 256 classes),
+            # filled in slices: they travel in the graph, one slice per block.
+            codes = np.empty(len(y), dtype=np.min_scalar_type(len(self.classes_) - 1))
+            for rows in gen_batches(len(y), 1 << 20):
+                codes[rows] = np.searchsorted(self.classes_, y[rows])
             return (partial(_one_hot, n_classes=len(self.classes_)), codes), len(self.classes_) - 1
         one_hot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
         return one_hot, len(self.classes_) - 1

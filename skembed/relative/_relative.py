@@ -431,7 +431,7 @@ class RelativeRepresentation(
         return 0 if self._standardised_blocks() else self._block_exponents()[0]
 
     def _standardised_blocks(self):
-        return not isinstance(self.similarity, str)
+        return not isinstance(self._fitted_param("similarity"), str)
 
     def _fit_block_statistics(self):
         """Mean and standard deviation of each block over the anchors' own similarities.

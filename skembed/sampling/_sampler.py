@@ -466,6 +466,9 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         """
         if self.method == "uniform":
             self.solvers_ = {}
+            # No scores to compute, but the rows are still checked for NaN and
+            # infinity (one pass), as in memory: the sample must not hold them.
+            dask_compute(X.sum(axis=0))
             weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
             return np.asarray(weights, dtype=np.float64).copy(), 1
         if sample_weight is not None:  # in units of the largest, as in _design

@@ -55,8 +55,9 @@ def _check_finite_block(block, caller):
     if not np.isfinite(total) and not np.isfinite(block).all():
         raise NonFiniteBlockError(
             f"{caller}: Input X contains NaN or infinity (found while reading a block "
-            "of the dask array). Remove or impute those rows, e.g. with "
-            "X[da.isfinite(X).all(axis=1)] or sklearn.impute.SimpleImputer on a sample."
+            "of the dask array). Remove or impute those rows, e.g. keep = "
+            "da.isfinite(X).all(axis=1); X = X[keep]; X.compute_chunk_sizes() (and the "
+            "same rows of y), or impute them."
         )
     return block
 
@@ -78,6 +79,11 @@ def validate_dask_X(estimator, X, *, reset, min_samples, caller, dtypes=("float6
             "Reshape it to (n_samples, n_features)."
         )
     n_samples, n_features = X.shape
+    if not isinstance(n_features, numbers.Integral):
+        raise ValueError(
+            f"{caller}: the dask array's number of columns is unknown (NaN). Give it "
+            "a known shape (e.g. da.from_delayed(..., shape=(n, d)))."
+        )
     if isinstance(n_samples, float) or not all(
         isinstance(size, numbers.Integral) for size in X.chunks[0]
     ):

@@ -13,6 +13,7 @@ raises :class:`InsufficientMemoryError`, naming the estimator, the estimate,
 what is available and the option that avoids it.
 """
 
+import numbers
 import os
 
 import numpy as np
@@ -72,6 +73,11 @@ def estimate_fit_memory(estimator, n_samples, n_features):
     >>> gib > 200  # LEACE works with d x d matrices: use method="orth" instead
     True
     """
+    for name, value in (("n_samples", n_samples), ("n_features", n_features)):
+        if not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(
+                f"estimate_fit_memory: {name} must be a non-negative integer, got {value!r}."
+            )
     estimate = getattr(estimator, "_fit_memory_bytes", None)
     return 0 if estimate is None else int(estimate(int(n_samples), int(n_features)))
 
@@ -85,9 +91,14 @@ def format_bytes(value):
     return f"{value:.1f} TiB"  # pragma: no cover
 
 
-def check_fit_memory(estimator, n_samples, n_features, caller):
-    """Raise :class:`InsufficientMemoryError` when the fit cannot fit in memory."""
-    needed = estimate_fit_memory(estimator, n_samples, n_features)
+def check_fit_memory(estimator, n_samples, n_features, caller, *, extra_bytes=0,
+                     total_rows=None):
+    """Raise :class:`InsufficientMemoryError` when the fit cannot fit in memory.
+
+    ``n_samples`` are the rows worked on at once (a dask array's largest
+    block); ``total_rows``, when given, the rows the message reports.
+    """
+    needed = estimate_fit_memory(estimator, n_samples, n_features) + int(extra_bytes)
     if needed <= 0:
         return
     available = available_memory_bytes()
@@ -95,7 +106,7 @@ def check_fit_memory(estimator, n_samples, n_features, caller):
         return
     advice = estimator._memory_advice(n_samples, n_features)
     raise InsufficientMemoryError(
-        f"{caller}: fitting {n_samples:,} x {n_features:,} needs about "
+        f"{caller}: fitting {total_rows or n_samples:,} x {n_features:,} needs about "
         f"{format_bytes(needed)} of working memory, but {format_bytes(available)} is "
         f"available. {advice}"
     )
