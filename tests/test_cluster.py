@@ -989,3 +989,19 @@ def test_auto_above_the_dense_limit_chooses_between_omp_and_tsc(monkeypatch):
     assert clustering_accuracy(y, model.labels_) > 0.95
     affine = SubspaceClusterer(4, affine=True, random_state=0).fit(X)
     assert [c["method"] for c in affine.candidates_] == ["omp"]
+
+
+def test_affine_omp_with_duplicates_and_more_steps_than_dimensions():
+    # Affine OMP solved a singular system when a duplicate of a chosen point
+    # was picked, or when n_nonzero (10) exceeded the dimension (LinAlgError).
+    X, y = make_subspaces(n_samples=200, n_features=30, n_subspaces=3, subspace_dim=3,
+                          random_state=1)
+    X, y = np.vstack([X, X[:40]]), np.concatenate([y, y[:40]])
+    for seed in range(3):
+        model = SubspaceClusterer(3, method="omp", affine=True, random_state=seed).fit(X)
+        assert clustering_accuracy(y, model.labels_) == 1.0
+    rng = np.random.RandomState(0)
+    lines = np.vstack([rng.normal(size=5) * 3 + rng.normal(size=(40, 1)) @ rng.normal(size=(1, 5))
+                       for _ in range(3)])
+    labels = SubspaceClusterer(3, method="omp", affine=True, random_state=0).fit_predict(lines)
+    assert labels.shape == (120,) and np.isfinite(labels).all()

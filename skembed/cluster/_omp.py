@@ -19,25 +19,50 @@ points.
 
 import numpy as np
 
-from ..utils.extmath import safe_reciprocal
+from ..utils.extmath import numerical_support, safe_reciprocal
+
+
+def _stacked_least_squares(atoms, targets):
+    """``(coef, independent)`` of min ||target - coef @ atoms|| for stacked problems.
+
+    ``atoms`` (m, t, d) with t <= d. ``independent`` (m,) is False where the
+    last atom lies in the span of the others (a duplicate of a chosen point,
+    or more atoms than the data's dimension): the rank rule of
+    :func:`~skembed.utils.extmath.numerical_support` on the diagonal of R.
+    Those rows' coefficients are meaningless and must be discarded.
+    """
+    q, r = np.linalg.qr(np.swapaxes(atoms, 1, 2))  # (m, d, t), (m, t, t)
+    diagonal = np.abs(np.diagonal(r, axis1=1, axis2=2))
+    independent = np.array([numerical_support(row, max(atoms.shape[1:]))[-1]
+                            for row in diagonal]) if len(diagonal) else np.zeros(0, bool)
+    if not independent.all():
+        # Any pivot will do for the discarded rows; it keeps solve from failing.
+        r = r.copy()
+        last = r.shape[-1] - 1
+        r[~independent, last, last] = 1.0
+    rhs = np.einsum("mdt,md->mt", q, targets)
+    return np.linalg.solve(r, rhs[..., None])[..., 0], independent
 
 
 def _least_squares(atoms, targets, affine):
-    """Stacked (affine-constrained) least squares.
+    """Stacked (affine-constrained) least squares: ``(coef, independent)``.
 
-    ``atoms`` has shape (m, t, d), ``targets`` (m, d); returns the
-    coefficients (m, t) of min ||target - coef @ atoms|| (s.t. sum(coef) = 1).
+    ``atoms`` has shape (m, t, d), ``targets`` (m, d); the coefficients (m, t)
+    minimise ||target - coef @ atoms|| (subject to sum(coef) = 1). The affine
+    problem is the plain one on the differences to the first atom,
+    ``x - a_0 = sum_{i >= 1} c_i (a_i - a_0)`` with ``c_0 = 1 - sum c_i``, so
+    it needs t - 1 <= d atoms and no Gram matrix (which duplicates or t > d
+    made singular).
     """
-    q, r = np.linalg.qr(np.swapaxes(atoms, 1, 2))  # (m, d, t), (m, t, t)
-    rhs = np.einsum("mdt,md->mt", q, targets)
-    coef = np.linalg.solve(r, rhs[..., None])[..., 0]
-    if affine:
-        # c = c_ls - w (1'c_ls - 1) / 1'w with w = (A A')^{-1} 1 = R^{-1} R^{-T} 1.
-        ones = np.ones(coef.shape + (1,))
-        w = np.linalg.solve(r, np.linalg.solve(np.swapaxes(r, 1, 2), ones))[..., 0]
-        excess = (coef.sum(axis=1) - 1.0) / w.sum(axis=1)
-        coef = coef - w * excess[:, None]
-    return coef
+    if not affine:
+        return _stacked_least_squares(atoms, targets)
+    m, t, _ = atoms.shape
+    if t == 1:
+        return np.ones((m, 1)), np.ones(m, dtype=bool)
+    base = atoms[:, 0, :]
+    rest, independent = _stacked_least_squares(atoms[:, 1:, :] - base[:, None, :],
+                                               targets - base)
+    return np.concatenate([1.0 - rest.sum(axis=1, keepdims=True), rest], axis=1), independent
 
 
 def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6, candidates=None):
@@ -86,7 +111,9 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6, candidates=None):
     residuals = targets.copy()
     active = target_norms > 0
     steps = 0
-    for step in range(n_nonzero):
+    # More atoms than the dimension (plus one for an affine fit) cannot lower
+    # a residual: their least squares would be singular.
+    for step in range(min(n_nonzero, X.shape[1] + int(affine))):
         todo = np.flatnonzero(active)
         if todo.size == 0:
             break
@@ -105,7 +132,11 @@ def omp_chunk(X, rows, *, n_nonzero, affine=False, eps=1e-6, candidates=None):
             np.put_along_axis(scores, selected[todo, :step], -1.0, axis=1)
             selected[todo, step] = scores.argmax(axis=1)
             atoms = np.take_along_axis(pool[todo], selected[todo, : step + 1, None], axis=1)
-        coef_todo = _least_squares(atoms, targets[todo], affine)
+        coef_todo, independent = _least_squares(atoms, targets[todo], affine)
+        # A point whose new atom adds no direction (a duplicate of a chosen
+        # point) stops with the atoms it had: its residual cannot decrease.
+        active[todo[~independent]] = False
+        todo, coef_todo, atoms = todo[independent], coef_todo[independent], atoms[independent]
         coef[todo, : step + 1] = coef_todo
         counts[todo] = step + 1
         residuals[todo] = targets[todo] - np.einsum("mt,mtd->md", coef_todo, atoms)
