@@ -224,10 +224,16 @@ def exact_sensitivities(X, p, *, n_jobs=None, random_state=None):
     # every row is such a row, so it is not solved.
     leverage = np.einsum("ij,ij->i", Y, Y)
     alone = leverage >= 1.0 - 1e-9
+    # Rows that are zero up to rounding (zero rows, or rows of zero weight)
+    # have sensitivity 0, decided against the largest row of all of Y, as in
+    # _sensitivities_against: among the remaining rows alone they could look
+    # like data, and their program is infeasible in floating point.
+    zero = leverage <= 1e-24 * max(leverage.max(initial=0.0), np.finfo(float).tiny)
     scores = np.zeros(Y.shape[0])
     scores[alone] = 1.0
-    if not alone.all():
-        scores[~alone] = _sensitivities_against(Y, Y[~alone], p, n_jobs)
+    solve = ~alone & ~zero
+    if solve.any():
+        scores[solve] = _sensitivities_against(Y, Y[solve], p, n_jobs)
     return scores
 
 
