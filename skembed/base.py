@@ -411,26 +411,21 @@ class ValidationMixin:
             X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
             y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
             sample_weight = to_numpy_vector(sample_weight, caller, "sample_weight")
-            checked = self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
-                                                     min_classes)
-            if reset:
-                self._check_fit_memory(X, method)
-                self._remember_params()
-            return checked
-        try:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=reset,
-                accept_sparse=self._accept_sparse,
-                dtype=dtype,
-                ensure_min_samples=self._min_fit_samples() if reset else 1,
-                multi_output=y_kind != "labels",
-                y_numeric=y_kind == "continuous",
-            )
-        except (TypeError, ValueError) as exc:
-            _reraise_with_context(exc, caller)
+        else:
+            try:
+                X, y = validate_data(
+                    self,
+                    X,
+                    y,
+                    reset=reset,
+                    accept_sparse=self._accept_sparse,
+                    dtype=dtype,
+                    ensure_min_samples=self._min_fit_samples() if reset else 1,
+                    multi_output=y_kind != "labels",
+                    y_numeric=y_kind == "continuous",
+                )
+            except (TypeError, ValueError) as exc:
+                _reraise_with_context(exc, caller)
         checked = self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
                                                  min_classes)
         if reset:
