@@ -36,7 +36,6 @@ Run: ``python benchmarks/dask_arrays.py --part moments|out-of-core|leverage|thro
 
 import argparse
 import os
-import time
 
 import dask
 import dask.array as da
@@ -253,17 +252,19 @@ def part_out_of_core(n_rows, store, do_record):
             distributed.Client(cluster) as client:
         client.run(lambda: threadpool_limits(1) and None)
         if not os.path.exists(labels_path):
-            start = time.perf_counter()
-            parts = [dask.delayed(_block_of_concept_rows)(b, sizes[b], n_features, 7)[0]
-                     for b in range(n_blocks)]
-            rows = da.concatenate([
-                da.from_delayed(part, shape=(sizes[b], n_features), dtype=np.float32)
-                for b, part in enumerate(parts)
-            ])
-            rows.to_zarr(source, overwrite=True)
-            labels = np.concatenate([_block_labels(b, sizes[b], 7) for b in range(n_blocks)])
-            np.save(labels_path, labels)
-            print(f"wrote the store in {time.perf_counter() - start:.0f} s")
+            def write_store():
+                parts = [dask.delayed(_block_of_concept_rows)(b, sizes[b], n_features, 7)[0]
+                         for b in range(n_blocks)]
+                rows = da.concatenate([
+                    da.from_delayed(part, shape=(sizes[b], n_features), dtype=np.float32)
+                    for b, part in enumerate(parts)
+                ])
+                rows.to_zarr(source, overwrite=True)
+                labels = np.concatenate([_block_labels(b, sizes[b], 7) for b in range(n_blocks)])
+                np.save(labels_path, labels)
+
+            _, write_s = timed(write_store)
+            print(f"wrote the store in {write_s:.0f} s")
         labels = np.load(labels_path)
         # Every read of a block of the store is logged (a block-read counter).
         read_log = os.path.join(store, "reads.log")
@@ -300,9 +301,7 @@ def part_out_of_core(n_rows, store, do_record):
             dask.compute = original
         end_step("fit")
         start_step()
-        start = time.perf_counter()
-        eraser.transform(X).to_zarr(erased_path, overwrite=True)
-        transform_s = time.perf_counter() - start
+        _, transform_s = timed(lambda: eraser.transform(X).to_zarr(erased_path, overwrite=True))
         end_step("transform")
 
         # Cov(erased, concept) = sum_i erased_i (one_hot_i - class frequencies) / n:
@@ -316,13 +315,11 @@ def part_out_of_core(n_rows, store, do_record):
         frequencies = np.bincount(labels, minlength=3) / n_rows
         codes = labels.astype(np.int8)
         bounds = np.concatenate([[0], np.cumsum(erased.chunks[0])])
-        start = time.perf_counter()
-        cross = sum(dask.compute(*[
+        cross, guard_s = timed(lambda: sum(dask.compute(*[
             dask.delayed(_centred_one_hot_cross)(block, codes[bounds[b]:bounds[b + 1]],
                                                  frequencies)
             for b, block in enumerate(erased.to_delayed().ravel())
-        ])) / n_rows
-        guard_s = time.perf_counter() - start
+        ])) / n_rows)
         end_step("guard check")
         restarted = client.run(os.getpid) != worker_pids
     table = [
