@@ -40,7 +40,7 @@ def balanced_probe_score(X, y, cv=3, units=None):
 def fit_recording_warnings(X, y, **params):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        eraser = LinearConceptEraser("inlp", random_state=0, **params).fit(X, y)
+        eraser = LinearConceptEraser("inlp", **{"random_state": 0, **params}).fit(X, y)
     return eraser, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
@@ -113,9 +113,16 @@ def test_an_absent_concept_is_left_alone_without_a_warning():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(2000, 10))
     y = (rng.rand(2000) < 0.1).astype(int)
-    eraser, messages = fit_recording_warnings(X, y)
-    # A probe may beat chance + tol by noise once; nothing is left to find after.
-    assert eraser.rank_ <= 1 and not messages
+    # A probe of pure noise beats chance + tol by chance in about one round
+    # of four (a balanced accuracy of 200 minority rows varies by ~0.02), so
+    # a single fit may remove a direction or two; over the folds of ten
+    # seeds the stop comes at once on average, and never with a warning.
+    ranks = []
+    for seed in range(10):
+        eraser, messages = fit_recording_warnings(X, y, random_state=seed)
+        assert not messages
+        ranks.append(eraser.rank_)
+    assert np.mean(ranks) <= 1.0 and np.median(ranks) == 0
 
 
 @pytest.mark.parametrize("unit", [1e-150, 1e-30, 1e30, 1e150, "per column"])

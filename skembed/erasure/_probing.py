@@ -87,9 +87,31 @@ def stratified_folds(y, rng, n_folds=N_FOLDS):
     return folds, n_folds
 
 
-def make_probe():
-    """The linear classifier the iterative erasers train and remove."""
-    return LogisticRegression(max_iter=1000)
+def make_probe(solver="lbfgs"):
+    """The linear classifier the iterative erasers train and remove.
+
+    An L2-penalised logistic regression (C=1); the solver only changes how
+    fast its optimum is reached (see :func:`probe_solver`).
+    """
+    return LogisticRegression(max_iter=1000, solver=solver)
+
+
+# Newton's method with an exact Hessian ("newton-cholesky") pays n h^2 per
+# step for a Hessian of side h = n_features x (n_classes, or 1 for two
+# classes) and converges in a few steps whatever the conditioning; L-BFGS
+# pays n h per step but needs many steps on ill-conditioned columns, which
+# standardised embeddings are (one MiniLM 384-d probe: 88 L-BFGS steps, 4
+# Newton steps). Ten INLP rounds on the benchmark's 7,350 words took 2.3x
+# (GloVe, 50-d) and 1.8x (MiniLM, 384-d) less time with Newton; at h = 768
+# on well-conditioned data Newton was 15x slower than L-BFGS. Both reach
+# the same optimum; the solver changes only the time.
+NEWTON_MAX_HESSIAN_SIDE = 512
+
+
+def probe_solver(n_rows, n_features, n_classes):
+    """Newton up to a Hessian of side ``NEWTON_MAX_HESSIAN_SIDE`` (and n_rows), else L-BFGS."""
+    side = n_features * (n_classes if n_classes > 2 else 1)
+    return "newton-cholesky" if side <= min(NEWTON_MAX_HESSIAN_SIDE, n_rows) else "lbfgs"
 
 
 def project_out(X, basis):
@@ -112,7 +134,8 @@ def held_out_accuracy(X, y, weights, fit_rows, held_rows, basis):
 
 def fit_balanced_probe(X, y, weights):
     """A class-balanced probe fit on the rows of X."""
-    return make_probe().fit(X, y, sample_weight=balanced_weights(y, weights))
+    probe = make_probe(probe_solver(X.shape[0], X.shape[1], np.unique(y).size))
+    return probe.fit(X, y, sample_weight=balanced_weights(y, weights))
 
 
 def balanced_accuracy(y, predicted, weights):
