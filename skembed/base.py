@@ -96,6 +96,13 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _n_columns(y):
+    """Columns of a validated target (None when there is none)."""
+    if y is None:
+        return None
+    return 1 if np.ndim(y) < 2 else int(y.shape[1])
+
+
 def _refuse_other_dask_collections(X, caller):
     """A dask DataFrame or Series would be read whole by NumPy: say how to pass it."""
     module = type(X).__module__.split(".")[0]
@@ -286,7 +293,7 @@ class ValidationMixin:
             self._remember_params()
         return X
 
-    def _check_fit_memory(self, X, method):
+    def _check_fit_memory(self, X, method, n_targets=None):
         """Refuse a fit whose working memory exceeds what is available, before any work.
 
         A dask array is fitted block by block, so the rows of its largest
@@ -296,9 +303,11 @@ class ValidationMixin:
             # The largest block, plus what stays in memory per row: labels,
             # weights, scores and probabilities (6 floats at most).
             check_fit_memory(self, max(X.chunks[0]), X.shape[1], self._caller(method),
-                             extra_bytes=48 * X.shape[0], total_rows=X.shape[0])
+                             n_targets=n_targets, extra_bytes=48 * X.shape[0],
+                             total_rows=X.shape[0])
         else:
-            check_fit_memory(self, X.shape[0], X.shape[1], self._caller(method))
+            check_fit_memory(self, X.shape[0], X.shape[1], self._caller(method),
+                             n_targets=n_targets)
 
     def _memory_advice(self, n_samples, n_features):
         """What to do when a fit of this shape does not fit in memory."""
@@ -429,7 +438,7 @@ class ValidationMixin:
         checked = self._check_target_and_weights(X, y, y_kind, sample_weight, caller,
                                                  min_classes)
         if reset:
-            self._check_fit_memory(X, method)
+            self._check_fit_memory(X, method, n_targets=_n_columns(checked[1]))
             self._remember_params()
         return checked
 

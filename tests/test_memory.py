@@ -8,12 +8,14 @@ import pytest
 from sklearn.base import clone
 
 from skembed import (
+    CoresetEstimator,
     LinearConceptEraser,
     NNPreservingReducer,
     RelativeRepresentation,
     SensitivitySampler,
     SubspaceClusterer,
 )
+from skembed.relative import LatentTranslator
 from skembed.utils import InsufficientMemoryError, _memory, estimate_fit_memory
 
 
@@ -43,7 +45,13 @@ CASES = [
     (SubspaceClusterer(n_clusters=3, method="lsr"), 900, 20),
     (SubspaceClusterer(n_clusters=3, method="ssc", max_iter=10), 900, 20),
     (SubspaceClusterer(n_clusters=3, method="lrr", max_iter=10), 900, 20),
+    (LatentTranslator(), 5_000, 300),
+    (LatentTranslator(method="linear"), 3_000, 400),
+    (LatentTranslator(method="affine"), 500, 800),
+    (CoresetEstimator(sampler=SensitivitySampler(500, random_state=0)), 20_000, 60),
 ]
+#: Target widths of the translator's cases (the other space need not be as wide).
+TARGET_WIDTH = {300: 100, 400: 100, 800: 800}
 
 
 @pytest.mark.parametrize("estimator, n_samples, n_features", CASES,
@@ -57,12 +65,18 @@ def test_estimate_is_within_a_factor_of_two_of_the_measured_peak(estimator, n_sa
         estimator, "method", None) == "splice" else {}
     estimator = clone(estimator).set_params(random_state=0) if "random_state" in \
         estimator.get_params() else clone(estimator)
-    needs_y = isinstance(estimator, LinearConceptEraser)
+    n_targets = None
+    if isinstance(estimator, LatentTranslator):
+        n_targets = TARGET_WIDTH[n_features]
+        y = rng.normal(size=(n_samples, n_targets))
+    elif isinstance(estimator, CoresetEstimator):
+        y = rng.normal(size=n_samples)
+    needs_y = isinstance(estimator, (LinearConceptEraser, LatentTranslator, CoresetEstimator))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the few ADMM steps do not converge
         peak = measured_peak(
             lambda: estimator.fit(X, y, **params) if needs_y else estimator.fit(X))
-    estimate = estimate_fit_memory(estimator, n_samples, n_features)
+    estimate = estimate_fit_memory(estimator, n_samples, n_features, n_targets)
     assert estimate / 2 <= peak <= 2 * estimate, (peak, estimate)
 
 
@@ -96,6 +110,31 @@ def test_every_guarded_estimator_names_itself_and_an_option(estimator, monkeypat
     with pytest.raises(InsufficientMemoryError,
                        match=rf"^{type(estimator).__name__}\.fit: .*needs about"):
         clone(estimator).fit(X)
+
+
+@pytest.mark.parametrize("estimator", [LatentTranslator(), CoresetEstimator()],
+                         ids=lambda e: type(e).__name__)
+def test_supervised_estimators_name_themselves_before_any_work(estimator, monkeypatch):
+    import skembed.sampling._sampler as sampler_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the fit started working")
+
+    monkeypatch.setattr(sampler_module.SensitivitySampler, "_design", no_work)
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 1024)
+    rng = np.random.RandomState(0)
+    X, Y = rng.normal(size=(200, 8)), rng.normal(size=(200, 3))
+    with pytest.raises(InsufficientMemoryError,
+                       match=rf"^{type(estimator).__name__}\.fit: .*needs about .* sample"):
+        clone(estimator).fit(X, Y if isinstance(estimator, LatentTranslator) else Y[:, 0])
+
+
+def test_the_translator_counts_the_target_width():
+    narrow = estimate_fit_memory(LatentTranslator(), 10_000, 300, n_targets=10)
+    wide = estimate_fit_memory(LatentTranslator(), 10_000, 300, n_targets=3_000)
+    assert wide > 5 * narrow
+    assert estimate_fit_memory(LatentTranslator(), 10_000, 300) == estimate_fit_memory(
+        LatentTranslator(), 10_000, 300, n_targets=300)
 
 
 def test_unknown_available_memory_never_refuses(monkeypatch):
@@ -141,7 +180,7 @@ def test_tsc_default_neighbours_are_bounded():
     assert METHODS["tsc"].default_n_nonzero(600, 3) == 10  # unchanged on small data
 
 
-@pytest.mark.parametrize("shape", [(-5, 10), (10, -1), (2.5, 3), (np.nan, 3)])
+@pytest.mark.parametrize("shape", [(-5, 10), (10, -1), (2.5, 3), (np.nan, 3), (10, 3, -2)])
 def test_estimate_rejects_impossible_shapes(shape):
     with pytest.raises(ValueError, match="estimate_fit_memory: n_"):
         estimate_fit_memory(LinearConceptEraser(), *shape)

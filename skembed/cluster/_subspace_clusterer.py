@@ -515,7 +515,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     #: the spectral step), and of method="auto" up to AUTO_DENSE_LIMIT points.
     _DENSE_SQUARES = {"ssc": 11, "lsr": 8, "lrr": 8, "auto": 10}
 
-    def _fit_memory_bytes(self, n_samples, n_features):
+    def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         method = self.method
         if method == "auto" and n_samples > AUTO_DENSE_LIMIT:

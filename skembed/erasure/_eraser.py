@@ -371,7 +371,7 @@ default=None
             raise
         return self
 
-    def _fit_memory_bytes(self, n_samples, n_features):
+    def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         block = min(n_samples, MOMENT_BLOCK_ROWS)
         per_row = n_samples * 10  # concept and target columns, weights, labels

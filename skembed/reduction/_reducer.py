@@ -253,7 +253,7 @@ class NNPreservingReducer(
         self.verbose = verbose
         self.objective = objective
 
-    def _fit_memory_bytes(self, n_samples, n_features):
+    def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         method = self.method if self.objective == "deprecated" else self.objective
         if method == "mpad":

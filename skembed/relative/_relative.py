@@ -485,7 +485,7 @@ class RelativeRepresentation(
     # The representation
     # ------------------------------------------------------------------
 
-    def _fit_memory_bytes(self, n_samples, n_features):
+    def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         n_anchors = np.size(self.anchors) if self._explicit() else self.n_anchors
         n_blocks = 1 if isinstance(self.similarity, str) else len(self.similarity)

@@ -106,6 +106,10 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
     the coreset itself (the scores are computed on the weighted rows, and the
     estimator receives the product of the weights).
 
+    Memory: the sampler's scoring of all rows (see
+    :class:`SensitivitySampler`), checked before any work under the
+    coreset's name; the estimator then fits on the sample alone.
+
     Examples
     --------
     >>> import numpy as np
@@ -237,6 +241,18 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = estimator
         self.sampler_ = sampler
         return self
+
+    def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
+        """The sampler's scoring of all rows (the estimator then fits on the sample)."""
+        sampler = self._make_sampler()
+        estimate = getattr(sampler, "_fit_memory_bytes", None)
+        return 0 if estimate is None else estimate(n_samples, n_features)
+
+    def _memory_advice(self, n_samples, n_features):
+        sampler = self._make_sampler()
+        if hasattr(sampler, "_memory_advice"):
+            return sampler._memory_advice(n_samples, n_features)
+        return super()._memory_advice(n_samples, n_features)
 
     def _check_X(self, X, method):
         check_is_fitted(self)

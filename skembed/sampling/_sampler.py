@@ -352,7 +352,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         target = y if (numeric and self.include_target) else None
         return X, target, sample_weight
 
-    def _fit_memory_bytes(self, n_samples, n_features):
+    def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         width = n_features + 2  # the design [X, y, 1]
         return float_bytes(4 * n_samples * width, 3 * width**2)

@@ -49,7 +49,7 @@ def available_memory_bytes():
         return None
 
 
-def estimate_fit_memory(estimator, n_samples, n_features):
+def estimate_fit_memory(estimator, n_samples, n_features, n_targets=None):
     """Peak working memory, in bytes, of ``estimator.fit`` on data of this shape.
 
     Parameters
@@ -58,6 +58,10 @@ def estimate_fit_memory(estimator, n_samples, n_features):
         Its options decide the estimate (e.g. ``method``).
     n_samples, n_features : int
         The shape of X.
+    n_targets : int, default=None
+        Columns of ``y``, for the estimators whose fit works on them
+        (``LatentTranslator``: the target space's width). None: as many
+        as X has.
 
     Returns
     -------
@@ -73,13 +77,18 @@ def estimate_fit_memory(estimator, n_samples, n_features):
     >>> gib > 200  # LEACE works with d x d matrices: use method="orth" instead
     True
     """
-    for name, value in (("n_samples", n_samples), ("n_features", n_features)):
+    if n_targets is None:
+        n_targets = n_features
+    for name, value in (("n_samples", n_samples), ("n_features", n_features),
+                        ("n_targets", n_targets)):
         if not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(
                 f"estimate_fit_memory: {name} must be a non-negative integer, got {value!r}."
             )
     estimate = getattr(estimator, "_fit_memory_bytes", None)
-    return 0 if estimate is None else int(estimate(int(n_samples), int(n_features)))
+    if estimate is None:
+        return 0
+    return int(estimate(int(n_samples), int(n_features), n_targets=int(n_targets)))
 
 
 def format_bytes(value):
@@ -91,14 +100,14 @@ def format_bytes(value):
     return f"{value:.1f} TiB"  # pragma: no cover
 
 
-def check_fit_memory(estimator, n_samples, n_features, caller, *, extra_bytes=0,
-                     total_rows=None):
+def check_fit_memory(estimator, n_samples, n_features, caller, *, n_targets=None,
+                     extra_bytes=0, total_rows=None):
     """Raise :class:`InsufficientMemoryError` when the fit cannot fit in memory.
 
     ``n_samples`` are the rows worked on at once (a dask array's largest
     block); ``total_rows``, when given, the rows the message reports.
     """
-    needed = estimate_fit_memory(estimator, n_samples, n_features) + int(extra_bytes)
+    needed = estimate_fit_memory(estimator, n_samples, n_features, n_targets) + int(extra_bytes)
     if needed <= 0:
         return
     available = available_memory_bytes()
