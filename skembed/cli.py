@@ -24,7 +24,7 @@ import argparse
 import ast
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,6 +60,10 @@ class EstimatorCommand:
     target_name : str
         What the target is called on the command line: ``--NAME FILE`` or
         ``--NAME-column COLUMN`` (default ``y``).
+    required : dict
+        Parameters the command line must set, each with the sentence that
+        says how (a default that only suits some data would otherwise run
+        silently).
     """
 
     factory: object
@@ -67,6 +71,7 @@ class EstimatorCommand:
     needs_y: bool = False
     output: str = "transform"
     target_name: str = "y"
+    required: dict = field(default_factory=dict)
 
 
 #: Subcommand name -> how to run it. Estimator modules are imported lazily
@@ -243,6 +248,9 @@ def run_estimator_command(name, args):
     check_output(args.output, inputs=_input_paths(args), force=args.force, suffixes=writable)
     estimator = command.factory()
     params = dict(parse_param(text) for text in args.param)
+    for param, how in command.required.items():
+        if param not in params:
+            raise CommandError(f"{name} needs --param {param}=...: {how}")
     try:
         estimator.set_params(**params)
     except (ValueError, TypeError) as exc:
@@ -361,8 +369,12 @@ def _new_clusterer():
 
 COMMANDS["cluster"] = EstimatorCommand(
     _new_clusterer,
-    "cluster points lying near a union of subspaces (SubspaceClusterer)",
+    "cluster points lying near a union of subspaces (SubspaceClusterer; "
+    "--param n_clusters=K)",
     output="labels",
+    required={"n_clusters": "the number of clusters, e.g. --param n_clusters=10, or "
+                            "--param n_clusters=auto to read it from the affinity's "
+                            "eigengap"},
 )
 
 

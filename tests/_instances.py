@@ -24,11 +24,13 @@ CHECK_PARAMS = {
         # not pass; tests/test_erasure.py covers it.
     ],
     "NNPreservingReducer": [
+        {"max_iter": 2},  # the defaults, which adapt to the checks' small inputs
         {"n_components": 1, "n_neighbors": 3, "max_iter": 2},
         {"n_components": 1, "n_neighbors": 3, "max_iter": 2, "method": "mpad",
          "metric": "cosine"},
     ],
     "RelativeRepresentation": [
+        {},  # the defaults, which adapt to the checks' small inputs
         {"n_anchors": 5},
         {"n_anchors": 5, "anchors": "kmeans",
          "similarity": ["cosine", "euclidean", "l1", "linf", "basis"],

@@ -799,3 +799,20 @@ def test_help_documents_force_and_csv_reading(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--force replace the output if it exists" in text
     assert "to_csv(path, index=False)" in text and "--index-col" in text
+
+
+def test_cluster_asks_for_the_number_of_clusters_before_reading_anything(skembed, tmp_path):
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).normal(size=(40, 5)))
+    existing_output(tmp_path / "labels.npy")
+    line = skembed(tmp_path, "cluster", "x.npy", "-o", "labels.npy", "--force").error_line()
+    assert line.startswith("skembed cluster: error: cluster needs --param n_clusters=")
+    assert "n_clusters=auto" in line
+    assert (tmp_path / "labels.npy").read_bytes() == SENTINEL
+
+
+def test_reduce_works_with_its_defaults_on_narrow_embeddings(skembed, tmp_path):
+    # 50 columns, like GloVe 6B-50d: the default output is half the width.
+    np.save(tmp_path / "glove_like.npy", np.random.RandomState(0).normal(size=(200, 50)))
+    run = skembed(tmp_path, "reduce", "glove_like.npy", "-o", "reduced.npy")
+    assert run.status == 0, run.stderr
+    assert np.load(tmp_path / "reduced.npy").shape == (200, 25)

@@ -230,3 +230,20 @@ def test_fit_does_not_depend_on_a_global_rescaling(params, seed, exponent, shape
     np.testing.assert_allclose(scaled.transform(X * scale) / factor, expected, rtol=1e-6,
                                atol=1e-9 * np.abs(expected).max())
     assert scaled.score(X * scale) == reference.score(X)
+
+
+@pytest.mark.parametrize("shape, expected", [((200, 50), 25), ((200, 384), 64),
+                                             ((30, 3), 1), ((6, 40), 6)])
+def test_default_output_dimension_adapts_to_the_data(shape, expected):
+    X = np.random.RandomState(0).normal(size=shape)
+    reducer = NNPreservingReducer(max_iter=1, random_state=0).fit(X)
+    assert reducer.n_components_ == expected == reducer.transform(X).shape[1]
+    assert reducer.n_neighbors_ == min(10, shape[0] - 1)
+
+
+def test_explicit_sizes_are_not_adapted():
+    X = np.random.RandomState(0).normal(size=(8, 5))
+    with pytest.raises(ValueError, match="minimum of 11"):
+        NNPreservingReducer(n_components=2, n_neighbors=10).fit(X)
+    with pytest.raises(ValueError, match="n_components=5 must be smaller than n_features=5"):
+        NNPreservingReducer(n_components=5, n_neighbors=3).fit(np.vstack([X, X]))

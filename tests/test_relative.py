@@ -867,3 +867,13 @@ def test_float32_whitening_equals_float64_fit_of_same_numbers(seed, n_samples, n
         X32.astype(np.float64))
     np.testing.assert_array_equal(fit32.whitening_, fit64.whitening_)
     assert fit32.shrinkage_ == fit64.shrinkage_
+
+
+def test_default_anchor_count_adapts_to_the_rows():
+    rng = np.random.RandomState(0)
+    small = RelativeRepresentation(random_state=0).fit(rng.normal(size=(40, 6)))
+    assert small.n_anchors_ == 40
+    large = RelativeRepresentation(random_state=0).fit(rng.normal(size=(500, 6)))
+    assert large.n_anchors_ == 300
+    with pytest.raises(ValueError, match="minimum of 300"):
+        RelativeRepresentation(n_anchors=300).fit(rng.normal(size=(40, 6)))

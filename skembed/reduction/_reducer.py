@@ -32,6 +32,10 @@ from ._mpad import mpad_objective_and_gradient
 BATCH_SIZE = 256
 PATIENCE = 2
 MIN_STEPS = 50
+#: The default output dimension on wide data (half the width on narrower data).
+DEFAULT_MAX_COMPONENTS = 64
+#: The default k of the kept neighbourhoods (fewer on fewer rows).
+DEFAULT_N_NEIGHBORS = 10
 
 
 class NNPreservingReducer(
@@ -87,11 +91,15 @@ class NNPreservingReducer(
 
     Parameters
     ----------
-    n_components : int, default=64
+    n_components : int, default=None
         Dimension of the output; smaller than ``n_features`` and at most
-        ``n_samples``.
-    n_neighbors : int, default=10
-        The k of the neighbourhoods to keep (recall@k).
+        ``n_samples``. None: ``min(64, n_features // 2)`` (at least 1, at
+        most ``n_samples``), so that the default reduces any width: 384-d
+        or 768-d sentence embeddings to 64, 50-d GloVe to 25. The value used
+        is ``n_components_``.
+    n_neighbors : int, default=None
+        The k of the neighbourhoods to keep (recall@k). None: 10, or
+        ``n_samples - 1`` on fewer rows. The value used is ``n_neighbors_``.
     method : {"margin", "mpad"}, default="margin"
         What is optimised (see above).
     metric : {"euclidean", "cosine"}, default="euclidean"
@@ -144,8 +152,12 @@ class NNPreservingReducer(
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components, n_features)
+    components_ : ndarray of shape (`n_components_`, n_features)
         The map's rows: ``transform(X) = (X - mean_) @ components_.T``.
+    n_components_ : int
+        The output dimension: ``n_components``, or the default it resolved to.
+    n_neighbors_ : int
+        The k of the kept neighbourhoods: ``n_neighbors``, or its default.
     mean_ : ndarray of shape (n_features,)
         Mean of the (normalised) training data.
     n_iter_ : int
@@ -190,8 +202,8 @@ class NNPreservingReducer(
 
     _dask_methods = frozenset({"transform"})
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
         "method": [StrOptions({"margin", "mpad"})],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "init": [StrOptions({"pca", "random"})],
@@ -214,9 +226,9 @@ class NNPreservingReducer(
 
     def __init__(
         self,
-        n_components=64,
+        n_components=None,
         *,
-        n_neighbors=10,
+        n_neighbors=None,
         method="margin",
         metric="euclidean",
         init="pca",
@@ -268,8 +280,19 @@ class NNPreservingReducer(
                 "row: transform takes a dask array of any size).")
 
     def _min_fit_samples(self):
-        # k neighbours need k + 1 points; n_components axes need as many rows.
-        return max(self.n_neighbors + 1, self.n_components, 2)
+        # k neighbours need k + 1 points; n_components axes need as many rows
+        # (the default adapts to the rows there are).
+        return max((self.n_neighbors or 1) + 1, self.n_components or 1, 2)
+
+    def _resolve_n_neighbors(self, n_samples):
+        if self.n_neighbors is not None:
+            return self.n_neighbors
+        return max(1, min(DEFAULT_N_NEIGHBORS, n_samples - 1))
+
+    def _resolve_n_components(self, n_samples, n_features):
+        if self.n_components is not None:
+            return self.n_components
+        return max(1, min(DEFAULT_MAX_COMPONENTS, n_features // 2, n_samples))
 
     def _prepare(self, X):
         if self._fitted_param("metric") == "cosine":
@@ -311,10 +334,13 @@ class NNPreservingReducer(
 
     def _fit(self, X, method):
         n_samples, n_features = X.shape
-        if self.n_components >= n_features:
+        self.n_components_ = self._resolve_n_components(n_samples, n_features)
+        self.n_neighbors_ = self._resolve_n_neighbors(n_samples)
+        if self.n_components_ >= n_features:
             raise ValueError(
-                f"NNPreservingReducer.fit: n_components={self.n_components} must be "
-                f"smaller than n_features={n_features}. Pass a smaller n_components."
+                f"NNPreservingReducer.fit: n_components={self.n_components_} must be "
+                f"smaller than n_features={n_features}. Pass a smaller n_components "
+                "(a reduction needs at least 2 features)."
             )
         rng = check_random_state(self.random_state)
         data = self._prepare(X).astype(np.float64, copy=False)
@@ -332,7 +358,7 @@ class NNPreservingReducer(
         W = self._initial_map(centred, rng)
         held_out = rng.choice(n_samples, size=min(n_samples, 1000), replace=False)
         truth_held_out = exact_kneighbors(
-            centred, self.n_neighbors, queries=held_out, return_distance=False
+            centred, self.n_neighbors_, queries=held_out, return_distance=False
         )
         best_W, best_recall = W.copy(), _recall(centred, W, held_out, truth_held_out)
         self.recall_history_ = [best_recall]
@@ -346,14 +372,14 @@ class NNPreservingReducer(
                 best_W, best_recall = W_epoch.copy(), recall
         self.n_iter_ = len(self.recall_history_) - 1
         self.components_ = np.ascontiguousarray(best_W.T)
-        self._n_features_out = self.n_components
+        self._n_features_out = self.n_components_
         return self
 
     def _initial_map(self, centred, rng):
         if self.init == "pca":
-            pca = PCA(n_components=self.n_components, random_state=rng).fit(centred)
+            pca = PCA(n_components=self.n_components_, random_state=rng).fit(centred)
             return pca.components_.T.copy()
-        gaussian = rng.standard_normal((centred.shape[1], self.n_components))
+        gaussian = rng.standard_normal((centred.shape[1], self.n_components_))
         return np.linalg.qr(gaussian)[0]
 
     def _epochs(self, run_epoch, centred, W, held_out, truth_held_out):
@@ -370,7 +396,7 @@ class NNPreservingReducer(
             self.recall_history_.append(recall)
             if self.verbose:
                 print(f"[NNPreservingReducer] epoch {epoch + 1}: loss {loss:.4f}, "
-                      f"held-out recall@{self.n_neighbors} {recall:.4f}")
+                      f"held-out recall@{self.n_neighbors_} {recall:.4f}")
             yield W, recall
             if recall > best + self.tol:
                 best, stale = recall, 0
@@ -381,7 +407,7 @@ class NNPreservingReducer(
 
     def _fit_margin(self, centred, W, rng, held_out, truth_held_out):
         n_samples = centred.shape[0]
-        k = self.n_neighbors
+        k = self.n_neighbors_
         # The queries: every point, or a fixed sample of max_queries of them on
         # large data; their exact neighbours among all points are found once.
         queries = np.arange(n_samples)
@@ -467,7 +493,7 @@ class NNPreservingReducer(
 
         Returns
         -------
-        X_reduced : ndarray of shape (n_samples, n_components)
+        X_reduced : ndarray of shape (n_samples, `n_components_`)
             In X's dtype.
         """
         check_is_fitted(self)
@@ -509,8 +535,11 @@ class NNPreservingReducer(
         reduced = self._reduce(prepared)
         # Neighbours do not change when a space is divided by a number; a
         # power of two keeps the squared distances in range (exactly).
+        # The fit's k; with the default, at most the rows scored here allow.
+        k = self.n_neighbors_ if self.n_neighbors is not None else min(
+            self.n_neighbors_, max(1, prepared.shape[0] - 1))
         return knn_recall(prepared / power_of_two_unit(prepared),
-                          reduced / power_of_two_unit(reduced), n_neighbors=self.n_neighbors)
+                          reduced / power_of_two_unit(reduced), n_neighbors=k)
 
 
 def _typical_distance(neighbour_distances, projected):

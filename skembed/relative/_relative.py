@@ -27,6 +27,8 @@ from ._anchors import (
 from ._linalg import correlation_whitening, rounding_columns
 from ._similarities import SIMILARITIES, PreparedAnchors, similarity_block
 
+#: Anchors chosen by default (Moschella et al. use 300 on most of their benchmarks).
+DEFAULT_N_ANCHORS = 300
 ANCHOR_STRATEGIES = ("random", "kmeans", "fps", "stratified")
 
 #: Similarities in the units of the data (the others are unit-free).
@@ -70,10 +72,11 @@ class RelativeRepresentation(
 
     Parameters
     ----------
-    n_anchors : int, default=300
+    n_anchors : int, default=None
         Number of anchors chosen among the rows of X (at most the number of
-        rows). Only used when ``anchors`` names a strategy (ignored for an
-        array of row numbers).
+        rows). None: ``min(300, n_samples)``, the seed paper's anchor count
+        on data that has that many rows. Only used when ``anchors`` names a
+        strategy (ignored for an array of row numbers).
     anchors : {"random", "kmeans", "fps", "stratified"} or array-like, default="random"
         How anchors are chosen:
 
@@ -214,7 +217,7 @@ class RelativeRepresentation(
 
     _dask_methods = frozenset({"transform"})
     _parameter_constraints = {
-        "n_anchors": [Interval(Integral, 1, None, closed="left")],
+        "n_anchors": [Interval(Integral, 1, None, closed="left"), None],
         "anchors": [StrOptions(set(ANCHOR_STRATEGIES)), "array-like"],
         "similarity": [StrOptions(set(SIMILARITIES)), list, tuple],
         "center": ["boolean"],
@@ -227,7 +230,7 @@ class RelativeRepresentation(
 
     def __init__(
         self,
-        n_anchors=300,
+        n_anchors=None,
         *,
         anchors="random",
         similarity="cosine",
@@ -254,7 +257,15 @@ class RelativeRepresentation(
     def _min_fit_samples(self):
         if self._explicit():
             return max(self._min_samples, int(np.size(self.anchors)))
-        return max(self._min_samples, self.n_anchors)
+        return max(self._min_samples, self.n_anchors or 1)
+
+    def _requested_anchors(self, n_samples):
+        """The number of anchors a fit on ``n_samples`` rows uses."""
+        if self._explicit():
+            return int(np.size(self.anchors))
+        if self.n_anchors is None:
+            return min(DEFAULT_N_ANCHORS, n_samples)
+        return self.n_anchors
 
     # ------------------------------------------------------------------
     # Fitting
@@ -312,7 +323,7 @@ class RelativeRepresentation(
 
         caller = "RelativeRepresentation.fit"
         # Checked before any anchor is chosen (k-means anchors cost a clustering).
-        n_anchors = np.size(self.anchors) if self._explicit() else self.n_anchors
+        n_anchors = self._requested_anchors(n_samples)
         if self.center and n_anchors < 2:
             raise ValueError(
                 f"{caller}: with center=True a single anchor is its own mean, so every "
@@ -327,16 +338,16 @@ class RelativeRepresentation(
             with self._named_errors("fit"):
                 indices = explicit_anchors(self.anchors, n_samples)
         elif self.anchors == "random":
-            indices = random_anchors(n_samples, self.n_anchors, rng)
+            indices = random_anchors(n_samples, n_anchors, rng)
         elif self.anchors == "kmeans":
             # Scaled by a power of two (exact): the same clustering, without
             # squared distances overflowing for data of order 1e150.
             unit_X = np.ldexp(X, -power_of_two_exponent(X))
-            indices = kmeans_anchors(unit_X, self.n_anchors, rng)
+            indices = kmeans_anchors(unit_X, n_anchors, rng)
         elif self.anchors == "fps":
-            indices = fps_anchors(X, self.n_anchors, rng)
+            indices = fps_anchors(X, n_anchors, rng)
         else:
-            indices = stratified_anchors(y, self.n_anchors, rng)
+            indices = stratified_anchors(y, n_anchors, rng)
         n_anchors = indices.size
 
         self.anchor_indices_ = indices
@@ -487,7 +498,7 @@ class RelativeRepresentation(
 
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
-        n_anchors = np.size(self.anchors) if self._explicit() else self.n_anchors
+        n_anchors = self._requested_anchors(n_samples)
         n_blocks = 1 if isinstance(self.similarity, str) else len(self.similarity)
         width = max(n_features, n_anchors * n_blocks)
         block = min(n_samples, max(1, _BLOCK_ELEMENTS // width))
