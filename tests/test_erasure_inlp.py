@@ -215,3 +215,21 @@ def test_inlp_erases_or_says_why_not(case):
     units = column_scales(X - X.mean(axis=0))
     folds = StratifiedKFold(5, shuffle=True, random_state=1)
     assert balanced_probe_score(X_erased, y, cv=folds, units=units) <= chance + 0.01 + noise
+
+
+def test_a_class_of_one_row_is_refused_with_the_methods_that_handle_it():
+    # Scored on the rows it was fit on, a probe separates a lone row from the
+    # rest in any dimension: INLP removed every direction, without a warning.
+    X = np.random.RandomState(0).normal(size=(20, 10))
+    y = np.zeros(20, dtype=int)
+    y[0] = 1
+    with pytest.raises(ValueError, match=r"^LinearConceptEraser\.fit: INLP .* class 1 has 1\. "
+                                         r"Use method='leace' or 'orth'"):
+        LinearConceptEraser("inlp").fit(X, y)
+    # A zero weight does not make a row count.
+    y[1] = 1
+    weights = np.ones(20)
+    weights[1] = 0.0
+    with pytest.raises(ValueError, match="class 1 has 1"):
+        LinearConceptEraser("inlp").fit(X, y, sample_weight=weights)
+    assert LinearConceptEraser("leace").fit(X, y).rank_ == 1

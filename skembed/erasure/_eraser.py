@@ -345,7 +345,12 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
             The concept: class labels (binary or multiclass), or continuous
             values with one column per concept.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights; integer weights are equivalent to repeated rows.
+            Row weights. For the moment methods (``"leace"``, ``"orth"``,
+            ``"splice"``) integer weights are equivalent to repeated rows;
+            ``"inlp"`` and ``"rlace"`` use them as loss weights (a repeated
+            row may fall in another cross-validation fold or mini-batch than
+            its copy, a weighted row cannot), and a row of weight 0 takes no
+            part.
         target : array-like of shape (n_samples,) or (n_samples, n_targets), \
 default=None
             ``method="splice"`` only: the task target (labels or values)
@@ -647,7 +652,7 @@ default=None
     # -> one frozen map
     # ------------------------------------------------------------------
 
-    def _solve_from_moments(self):
+    def _solve_from_moments(self, method=None):
         """Solve the map on the correlation scale, check its guard, map it back.
 
         LEACE and SPLICE are equivariant under rescaling the features
@@ -661,8 +666,12 @@ default=None
         feature of tiny units. ``"orth"`` is orthogonal in X's own units;
         only its rank decisions use the standardised ones.
         """
-        # The parameters of the last fit or partial_fit, not a later set_params.
-        method, rank = self._fitted_param("method"), self._fitted_param("rank")
+        # The parameters of the last fit or partial_fit, not a later set_params
+        # (``method`` given: that method's map, at full rank).
+        if method is None:
+            method, rank = self._fitted_param("method"), self._fitted_param("rank")
+        else:
+            rank = None
         requested_shrinkage = self._fitted_param("shrinkage")
         moments = self._moments
         active = ~self._constant_features()
@@ -777,6 +786,12 @@ default=None
                 max_rank=self.rank or X.shape[1], random_state=rng,
             )
             return self._frozen_map(basis, scales)
+        if self.init == "spectral" and (self.rank or 1) >= self.classes_.size - 1:
+            # The game's start, the regression solution, is then an optimum
+            # (see _rlace): orth's map, solved and guard-checked on the
+            # moments' standardised scale like orth itself, in one step.
+            self.n_iter_ = 1
+            return self._solve_from_moments(method="orth")
         basis, self.n_iter_ = rlace_basis(
             centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
             tol=self.tol, random_state=rng, init=self.init,

@@ -80,17 +80,22 @@ def inlp_basis(X, y, weights, *, max_iter, tol, max_rank, random_state):
         # One class carries all the weight: the concept is constant, and a
         # probe is at chance from the start (one round, nothing removed).
         return np.zeros((n_features, 0)), scales, 1
+    labels, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        # A probe scored on the rows it was fit on separates a lone row from
+        # the rest in any dimension: INLP would remove every direction.
+        raise ValueError(
+            "INLP decides when to stop by cross-validation, which needs at least 2 "
+            f"rows of positive weight in every class; class {labels[counts.argmin()].item()!r} "
+            "has 1. Use method='leace' or 'orth', whose guarantee does not rest on a "
+            "probe, or give that class more rows."
+        )
     standardised = X / scales
     folds, n_folds = stratified_folds(y, random_state)
     everything = np.ones(len(y), dtype=bool)
-    if n_folds > 1:
-        scoring = [_Run(folds != fold, folds == fold, n_features) for fold in range(n_folds)]
-        full = _Run(everything, None, n_features)
-        runs = [*scoring, full]
-    else:
-        # A class of one row: nothing can be held out, the full run scores itself.
-        full = _Run(everything, everything, n_features)
-        scoring = runs = [full]
+    scoring = [_Run(folds != fold, folds == fold, n_features) for fold in range(n_folds)]
+    full = _Run(everything, None, n_features)
+    runs = [*scoring, full]
     # A constant prediction's balanced accuracy: 1 / (number of classes).
     chance = majority_rate(y, balanced_weights(y, weights))
     limit = min(max_rank, n_features)
@@ -105,8 +110,7 @@ def inlp_basis(X, y, weights, *, max_iter, tol, max_rank, random_state):
             n_fit = int(scoring[0].fitted.sum())
             _warn_if_unjudged(full.basis.shape[1], score, chance, n_fit, n_features)
             break
-        if full is not scoring[0]:
-            full.probe_and_predict(standardised, y, weights)
+        full.probe_and_predict(standardised, y, weights)
         for run in runs:
             run.remove_probe_directions(limit)
         if full.stalled:

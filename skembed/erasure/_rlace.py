@@ -19,8 +19,9 @@ loss). When k >= (number of classes - 1) that point is an optimum of the
 classification game as well: it makes every class mean equal the global mean,
 and then no linear classifier beats the constant one for any convex loss
 (Belrose et al. 2023, Theorem 3.1), so the loss is already at its maximum and
-it is returned without playing (at most n_classes - 1 directions, the
-smallest edit among the optima). For smaller k the game is played from the
+the eraser returns it without playing: "orth"'s map, solved on the
+moments' standardised scale with its guard checked (at most n_classes - 1
+directions, the smallest edit among the optima). For smaller k the game is played from the
 regression solution of the fitting rows. The paper's random start
 (``init="random"``, an option of the eraser) is kept for comparison: from
 it, alternating gradient steps often stall a few degrees from the optimal
@@ -87,13 +88,18 @@ def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state, init="spect
 
     ``X`` must already be centred; it is rescaled internally so that the step
     sizes do not depend on the data's scale (the subspace does not change).
-    ``init="spectral"`` starts the game at the regression solution (and
-    returns it after one exact solve when rank >= n_classes - 1, where it is an
-    optimum); ``"random"`` starts at a random point of the Fantope, as the
-    paper does.
+    ``init="spectral"`` starts the game at the regression solution;
+    ``"random"`` starts at a random point of the Fantope, as the paper does.
+    When rank >= n_classes - 1 the regression solution is an optimum, and
+    the eraser returns orth's map instead of calling this function.
     """
     n_features = X.shape[1]
     rng = random_state
+    # Weights in units of their mean over the rows that count (the largest
+    # first, so that no sum overflows): the probes' L2 penalty then weighs
+    # the same against the loss whatever the weights' units.
+    weights = weights / weights.max()
+    weights = weights * (np.count_nonzero(weights) / weights.sum())
     # Root mean square entry; the zero matrix (no scale) is left as it is.
     X = X / (np.sqrt(mean_squared_norm(X) / n_features) or 1.0)
     fit_rows, held_rows = holdout_split(y, rng)
@@ -107,9 +113,6 @@ def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state, init="spect
     n_outputs = targets.shape[1]
 
     random_start = fantope_projection(1e-1 * rng.standard_normal((n_features, n_features)), rank)
-    if init == "spectral" and rank >= classes.size - 1:
-        # One exact solve, reported as one iteration like the closed-form methods.
-        return _cross_covariance_basis(X, targets, weights, rank), 1
     if init == "spectral":
         basis = _cross_covariance_basis(X[fit_rows], targets[fit_rows], weights[fit_rows], rank)
         # With rank above the basis' size, the Fantope projection spreads the
