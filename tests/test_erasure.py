@@ -812,3 +812,25 @@ def test_streaming_at_any_scale_keeps_the_guard(case, method, n_chunks):
         )
     assert stream.rank_ <= np.unique(y).size - 1
     assert guard_correlation(X, stream.transform(X), one_hot(y), weights) <= 1e-8
+
+
+def test_rlace_closed_form_is_orth_in_any_units():
+    # The concept in a column of 1e-33 units: projected in raw units, the
+    # closed-form R-LACE left it decodable by a standardised probe (0.96).
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, 400)
+    X = rng.normal(size=(400, 2))
+    X[:, 0] = (X[:, 0] + 3 * y) * 1e-33
+    rlace = LinearConceptEraser("rlace").fit(X, y)
+    orth = LinearConceptEraser("orth").fit(X, y)
+    assert rlace.n_iter_ == 1
+    np.testing.assert_allclose(rlace.transform(X), orth.transform(X), rtol=1e-12, atol=0)
+    erased = rlace.transform(X)
+    assert balanced_probe_score_standardised(erased, y) < 0.6
+
+
+def balanced_probe_score_standardised(X, y):
+    from sklearn.model_selection import cross_val_score
+
+    probe = make_pipeline(StandardScaler(), LogisticRegression())
+    return cross_val_score(probe, X, y, scoring="balanced_accuracy", cv=5).mean()

@@ -103,8 +103,10 @@ def make_probe(solver="lbfgs"):
 # standardised embeddings are (one MiniLM 384-d probe: 88 L-BFGS steps, 4
 # Newton steps). Ten INLP rounds on the benchmark's 7,350 words took 2.3x
 # (GloVe, 50-d) and 1.8x (MiniLM, 384-d) less time with Newton; at h = 768
-# on well-conditioned data Newton was 15x slower than L-BFGS. Both reach
-# the same optimum; the solver changes only the time.
+# on well-conditioned data Newton was 15x slower than L-BFGS. Both aim at
+# the same optimum, which Newton reaches more precisely (L-BFGS stops at a
+# gradient of 1e-4, far from it along flat directions): a stop decided by a
+# count of right predictions may then come a round apart.
 NEWTON_MAX_HESSIAN_SIDE = 512
 
 
