@@ -39,6 +39,7 @@ CASES = [
     (LinearConceptEraser(method="inlp", max_iter=2), 1_500, 300),
     (SensitivitySampler(method="leverage"), 20_000, 60),
     (SensitivitySampler(method="lewis"), 2_000, 250),
+    (SensitivitySampler(method="leverage"), 50, 3_000),  # wide: n x d products
     (NNPreservingReducer(n_components=8, max_iter=2), 10_000, 50),
     (NNPreservingReducer(n_components=8, max_iter=2, method="mpad"), 1_000, 300),
     (RelativeRepresentation(100, whiten=True), 2_000, 700),
@@ -48,10 +49,11 @@ CASES = [
     (LatentTranslator(), 5_000, 300),
     (LatentTranslator(method="linear"), 3_000, 400),
     (LatentTranslator(method="affine"), 500, 800),
+    (LatentTranslator(method="affine"), 100, 3_000),
     (CoresetEstimator(sampler=SensitivitySampler(500, random_state=0)), 20_000, 60),
 ]
 #: Target widths of the translator's cases (the other space need not be as wide).
-TARGET_WIDTH = {300: 100, 400: 100, 800: 800}
+TARGET_WIDTH = {300: 100, 400: 100, 800: 800, 3_000: 3_000}
 
 
 @pytest.mark.parametrize("estimator, n_samples, n_features", CASES,

@@ -118,7 +118,8 @@ class LatentTranslator(
 
     Memory: about 1.5 float64 copies of each side of the anchors, plus the
     d_s x d_t product and its SVD (``"orthogonal"``) or about 4 copies of
-    the source for its pseudo-inverse (``"linear"``, ``"affine"``); checked
+    the source for its pseudo-inverse and 3 d_s x d_t solutions (``"linear"``,
+    ``"affine"``); checked
     before any work (see :func:`skembed.utils.estimate_fit_memory`).
 
     References
@@ -227,13 +228,14 @@ class LatentTranslator(
 
         Measured (tracemalloc): centring and scaling hold about 1.5 copies of
         each side; Procrustes adds the d_s x d_t product and its SVD, least
-        squares the pseudo-inverse of the source (about 4 more copies of it).
+        squares the pseudo-inverse of the source (about 4 more copies of it)
+        and up to 3 d_s x d_t solutions (the solution, rescaled, as ``coef_``).
         """
         n_targets = n_features if n_targets is None else n_targets
         sides = 1.5 * n_samples * (n_features + n_targets)
         if self.method == "orthogonal":
             return float_bytes(sides, 2.5 * n_features * n_targets)
-        return float_bytes(sides, 4 * n_samples * n_features, n_features * n_targets)
+        return float_bytes(sides, 4 * n_samples * n_features, 3 * n_features * n_targets)
 
     def _memory_advice(self, n_samples, n_features):
         return ("The map is determined by far fewer anchors than this: fit on a sample "

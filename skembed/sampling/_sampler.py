@@ -170,7 +170,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     dtype.
 
     Memory: about 4 float64 copies of the design ``[X, y, 1]`` plus three
-    of its d x d products; checked before any work (see
+    of its d x d products (n x d when n < d); checked before any work (see
     :func:`skembed.utils.estimate_fit_memory`). On a dask array the
     leverage and Lewis scores run in passes over its blocks, and only the
     scores (one float per row) are held.
@@ -355,7 +355,9 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         width = n_features + 2  # the design [X, y, 1]
-        return float_bytes(4 * n_samples * width, 3 * width**2)
+        # Its d x d products have the rank of the design: on wide data
+        # (n < d) they are n x d.
+        return float_bytes(4 * n_samples * width, 3 * width * min(width, n_samples))
 
     def _memory_advice(self, n_samples, n_features):
         return ("The scores work on a float64 copy of the design [X, y, 1] and its "
