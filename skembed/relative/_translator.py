@@ -118,9 +118,9 @@ class LatentTranslator(
 
     Memory: about 1.5 float64 copies of each side of the anchors, plus the
     d_s x d_t product and its SVD (``"orthogonal"``) or about 4 copies of
-    the source for its pseudo-inverse and 3 d_s x d_t solutions (``"linear"``,
-    ``"affine"``); checked
-    before any work (see :func:`skembed.utils.estimate_fit_memory`).
+    the source for its pseudo-inverse and 3 d_s x d_t solutions
+    (``"linear"``, ``"affine"``); checked before any work (see
+    :func:`skembed.utils.estimate_fit_memory`).
 
     References
     ----------
