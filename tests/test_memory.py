@@ -36,6 +36,7 @@ CASES = [
     (LinearConceptEraser(), 30_000, 60),
     (LinearConceptEraser(method="orth"), 3_000, 600),
     (LinearConceptEraser(method="splice"), 1_000, 400),
+    (LinearConceptEraser(), 20_000, 30),  # a concept of 200 continuous columns
     (LinearConceptEraser(method="inlp", max_iter=2), 1_500, 300),
     (SensitivitySampler(method="leverage"), 20_000, 60),
     (SensitivitySampler(method="lewis"), 2_000, 250),
@@ -43,9 +44,15 @@ CASES = [
     (NNPreservingReducer(n_components=8, max_iter=2), 10_000, 50),
     (NNPreservingReducer(n_components=8, max_iter=2, method="mpad"), 1_000, 300),
     (RelativeRepresentation(100, whiten=True), 2_000, 700),
+    (RelativeRepresentation(anchors="kmeans"), 20_000, 50),
+    (RelativeRepresentation(anchors="fps"), 20_000, 50),
+    (RelativeRepresentation(), 20_000, 50),
     (SubspaceClusterer(n_clusters=3, method="lsr"), 900, 20),
     (SubspaceClusterer(n_clusters=3, method="ssc", max_iter=10), 900, 20),
     (SubspaceClusterer(n_clusters=3, method="lrr", max_iter=10), 900, 20),
+    (SubspaceClusterer(n_clusters=3, method="omp"), 1_500, 50),
+    (SubspaceClusterer(n_clusters=3, method="ensc"), 1_500, 50),
+    (SubspaceClusterer(n_clusters=3, method="tsc"), 1_500, 50),
     (LatentTranslator(), 5_000, 300),
     (LatentTranslator(method="linear"), 3_000, 400),
     (LatentTranslator(method="affine"), 500, 800),
@@ -73,6 +80,9 @@ def test_estimate_is_within_a_factor_of_two_of_the_measured_peak(estimator, n_sa
         y = rng.normal(size=(n_samples, n_targets))
     elif isinstance(estimator, CoresetEstimator):
         y = rng.normal(size=n_samples)
+    elif isinstance(estimator, LinearConceptEraser) and n_samples == 20_000:
+        n_targets = 200
+        y = rng.normal(size=(n_samples, n_targets))
     needs_y = isinstance(estimator, (LinearConceptEraser, LatentTranslator, CoresetEstimator))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the few ADMM steps do not converge

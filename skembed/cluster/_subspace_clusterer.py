@@ -10,6 +10,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
@@ -19,9 +20,11 @@ from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._memory import float_bytes
 from ..utils.extmath import normalize_rows, power_of_two_unit
+from ._chunked import MAX_CHUNK_ROWS
 from ._methods import (
     AUTO_DENSE_LIMIT,
     AUTO_POWERS,
+    CHUNK_FLOATS,
     METHODS,
     Candidate,
     auto_candidates,
@@ -361,10 +364,14 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     5,000 points 10: 8 n^2 bytes each, 670 GiB for one at 300,000 points);
     ``fit`` checks this before any work and raises
     :class:`~skembed.utils.InsufficientMemoryError` naming the sparse
-    methods. Above 4,096 points the sparse methods never build an n x n dense matrix:
+    methods. Above 4,096 points the sparse methods never build an n x n
+    dense matrix:
     per-point work runs over chunks of points (one block product against all
     points per round), the affinity is sparse and the eigenvectors come from
-    ``eigsh``, so memory stays O(n ``n_nonzero``) beside the data. Below that,
+    ``eigsh``, so memory stays O(n ``n_nonzero``) beside the data, plus the
+    chunk products: ``"omp"`` and ``"ensc"`` hold about 3 blocks of up to
+    1,024 x n floats (at most 64 MB each) per worker, and 6 (omp) or 28
+    (ensc) floats per point and feature. Below that,
     ``"ensc"`` reads products from the n x n Gram matrix when the points have
     more than 100 dimensions (at most 128 MB), and the spectral step
     decomposes a dense Laplacian up to 1,000 points. The dense methods (``"ssc"``,
@@ -514,19 +521,35 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     #: tracemalloc: the solver's iterates, the symmetrised coefficients and
     #: the spectral step), and of method="auto" up to AUTO_DENSE_LIMIT points.
     _DENSE_SQUARES = {"ssc": 11, "lsr": 8, "lrr": 8, "auto": 10}
+    #: The per-point methods (measured with tracemalloc, 1,000 to 9,000
+    #: points, 10 to 200 features): blocks of chunk rows x n products held
+    #: at once, and floats per point and feature (the candidates' coordinates).
+    _CHUNK_BLOCKS = {"omp": 3, "ensc": 3}
+    _FLOATS_PER_ENTRY = {"omp": 6, "ensc": 28, "tsc": 2}
+    #: tsc: its neighbour search's blocks, per point.
+    _TSC_FLOATS_PER_POINT = 900
 
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         method = self.method
         if method == "auto" and n_samples > AUTO_DENSE_LIMIT:
-            method = "omp"
+            method = "omp"  # then tsc, which needs less
         if method in self._DENSE_SQUARES:
             return float_bytes(self._DENSE_SQUARES[method] * n_samples**2,
                                2 * n_samples * n_features)
-        # Sparse methods: O(n) rows of candidates, coefficients and graph.
-        return float_bytes(3 * 128 * n_samples, 2 * n_samples * n_features)
+        entries = self._FLOATS_PER_ENTRY[method] * n_samples * n_features
+        if method == "tsc":
+            return float_bytes(self._TSC_FLOATS_PER_POINT * n_samples, entries)
+        # Each worker holds its chunk's products against all points.
+        block = min(MAX_CHUNK_ROWS * n_samples, CHUNK_FLOATS)
+        workers = effective_n_jobs(self.n_jobs)
+        return float_bytes(self._CHUNK_BLOCKS[method] * block * workers, entries)
 
     def _memory_advice(self, n_samples, n_features):
+        if self.method in ("omp", "ensc", "tsc") or (
+                self.method == "auto" and n_samples > AUTO_DENSE_LIMIT):
+            return ("Each worker holds its chunk's products against all points: use fewer "
+                    "n_jobs, or fit on a sample of the rows and label the rest with predict.")
         return ("The dense methods ('ssc', 'lsr', 'lrr', and 'auto' up to "
                 f"{AUTO_DENSE_LIMIT:,} points) hold several n x n matrices: use "
                 "method='omp' or 'ensc' (memory O(n n_candidates)), or fit on a sample "

@@ -379,7 +379,11 @@ default=None
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         block = min(n_samples, MOMENT_BLOCK_ROWS)
-        per_row = n_samples * 10  # concept and target columns, weights, labels
+        # Weights and labels, and a continuous concept's columns (twice: as
+        # given and in float64); a label concept's one-hot columns are built
+        # per block.
+        concept_columns = 1 if n_targets is None else n_targets
+        per_row = n_samples * (8 + 2 * concept_columns)
         if self.method in ("leace", "splice"):
             # Accumulating: a block's product and the scatter, beside the
             # block's temporaries; solving: the stored scatter, the
@@ -400,7 +404,8 @@ default=None
             return (f"method={self.method!r} trains probes on the rows in memory; the "
                     "moment methods ('leace', 'orth') need one block of rows at a time "
                     "and take dask arrays.")
-        return super()._memory_advice(n_samples, n_features)
+        return ("method='orth' reads X one block of rows at a time: pass X as a dask "
+                "array, or feed it in chunks to partial_fit.")
 
     def _streaming_method(self):
         return self.method in STREAMING_METHODS

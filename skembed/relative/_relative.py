@@ -186,9 +186,11 @@ class RelativeRepresentation(
     have rank at most ``n_anchors - 1``), with columns in comparable units
     when the anchors span the space.
 
-    Memory: ``fit`` needs two blocks of rows of about 2**22 entries, the
-    anchors twice, and with ``whiten`` about 7 d x d float64 matrices;
-    checked before any work (see :func:`skembed.utils.estimate_fit_memory`).
+    Memory: ``fit`` holds the anchors twice and their similarities to each
+    other, with ``whiten`` about 7 d x d float64 matrices, and while choosing
+    anchors about 3 copies of X (``"kmeans"``) or 2 (``"fps"``); checked
+    before any work (see :func:`skembed.utils.estimate_fit_memory`).
+    ``transform`` works in blocks of rows of about 2**22 entries.
 
     References
     ----------
@@ -500,10 +502,13 @@ class RelativeRepresentation(
         """Peak working memory of a fit (see the class docstring's Notes)."""
         n_anchors = self._requested_anchors(n_samples)
         n_blocks = 1 if isinstance(self.similarity, str) else len(self.similarity)
-        width = max(n_features, n_anchors * n_blocks)
-        block = min(n_samples, max(1, _BLOCK_ELEMENTS // width))
         whitening = 7 * n_features**2 if self.whiten else 0
-        return float_bytes(whitening, 2 * block * width, 2 * n_anchors * n_features)
+        # Choosing the anchors (measured with tracemalloc): k-means works on
+        # a rescaled copy of X and its distances, farthest-point sampling on
+        # a copy and its running distances; the others pick row numbers.
+        choosing = {"kmeans": 3, "fps": 2}.get(self.anchors, 0) if not self._explicit() else 0
+        return float_bytes(whitening, choosing * n_samples * n_features,
+                           2 * n_anchors * n_features, n_blocks * n_anchors**2 / 2)
 
     def _memory_advice(self, n_samples, n_features):
         if self.whiten:

@@ -59,9 +59,10 @@ def estimate_fit_memory(estimator, n_samples, n_features, n_targets=None):
     n_samples, n_features : int
         The shape of X.
     n_targets : int, default=None
-        Columns of ``y``, for the estimators whose fit works on them
-        (``LatentTranslator``: the target space's width). None: as many
-        as X has.
+        Columns of ``y``, for the estimators whose fit holds them
+        (``LatentTranslator``: the target space's width, None: as wide as
+        X; ``LinearConceptEraser``: a continuous concept's columns, None:
+        one).
 
     Returns
     -------
@@ -77,10 +78,8 @@ def estimate_fit_memory(estimator, n_samples, n_features, n_targets=None):
     >>> gib > 200  # LEACE works with d x d matrices: use method="orth" instead
     True
     """
-    if n_targets is None:
-        n_targets = n_features
     for name, value in (("n_samples", n_samples), ("n_features", n_features),
-                        ("n_targets", n_targets)):
+                        ("n_targets", 0 if n_targets is None else n_targets)):
         if not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(
                 f"estimate_fit_memory: {name} must be a non-negative integer, got {value!r}."
@@ -88,7 +87,9 @@ def estimate_fit_memory(estimator, n_samples, n_features, n_targets=None):
     estimate = getattr(estimator, "_fit_memory_bytes", None)
     if estimate is None:
         return 0
-    return int(estimate(int(n_samples), int(n_features), n_targets=int(n_targets)))
+    if n_targets is not None:
+        n_targets = int(n_targets)
+    return int(estimate(int(n_samples), int(n_features), n_targets=n_targets))
 
 
 def format_bytes(value):
