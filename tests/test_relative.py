@@ -877,3 +877,21 @@ def test_default_anchor_count_adapts_to_the_rows():
     assert large.n_anchors_ == 300
     with pytest.raises(ValueError, match="minimum of 300"):
         RelativeRepresentation(n_anchors=300).fit(rng.normal(size=(40, 6)))
+
+
+def test_translator_scores_and_grid_searches_without_a_scorer():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(0)
+    source = rng.normal(size=(300, 8))
+    target = source @ rng.normal(size=(8, 5)) + 0.01 * rng.normal(size=(300, 5))
+    translator = LatentTranslator(method="linear").fit(source, target)
+    assert translator.score(source, target) > 0.99
+    shuffled = LatentTranslator(method="linear").fit(source, target[::-1])
+    assert shuffled.score(source, target) < 0.5
+    search = GridSearchCV(make_pipeline(StandardScaler(), LatentTranslator()),
+                          {"latenttranslator__method": ["orthogonal", "linear"]}, cv=3)
+    search.fit(source, target)
+    assert search.best_params_ == {"latenttranslator__method": "linear"}

@@ -267,6 +267,34 @@ class LatentTranslator(
             return self._transform_lazily(X, self._translate)
         return self._translate(X)
 
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the translated vectors against the true target vectors.
+
+        The coefficient of determination of ``transform(X)`` as a prediction
+        of ``y``, averaged uniformly over the target's columns (what
+        scikit-learn's regressors report), so that ``GridSearchCV`` and
+        ``cross_val_score`` can compare translators without a scorer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Vectors of the source space.
+        y : array-like of shape (n_samples, n_target_features) or (n_samples,)
+            The same items in the target space.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            1 for a perfect translation; 0 for predicting the target's mean.
+        """
+        from sklearn.metrics import r2_score
+
+        translated = self.transform(X)
+        target = np.asarray(y, dtype=np.float64).reshape(translated.shape[0], -1)
+        return float(r2_score(target, translated, sample_weight=sample_weight))
+
     def _translate(self, X):
         out = X @ self.coef_.astype(X.dtype, copy=False)
         out += self.intercept_.astype(X.dtype, copy=False)
