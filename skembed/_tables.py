@@ -6,8 +6,11 @@ files are read the way pandas writes them, without needing pandas:
 * the header row is detected from the file's layout, not from whether the
   names look like numbers: ``DataFrame.to_csv`` writes the column names
   ``0,1,...`` over its values, which must not become a data row;
-* a first column with no name (``DataFrame.to_csv``'s index) holding
-  ``0..n-1`` is a row index and is dropped, not read as a feature;
+* a first column with no name (``DataFrame.to_csv``'s index), or named
+  beside columns named ``0..k-1`` (a named index), holding ``0..n-1`` is a
+  row index and is dropped, not read as a feature; a headerless file whose
+  first column holds ``0..n-1`` (``to_csv(header=False)``) is refused until
+  ``--index-col`` says which it is;
 * columns of text (class labels such as ``male``/``female``) are read as
   text, so a target file or column of labels works as it does from parquet.
 
@@ -282,19 +285,35 @@ def _index_position(path, index_col, names, body, numeric):
     if index_col == "none":
         return None
     if index_col == "auto":
+        row_numbers = numeric[0] and np.array_equal(body[:, 0].astype(float),
+                                                     np.arange(len(body)))
         if names is None:
+            # DataFrame.to_csv(header=False) writes its index 0..n-1 first:
+            # neither dropped nor kept without the user's word.
+            if width > 1 and len(body) >= 3 and row_numbers:
+                raise TableError(
+                    f"cannot read {path}: its first column holds 0..n-1, as pandas writes "
+                    "an index with header=False; pass --index-col 0 to drop it as a row "
+                    "index, or --index-col none to read it as a feature"
+                )
             return None
         if len(names) == width - 1:
             return 0
-        if names[0] not in _INDEX_NAMES:
+        # A named index (df.index.name = "id") is written as its name beside
+        # pandas' default column names 0..k-1.
+        named_index = width > 1 and names[0] not in _INDEX_NAMES and names[1:] == [
+            str(j) for j in range(width - 1)]
+        if names[0] not in _INDEX_NAMES and not named_index:
             return None
-        column = body[:, 0]
-        if numeric[0] and np.array_equal(column.astype(float), np.arange(len(body))):
+        if row_numbers:
             return 0
+        described = (f"is named {names[0]!r} beside columns named 0..{width - 2}, as pandas "
+                     "writes a named index," if named_index else
+                     "has no name, as pandas writes an index,")
         raise TableError(
-            f"cannot read {path}: its first column has no name, as pandas writes an "
-            "index, but does not hold 0..n-1; pass --index-col 0 to drop it as a row "
-            "index, or --index-col none to read it as a feature"
+            f"cannot read {path}: its first column {described} but does not hold 0..n-1; "
+            "pass --index-col 0 to drop it as a row index, or --index-col none to read "
+            "it as a feature"
         )
     if isinstance(index_col, str) and not index_col.lstrip("-").isdigit():
         if names is None or index_col not in names:

@@ -662,8 +662,10 @@ def test_files_written_by_pandas_and_numpy_read_back_as_written(skembed, tmp_pat
     np.save(tmp_path / "z.npy", z)
     with_column = frame.assign(gender=z)
     with_column.to_csv(tmp_path / "xz.csv")
+    frame.rename_axis("id").to_csv(tmp_path / "x_named_index.csv")   # id,0,1,2,3
     cases = [
         ("x_index.csv", ["--concept", "z_index.csv"]),
+        ("x_named_index.csv", ["--concept", "z_index.csv"]),
         ("x_noindex.csv", ["--concept", "z_noindex.csv"]),
         ("x_noindex.csv", ["--concept", "z_bare.csv"]),
         ("x.npy", ["--concept", "z_named.csv"]),
@@ -753,6 +755,14 @@ def write(path, text):
         (",a\n0,1\n1,2\n", {"index_col": "none"}, [[0, 1], [1, 2]], ["", "a"]),
         ("id,a\n7,1\n9,2\n", {"index_col": "id"}, [[1], [2]], ["a"]),
         ("7,1\n9,2\n", {"index_col": "0"}, [[1], [2]], None),
+        # A named index (df.index.name = "id") beside pandas' column names.
+        ("id,0,1\n0,0.5,1.5\n1,2.5,3.5\n", {}, [[0.5, 1.5], [2.5, 3.5]], ["0", "1"]),
+        # ...but a column named beside other names is a feature.
+        ("id,a\n0,0.5\n1,2.5\n", {}, [[0, 0.5], [1, 2.5]], ["id", "a"]),
+        # Headerless: 0..n-1 over two rows is data; the flag settles three or more.
+        ("0,5\n1,6\n", {}, [[0, 5], [1, 6]], None),
+        ("0,5\n1,6\n2,7\n", {"index_col": "0"}, [[5], [6], [7]], None),
+        ("0,5\n1,6\n2,7\n", {"index_col": "none"}, [[0, 5], [1, 6], [2, 7]], None),
     ],
 )
 def test_csv_layouts(tmp_path, text, kwargs, values, names):
@@ -767,6 +777,8 @@ def test_csv_layouts(tmp_path, text, kwargs, values, names):
     [
         ("0\n1\n0\n", {}, "--header or --no-header"),
         (",a\n3,1\n5,2\n", {}, "--index-col 0"),
+        ("id,0\n3,1\n5,2\n", {}, "is named 'id' beside columns named 0..0"),
+        ("0,5\n1,6\n2,7\n", {}, "holds 0..n-1, as pandas writes an index with header=False"),
         ("a,b,c\n1,2\n", {}, "3 names but the rows have 2"),
         ("1,2,3\n1,2\n", {}, "the first row has 3 values but the next has 2"),
         ("a,b\n1,2\n3,4,5\n", {}, "cannot read"),
