@@ -41,6 +41,8 @@ __all__ = ["knn_recall", "clustering_accuracy", "linear_probe_accuracy"]
         "n_queries": [Interval(Integral, 1, None, closed="left"), None],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "random_state": ["random_state"],
+        "queries_reference": ["array-like", None],
+        "queries_embedded": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -51,6 +53,9 @@ def knn_recall(
     n_queries=None,
     metric="euclidean",
     random_state=None,
+    *,
+    queries_reference=None,
+    queries_embedded=None,
 ):
     """Fraction of each point's k nearest neighbours kept by an embedding.
 
@@ -59,6 +64,12 @@ def knn_recall(
     point itself excluded). The recall is the mean over queries of
     ``|N_ref(i) & N_emb(i)| / n_neighbors``: 1 when every neighbourhood is
     kept, about ``n_neighbors / n_samples`` for a random embedding.
+
+    The queries are rows of the collection itself, or, with
+    ``queries_reference`` and ``queries_embedded``, new points searched
+    against the collection, as a search engine's queries are: the held-out
+    form, where a reducer fitted on the collection is judged on queries it
+    has not seen.
 
     Neighbours are found exactly, in blocks of queries, so memory stays
     O(n_samples) per query block, never O(n_samples^2).
@@ -78,6 +89,12 @@ def knn_recall(
         Distance in both spaces.
     random_state : int, RandomState instance or None, default=None
         Draw of the queries.
+    queries_reference : array-like of shape (n_new, n_features), default=None
+        New query points in the reference representation (given with
+        ``queries_embedded``); their neighbours are searched among the rows
+        of ``X_reference``. ``n_queries`` then subsamples these.
+    queries_embedded : array-like of shape (n_new, n_components), default=None
+        The same query points in the new representation.
 
     Returns
     -------
@@ -90,6 +107,9 @@ def knn_recall(
     >>> from skembed.metrics import knn_recall
     >>> X = np.random.RandomState(0).normal(size=(200, 10))
     >>> knn_recall(X, 2 * X, n_neighbors=5)
+    1.0
+    >>> Q = np.random.RandomState(1).normal(size=(20, 10))
+    >>> knn_recall(X, 2 * X, n_neighbors=5, queries_reference=Q, queries_embedded=2 * Q)
     1.0
     """
     X_reference = validate_array(
@@ -109,17 +129,50 @@ def knn_recall(
             f"knn_recall: n_neighbors={n_neighbors} must be smaller than the "
             f"number of rows ({n_samples}). Ask for fewer neighbours."
         )
-    if n_queries is None or n_queries >= n_samples:
-        queries = np.arange(n_samples)
+    if (queries_reference is None) != (queries_embedded is None):
+        raise ValueError(
+            "knn_recall: pass both queries_reference and queries_embedded (the same new "
+            "points in the two representations), or neither."
+        )
+    held_out = queries_reference is not None
+    if held_out:
+        queries_reference = validate_array(queries_reference, caller="knn_recall",
+                                           input_name="queries_reference")
+        queries_embedded = validate_array(queries_embedded, caller="knn_recall",
+                                          input_name="queries_embedded")
+        for name, queries, space in (("queries_reference", queries_reference, X_reference),
+                                     ("queries_embedded", queries_embedded, X_embedded)):
+            if queries.shape[1] != space.shape[1]:
+                raise ValueError(
+                    f"knn_recall: {name} has {queries.shape[1]} columns but the collection "
+                    f"it is searched in has {space.shape[1]}. Pass the query points in the "
+                    "same representation."
+                )
+        if len(queries_reference) != len(queries_embedded):
+            raise ValueError(
+                f"knn_recall: queries_reference has {len(queries_reference)} rows but "
+                f"queries_embedded has {len(queries_embedded)}. Pass the same query points "
+                "in the two representations."
+            )
+    n_candidates = len(queries_reference) if held_out else n_samples
+    if n_queries is None or n_queries >= n_candidates:
+        chosen = np.arange(n_candidates)
     else:
         rng = check_random_state(random_state)
-        queries = np.sort(rng.choice(n_samples, size=n_queries, replace=False))
+        chosen = np.sort(rng.choice(n_candidates, size=n_queries, replace=False))
+    if held_out:
+        # New points: searched among all rows, none of which is the query.
+        reference_queries, embedded_queries = queries_reference[chosen], queries_embedded[chosen]
+    else:
+        reference_queries = embedded_queries = chosen
 
     reference = exact_kneighbors(
-        X_reference, n_neighbors, queries=queries, metric=metric, return_distance=False
+        X_reference, n_neighbors, queries=reference_queries, metric=metric,
+        return_distance=False,
     )
     embedded = exact_kneighbors(
-        X_embedded, n_neighbors, queries=queries, metric=metric, return_distance=False
+        X_embedded, n_neighbors, queries=embedded_queries, metric=metric,
+        return_distance=False,
     )
     return neighbour_overlap(embedded, reference)
 

@@ -83,3 +83,45 @@ def test_linear_probe_accuracy_errors():
         linear_probe_accuracy(X, np.arange(20) % 2, X_test=X)
     with pytest.raises(ValueError, match="X has 3 features but X_test has 2"):
         linear_probe_accuracy(X, np.arange(20) % 2, X[:, :2], np.arange(20) % 2)
+
+
+def test_knn_recall_of_held_out_queries_equals_brute_force():
+    rng = np.random.RandomState(0)
+    X, Q = rng.normal(size=(300, 10)), rng.normal(size=(40, 10))
+    projection = np.linalg.qr(rng.normal(size=(10, 3)))[0]
+    recall = knn_recall(X, X @ projection, n_neighbors=5,
+                        queries_reference=Q, queries_embedded=Q @ projection)
+
+    def neighbours(collection, queries):
+        distances = ((queries[:, None, :] - collection[None, :, :]) ** 2).sum(axis=2)
+        return np.argsort(distances, axis=1)[:, :5]
+
+    truth, kept = neighbours(X, Q), neighbours(X @ projection, Q @ projection)
+    expected = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(truth, kept)])
+    assert recall == pytest.approx(expected)
+    assert 0 < recall < 1
+    # A query equal to a row of the collection finds that row (it is not the row).
+    exact = knn_recall(X, 2 * X, n_neighbors=1, queries_reference=X[:5],
+                       queries_embedded=2 * X[:5])
+    assert exact == 1.0
+    # n_queries subsamples the new points, reproducibly.
+    a = knn_recall(X, X @ projection, 5, n_queries=10, random_state=0,
+                   queries_reference=Q, queries_embedded=Q @ projection)
+    b = knn_recall(X, X @ projection, 5, n_queries=10, random_state=0,
+                   queries_reference=Q, queries_embedded=Q @ projection)
+    assert a == b
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"queries_reference": np.zeros((3, 10))}, "pass both queries_reference"),
+    ({"queries_reference": np.zeros((3, 9)), "queries_embedded": np.zeros((3, 10))},
+     "queries_reference has 9 columns"),
+    ({"queries_reference": np.zeros((3, 10)), "queries_embedded": np.zeros((2, 10))},
+     "queries_reference has 3 rows but queries_embedded has 2"),
+    ({"queries_reference": np.full((3, 10), np.nan), "queries_embedded": np.zeros((3, 10))},
+     "NaN"),
+])
+def test_knn_recall_held_out_query_errors(kwargs, message):
+    X = np.random.RandomState(0).normal(size=(50, 10))
+    with pytest.raises(ValueError, match=message):
+        knn_recall(X, X, n_neighbors=3, **kwargs)
