@@ -28,7 +28,7 @@ from skembed.utils import exact_kneighbors
 
 def gender_probe():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    gender = load_glove_gender()
+    gender = load_glove_gender(minilm="auto")
     rows = [
         {
             "encoder": "GloVe 6B-50d",

@@ -84,7 +84,7 @@ def gender_table(X_train, y_train, X_test, y_test):
 
 
 def glove_part():
-    gender = load_glove_gender()
+    gender = load_glove_gender(minilm="auto")
     sections = [
         "GloVe 6B-50d, 7,350 train / 4,500 test words (probe accuracies on the "
         "erased test split):\n\n"

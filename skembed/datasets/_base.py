@@ -4,7 +4,9 @@ import os
 from importlib import import_module
 from pathlib import Path
 
-_BENCH_HINT = 'pip install "skembed[bench]"'
+# skembed is installed from its source tree (it is not on PyPI): extras are
+# named on the checkout, as the README does.
+_BENCH_HINT = 'pip install ".[bench]"'
 
 
 def get_data_home(data_home=None):
@@ -42,6 +44,6 @@ def import_optional(module, *, package, purpose):
     except ImportError as exc:
         raise ImportError(
             f"{purpose} needs the package {package!r}, which is not installed. "
-            f"Install it with `pip install {package}` (or `{_BENCH_HINT}` for every "
-            "benchmark dependency)."
+            f"Install it with `pip install {package}` (or `{_BENCH_HINT}` in a skembed "
+            "checkout for every benchmark dependency)."
         ) from exc

@@ -37,7 +37,7 @@ def import_dask_array(caller):
     except ImportError as exc:  # pragma: no cover - exercised without dask installed
         raise ImportError(
             f"{caller}: X is a dask array but dask is not installed. Install it with "
-            "pip install 'skembed[dask]'."
+            "pip install '.[dask]' in a skembed checkout, or pip install dask."
         ) from exc
     return da
 
