@@ -18,6 +18,9 @@ extensions = [
 ]
 
 autosummary_generate = True
+# Class pages list the public methods only (the default template also lists
+# dunders and private helpers).
+templates_path = ["_templates"]
 autodoc_default_options = {"members": True, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -56,6 +56,7 @@ def printed(text, unit):
     return [float(value) for value in re.findall(rf"(\d+(?:\.\d+)?){re.escape(unit)}", text)]
 
 
+@pytest.mark.slow
 def test_demo_runs_every_section_on_bundled_sample(capsys):
     """One run of the whole demo (it takes a while): each section prints sane figures."""
     assert cli.main(["demo"]) == 0

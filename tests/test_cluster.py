@@ -70,6 +70,7 @@ def held_out_accuracy(model, X, y, n_fit):
     return np.mean(predicted == y[n_fit:])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_recovers_the_subspaces(subspaces, method):
     X, y = subspaces
@@ -95,6 +96,7 @@ def test_sparse_representations_are_subspace_preserving(method):
     assert own >= 0.95
 
 
+@pytest.mark.slow
 def test_sparse_methods_respect_n_nonzero(subspaces):
     X, _ = subspaces
     for method, k in [("ensc", 6), ("omp", 3), ("tsc", 7)]:
@@ -457,6 +459,7 @@ def test_knn_affinity_equals_brute_force_neighbours_of_the_rows():
     np.testing.assert_array_equal((W.toarray() > 0).astype(float), expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ensc", "omp"])
 def test_all_points_as_candidates_is_the_full_search(subspaces, method):
     X, _ = subspaces
@@ -500,6 +503,7 @@ def test_n_jobs_gives_the_same_result(subspaces):
     np.testing.assert_array_equal(one.labels_, two.labels_)
 
 
+@pytest.mark.slow
 def test_caller_array_untouched(subspaces):
     X, _ = subspaces
     before = X.copy()
@@ -551,6 +555,7 @@ def test_parameters_the_method_does_not_use_are_ignored(method, unused):
         assert getattr(plain, name) == getattr(ignoring, name)
 
 
+@pytest.mark.slow
 def test_a_grid_over_method_scores_every_method(subspaces):
     # tau is the elastic net's: "omp" ignores it instead of failing the fit.
     X, y = subspaces
@@ -560,6 +565,7 @@ def test_a_grid_over_method_scores_every_method(subspaces):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "params, resolved",
     [
@@ -957,6 +963,7 @@ def test_more_components_than_clusters_are_merged_with_a_warning():
     assert clustering_accuracy(y, model.labels_) == 1.0
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1),
        params=st.sampled_from([dict(), dict(method="ensc", affinity="knn"),

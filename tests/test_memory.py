@@ -51,7 +51,7 @@ CASES = [
     (SubspaceClusterer(n_clusters=3, method="ssc", max_iter=10), 900, 20),
     (SubspaceClusterer(n_clusters=3, method="lrr", max_iter=10), 900, 20),
     (SubspaceClusterer(n_clusters=3, method="omp"), 1_500, 50),
-    (SubspaceClusterer(n_clusters=3, method="ensc"), 1_500, 50),
+    (SubspaceClusterer(n_clusters=3, method="ensc"), 600, 30),  # slow under tracemalloc
     (SubspaceClusterer(n_clusters=3, method="tsc"), 1_500, 50),
     (LatentTranslator(), 5_000, 300),
     (LatentTranslator(method="linear"), 3_000, 400),
@@ -63,6 +63,7 @@ CASES = [
 TARGET_WIDTH = {300: 100, 400: 100, 800: 800, 3_000: 3_000}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator, n_samples, n_features", CASES,
                          ids=[f"{type(e).__name__}-{n}x{d}" for e, n, d in CASES])
 def test_estimate_is_within_a_factor_of_two_of_the_measured_peak(estimator, n_samples,

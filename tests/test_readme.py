@@ -14,6 +14,7 @@ def python_blocks():
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", python_blocks())
 def test_readme_example_runs(code, capsys):
     exec(compile(code, str(README), "exec"), {})

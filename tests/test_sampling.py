@@ -128,6 +128,7 @@ def test_lewis_weights_invariant_under_column_mixing():
                                lewis_weights(X @ A, 1, tol=1e-12)[0], rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_damped_iteration_matches_convex_program_at_p5():
     # p >= 4: the plain fixed point does not contract; the damped one must
     # land on the optimum of Lewis's log-det program.
@@ -189,6 +190,7 @@ def test_linprog_path_matches_warm_started_simplex():
     np.testing.assert_allclose(_l1_minima(X, X[:8]), _l1_minima_linprog(X, X[:8]), rtol=1e-7)
 
 
+@pytest.mark.slow
 def test_sketched_sensitivities_close_to_exact():
     X = heavy_tailed(400, 3, seed=7)
     exact = exact_sensitivities(X, 1)
@@ -361,6 +363,7 @@ def test_sampler_bad_input():
         SensitivitySampler().fit(X, y[:-1])
 
 
+@pytest.mark.slow
 def test_lewis_beats_uniform_on_a_coherent_design():
     # One rare binary feature (5 rows of 8,000) with a large coefficient:
     # uniform samples of 400 rows usually miss it; Lewis weights keep it.
@@ -528,6 +531,7 @@ def test_coreset_routes_fit_params():
                                       tag[routed.sampler_.sample_indices_])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method, solver, n_rows, expected",
     [

@@ -229,6 +229,7 @@ def _same_up_to_scale(scaled_output, output, scale):
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", SCALES, ids=[f"{s:g}" for s in SCALES])
 def test_global_rescaling_gives_the_same_result(estimator, scale):
     """Every estimator's result on s * X is its result on X (or s times it).
