@@ -180,13 +180,13 @@ class ValidationMixin:
       the method, the argument and what to do;
     * ``n_features_in_`` and ``feature_names_in_`` set at fit;
     * targets (concepts, labels, continuous targets) and sample weights
-      checked by :meth:`_validate_X_y`;
+      checked by ``_validate_X_y``;
     * scikit-learn tags describing all of this.
 
     Subclasses configure it with class attributes:
 
     ``_min_samples`` (int, default 2)
-        Fewest rows ``fit`` accepts. Override :meth:`_min_fit_samples` when
+        Fewest rows ``fit`` accepts. Override ``_min_fit_samples`` when
         it depends on parameters (e.g. ``n_clusters``).
     ``_accept_sparse`` (False or list of formats)
         Sparse formats ``fit`` and ``transform`` accept.
@@ -196,7 +196,7 @@ class ValidationMixin:
         Dtypes that ``transform`` returns unchanged.
     ``_dask_methods`` (frozenset of str)
         Methods that take a dask array lazily (see
-        :mod:`skembed.utils._dask`); the others refuse one with an error
+        ``skembed.utils._dask``); the others refuse one with an error
         rather than read it whole into memory.
     """
 
@@ -334,7 +334,7 @@ class ValidationMixin:
 
         A method listed in ``_dask_methods`` gets X back as a lazy dask array
         (checked from its metadata; NaN/inf raise inside the caller's
-        compute, see :mod:`skembed.utils._dask`). Any other method refuses
+        compute, see ``skembed.utils._dask``). Any other method refuses
         it, rather than read the whole array into memory unasked.
         """
         caller = self._caller(method)

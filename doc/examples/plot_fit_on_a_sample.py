@@ -3,8 +3,8 @@
 Fit on a sample, label the rest: which out-of-sample rule
 ==================================================================
 
-:class:`~skembed.cluster.SubspaceClusterer` can be fitted on a sample of a
-large set; :meth:`~skembed.cluster.SubspaceClusterer.predict` then labels the
+:class:`~skembed.SubspaceClusterer` can be fitted on a sample of a
+large set; :meth:`~skembed.SubspaceClusterer.predict` then labels the
 rest without refitting. It has two rules (``out_of_sample``):
 
 * ``"basis"`` (default): the cluster whose orthonormal basis (99% of the

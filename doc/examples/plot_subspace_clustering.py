@@ -7,7 +7,7 @@ Images of one face under varying light lie near a 9-dimensional subspace
 (Basri & Jacobs); Extended Yale B holds 38 such subspaces in 1,024 pixels.
 Here we draw data of that shape with :func:`~skembed.datasets.make_subspaces`
 (10 subjects, 9-dimensional subspaces in 256 "pixels", 60 images each, some
-noise) and compare :class:`~skembed.cluster.SubspaceClusterer` with k-means:
+noise) and compare :class:`~skembed.SubspaceClusterer` with k-means:
 points of different subspaces can be close to each other, so distances
 mislead k-means, while every point is best *expressed* by points of its own
 subspace.

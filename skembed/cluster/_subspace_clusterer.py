@@ -385,7 +385,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     point as :math:`c = (X X^\top + \lambda I)^{-1} X x` over the fitted
     points :math:`X` and takes :math:`\min_k \|x - X_k^\top c_k\| / \|c_k\|`
     (:func:`skembed.cluster.fit_collaborative`). Both rules are public
-    functions of :mod:`skembed.cluster` (:func:`~skembed.cluster.fit_subspace_bases`,
+    functions of ``skembed.cluster`` (:func:`~skembed.cluster.fit_subspace_bases`,
     :func:`~skembed.cluster.predict_by_bases`,
     :func:`~skembed.cluster.fit_collaborative`,
     :func:`~skembed.cluster.predict_collaborative`), as is the spectral step

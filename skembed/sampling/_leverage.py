@@ -182,7 +182,7 @@ def exact_leverage_scores(X, random_state=None):
 
     Dense X: thin QR (plus an SVD of R for rank-deficient X). Sparse X (no
     sparse QR in SciPy): the sketch-preconditioned basis of
-    :func:`well_conditioned_basis`, exactly orthonormalised, so the scores
+    ``well_conditioned_basis``, exactly orthonormalised, so the scores
     are exact up to rounding there too.
 
     Parameters
@@ -225,7 +225,7 @@ def sketched_leverage_scores(X, random_state, *, sketch_size=None, sketch="count
     random_state : int, RandomState instance or None
         The sketch and the JL projection.
     sketch_size : int, default=None
-        Rows of the sketch (default :func:`default_sketch_size`).
+        Rows of the sketch (default ``default_sketch_size``).
     sketch : {"countsketch", "srht"}, default="countsketch"
         The subspace embedding (SRHT for dense X only).
     jl_dim : int, default=None
