@@ -1,5 +1,7 @@
 """SensitivitySampler and CoresetEstimator: scores against their definitions, unbiasedness, the meta-estimator."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -821,3 +823,16 @@ def test_absurd_but_finite_weights_give_the_sample_of_unit_weights(method, weigh
     np.testing.assert_allclose(weighted.probabilities_, plain.probabilities_, rtol=1e-9)
     np.testing.assert_array_equal(weighted.sample_indices_, plain.sample_indices_)
     np.testing.assert_allclose(weighted.sample_weight_ / weight, plain.sample_weight_, rtol=1e-9)
+
+
+def test_fit_resample_warns_once_that_the_weights_are_not_returned():
+    X, y = regression(n=600, d=3)
+    sampler = SensitivitySampler(40, p=1, method="leverage", random_state=0)
+    with pytest.warns(UserWarning, match=r"^SensitivitySampler\.fit_resample: .*"
+                                         r"sample_weight=sampler\.sample_weight_"):
+        sampler.fit_resample(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler.fit_resample(X, y)  # once per sampler
+        # Uniform weights (every row kept with probability 1) need no warning.
+        SensitivitySampler(600, p=1, method="leverage").fit_resample(X, y)

@@ -1,5 +1,6 @@
 """SensitivitySampler: lp row sampling by leverage scores, Lewis weights or sensitivities."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -318,8 +319,19 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         y_resampled : array-like of shape (n_sampled,) or None
             ``y[sample_indices_]``; None without y. The loss weights are in
             ``sample_weight_``.
+
+        Warns
+        -----
+        UserWarning
+            Once per sampler, when the weights differ from row to row: the
+            rows returned stand for the data only with ``sample_weight_``,
+            which imbalanced-learn's convention cannot pass on (a model fit
+            on them unweighted is biased toward the rows the sampler
+            favours). Pass the weights to the model's ``fit``, or use
+            :class:`CoresetEstimator`, which does.
         """
         self.fit(X, y, sample_weight=sample_weight)
+        self._warn_about_unpassed_weights()
         if is_dask_array(X):
             # The sample is small: its rows are read (one pass) and returned
             # in memory, in the order of sample_indices_.
@@ -329,6 +341,24 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         X_res = safe_indexing(X, self.sample_indices_)
         y_res = None if y is None else safe_indexing(y, self.sample_indices_)
         return X_res, y_res
+
+    def _warn_about_unpassed_weights(self):
+        weights = self.sample_weight_
+        if getattr(self, "_warned_about_weights", False) or weights.size == 0:
+            return
+        if weights.max() <= weights.min() * (1 + 1e-9):
+            return
+        self._warned_about_weights = True
+        warnings.warn(
+            "SensitivitySampler.fit_resample: the sampled rows stand for the data only "
+            f"with their weights sample_weight_ (here from {weights.min():.3g} to "
+            f"{weights.max():.3g}), which fit_resample cannot return; a model fit on "
+            "them unweighted is biased toward the rows the sampler favours. Pass "
+            "sample_weight=sampler.sample_weight_ to the model's fit, or use "
+            "CoresetEstimator, which does. (This warning is shown once per sampler.)",
+            UserWarning,
+            stacklevel=2,
+        )
 
     # ------------------------------------------------------------------
 
