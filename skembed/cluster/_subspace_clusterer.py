@@ -529,11 +529,15 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     #: tsc: its neighbour search's blocks, per point.
     _TSC_FLOATS_PER_POINT = 900
 
+    def _memory_method(self, n_samples):
+        """The method whose memory a fit on ``n_samples`` points needs."""
+        if self.method == "auto" and n_samples > AUTO_DENSE_LIMIT:
+            return "omp"  # then tsc, which needs less
+        return self.method
+
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
-        method = self.method
-        if method == "auto" and n_samples > AUTO_DENSE_LIMIT:
-            method = "omp"  # then tsc, which needs less
+        method = self._memory_method(n_samples)
         if method in self._DENSE_SQUARES:
             return float_bytes(self._DENSE_SQUARES[method] * n_samples**2,
                                2 * n_samples * n_features)
@@ -546,8 +550,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         return float_bytes(self._CHUNK_BLOCKS[method] * block * workers, entries)
 
     def _memory_advice(self, n_samples, n_features):
-        if self.method in ("omp", "ensc", "tsc") or (
-                self.method == "auto" and n_samples > AUTO_DENSE_LIMIT):
+        if self._memory_method(n_samples) not in self._DENSE_SQUARES:
             return ("Each worker holds its chunk's products against all points: use fewer "
                     "n_jobs, or fit on a sample of the rows and label the rest with predict.")
         return ("The dense methods ('ssc', 'lsr', 'lrr', and 'auto' up to "
