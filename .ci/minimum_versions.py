@@ -2,10 +2,9 @@
 
 Reads setup.cfg, so the minimum-versions CI job always tests the lower bounds
 the package actually declares: every core dependency (``install_requires``),
-the ``dask`` extra (dask, distributed) and the data libraries of the ``test``
-extra (pandas, pyarrow: the newest
-pyarrow refuses to import beside an old NumPy, so an unpinned one would test
-nothing). The test runners themselves (pytest, hypothesis, numpydoc) are tools,
+the ``dask`` extra (dask, distributed) and the libraries of the ``test`` extra
+that users run (pandas, pyarrow, skops: the newest pyarrow refuses to import
+beside an old NumPy, so an unpinned one would test nothing). The test runners themselves (pytest, hypothesis, numpydoc) are tools,
 not part of what a user runs, and are left to the resolver.
 """
 

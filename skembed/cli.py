@@ -7,6 +7,14 @@ estimator and writes the result (``.npy`` or ``.csv``)::
 
     skembed NAME INPUT -o OUTPUT [--y FILE | --y-column COLUMN] [--param NAME=VALUE ...]
                  [--force] [--header | --no-header] [--index-col COLUMN]
+                 [--save-model MODEL.skops] [--transform FILE | --predict FILE]
+    skembed NAME INPUT -o OUTPUT --model MODEL.skops
+
+Fit once, apply many: ``--save-model`` writes the fitted estimator (skops
+format, see :mod:`skembed._models` for what loading trusts); ``--model``
+applies a saved estimator to INPUT's rows without fitting (``transform``, or
+``predict`` for ``cluster``); ``--transform FILE`` (``--predict FILE`` for
+``cluster``) fits on INPUT and writes the result for FILE's rows instead.
 
 A bad file, parameter or output, and a fit that fails (a ValueError from the
 estimator, a MemoryError, a solver failure, or values so large that the
@@ -25,10 +33,12 @@ import ast
 import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from ._models import MODEL_SUFFIX, check_model_support, load_model, save_model
 from ._tables import TableError, check_output, read_table, write_sample, write_table
 
 EXIT_USAGE = 2
@@ -60,6 +70,9 @@ class EstimatorCommand:
     target_name : str
         What the target is called on the command line: ``--NAME FILE`` or
         ``--NAME-column COLUMN`` (default ``y``).
+    fit_arrays : tuple of str
+        Other per-row arrays ``fit`` takes by keyword, each read from
+        ``--NAME FILE`` or ``--NAME-column COLUMN`` (e.g. SPLICE's ``target``).
     required : dict
         Parameters the command line must set, each with the sentence that
         says how (a default that only suits some data would otherwise run
@@ -72,6 +85,12 @@ class EstimatorCommand:
     output: str = "transform"
     target_name: str = "y"
     required: dict = field(default_factory=dict)
+    fit_arrays: tuple = ()
+
+    @property
+    def apply_name(self):
+        """The method that applies a fitted estimator to new rows (None: none)."""
+        return {"transform": "transform", "labels": "predict"}.get(self.output)
 
 
 #: Subcommand name -> how to run it. Estimator modules are imported lazily
@@ -131,37 +150,53 @@ def _as_target(values):
     return values
 
 
+def _per_row_options(command):
+    """``(key, flag)`` of every per-row array the fit reads: the target first."""
+    return [("y", f"--{command.target_name}")] + [(name, f"--{name}")
+                                                   for name in command.fit_arrays]
+
+
+def _read_rows(path, args):
+    return read_table(path, header=args.header, index_col=args.index_col)
+
+
+def _as_features(X, path, columns, flags):
+    if X.dtype != object:
+        return X
+    return _as_numbers(X, path, columns,
+                       f"pass it as {flags}-column NAME, or remove it from the input")
+
+
 def _load_xy(args, command):
+    """The input's features, its target (or None), other fit arrays, column names."""
     path = args.input_option or args.input
-    options = dict(header=args.header, index_col=args.index_col)
-    X, columns = read_table(path, **options)
-    flag = f"--{command.target_name}"
-    y = None
-    if args.target_column is not None:
-        if columns is None or args.target_column not in columns:
-            raise CommandError(
-                f"{flag}-column {args.target_column!r} is not a column of {path} "
-                f"(columns: {columns})"
-            )
-        position = columns.index(args.target_column)
-        y = _as_target(X[:, position])
-        X = np.delete(X, position, axis=1)
-        columns = columns[:position] + columns[position + 1 :]
-    elif args.target_file is not None:
-        # The input's row count tells whether the target file's first row is
-        # a header when its content alone cannot (a column of labels).
-        y, _ = read_table(args.target_file, n_rows=len(X), **options)
-        y = _as_target(y)
-    if X.dtype == object:
-        X = _as_numbers(
-            X, path, columns,
-            f"pass it as {flag}-column NAME, or remove it from the input",
-        )
+    X, columns = _read_rows(path, args)
+    arrays = {}
+    for key, flag in _per_row_options(command):
+        column, source = getattr(args, f"{key}_column"), getattr(args, f"{key}_file")
+        if column is not None:
+            if columns is None or column not in columns:
+                raise CommandError(
+                    f"{flag}-column {column!r} is not a column of {path} (columns: {columns})"
+                )
+            position = columns.index(column)
+            arrays[key] = _as_target(X[:, position])
+            X = np.delete(X, position, axis=1)
+            columns = columns[:position] + columns[position + 1 :]
+        elif source is not None:
+            # The input's row count tells whether the file's first row is a
+            # header when its content alone cannot (a column of labels).
+            values, _ = read_table(source, n_rows=len(X), header=args.header,
+                                   index_col=args.index_col)
+            arrays[key] = _as_target(values)
+    X = _as_features(X, path, columns, f"--{command.target_name}")
+    y = arrays.pop("y", None)
     if command.needs_y and y is None:
+        flag = f"--{command.target_name}"
         raise CommandError(
             f"this estimator needs a target: pass {flag} FILE or {flag}-column NAME"
         )
-    return X, y, columns
+    return X, y, arrays, columns
 
 
 def _is_fit_failure(exc):
@@ -230,53 +265,143 @@ def _check_finite(estimator, values, X, caught):
     )
 
 
-def _input_paths(args):
-    return [args.input_option or args.input, args.target_file]
+def _input_paths(args, command):
+    paths = [args.input_option or args.input, getattr(args, "apply_file", None),
+             getattr(args, "model", None)]
+    return paths + [getattr(args, f"{key}_file") for key, _ in _per_row_options(command)]
+
+
+def _check_model_mode(name, args, command):
+    """With ``--model`` nothing is fitted: refuse the options that only a fit reads."""
+    fit_only = [flag for key, flag in _per_row_options(command)
+                if getattr(args, f"{key}_file") is not None
+                or getattr(args, f"{key}_column") is not None]
+    if args.param:
+        fit_only.append("--param")
+    if getattr(args, "save_model", None) is not None:
+        fit_only.append("--save-model")
+    if getattr(args, "apply_file", None) is not None:
+        fit_only.append(f"--{command.apply_name}")
+    if fit_only:
+        one = len(fit_only) == 1
+        raise CommandError(
+            f"--model applies a fitted estimator to INPUT's rows; {', '.join(fit_only)} "
+            f"{'is' if one else 'are'} only read by a fit: drop {'it' if one else 'them'}, "
+            f"or fit again without --model (skembed {name} ... --save-model FILE)"
+        )
+
+
+def _check_fit_arrays(name, params, args, command):
+    """Refuse, before reading anything, a SPLICE fit with no task target."""
+    if "target" in command.fit_arrays and params.get("method") == "splice":
+        if args.target_file is None and args.target_column is None:
+            raise CommandError(
+                f"{name} with method=splice needs the task target to keep: pass "
+                "--target FILE or --target-column COLUMN"
+            )
+
+
+def _apply(estimator, command, X):
+    if command.apply_name == "predict":
+        return estimator.predict(X)
+    return estimator.transform(X)
+
+
+def _output_names(estimator, command, X, columns):
+    if command.output == "labels":
+        return ["label"]
+    input_names = columns if columns and len(columns) == X.shape[1] else None
+    return list(estimator.get_feature_names_out(input_names))
 
 
 def run_estimator_command(name, args):
-    """Fit the named estimator on the input file and write its output.
+    """Fit the named estimator (or load a saved one), apply it and write its output.
 
     Returns the warnings raised during the fit that are worth showing.
     """
     command = COMMANDS[name]
+    save_path = getattr(args, "save_model", None)
     if (args.input_option or args.input) is None:
         raise CommandError("no input: pass the input file (INPUT or --input FILE)")
     writable = SAMPLE_WRITABLE if command.output == "sample" else WRITABLE
+    inputs = _input_paths(args, command)
     # Everything that can be checked without fitting is checked first, so a
     # long fit never ends on an unwritable output or a misspelt parameter.
-    check_output(args.output, inputs=_input_paths(args), force=args.force, suffixes=writable)
-    estimator = command.factory()
-    params = dict(parse_param(text) for text in args.param)
-    for param, how in command.required.items():
-        if param not in params:
-            raise CommandError(f"{name} needs --param {param}=...: {how}")
-    try:
-        estimator.set_params(**params)
-    except (ValueError, TypeError) as exc:
-        raise CommandError(_fit_message(estimator, exc)) from exc
-    X, y, columns = _load_xy(args, command)
+    check_output(args.output, inputs=inputs, force=args.force, suffixes=writable)
+    if save_path is not None:
+        if Path(save_path).suffix.lower() != MODEL_SUFFIX:
+            raise CommandError(
+                f"--save-model {save_path}: a model file's name ends in {MODEL_SUFFIX} "
+                f"(e.g. {Path(save_path).with_suffix(MODEL_SUFFIX).name})"
+            )
+        check_output(save_path, inputs=inputs + [args.output], force=args.force,
+                     suffixes=(MODEL_SUFFIX,))
+        check_model_support()
+    model = getattr(args, "model", None)
+    if model is not None:
+        _check_model_mode(name, args, command)
+        estimator = load_model(model)
+        expected = type(command.factory())
+        if not isinstance(estimator, expected):
+            owner = next((other for other, entry in sorted(COMMANDS.items())
+                          if isinstance(estimator, type(entry.factory()))), None)
+            raise CommandError(
+                f"the model {model} holds a {type(estimator).__name__}, not a "
+                f"{expected.__name__}" + (f": apply it with skembed {owner} --model {model}"
+                                          if owner else "")
+            )
+        params = {}
+    else:
+        estimator = command.factory()
+        params = dict(parse_param(text) for text in args.param)
+        for param, how in command.required.items():
+            if param not in params:
+                raise CommandError(f"{name} needs --param {param}=...: {how}")
+        _check_fit_arrays(name, params, args, command)
+        try:
+            estimator.set_params(**params)
+        except (ValueError, TypeError) as exc:
+            raise CommandError(_fit_message(estimator, exc)) from exc
+    if model is not None:
+        path = args.input_option or args.input
+        X, columns = _read_rows(path, args)
+        X = _as_features(X, path, columns, "(no target with --model)")
+        y, arrays = None, {}
+    else:
+        X, y, arrays, columns = _load_xy(args, command)
+    apply_file = getattr(args, "apply_file", None)
+    if apply_file is not None:
+        X_new, new_columns = _read_rows(apply_file, args)
+        X_new = _as_features(X_new, apply_file, new_columns, "(the rows to apply to)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if command.output == "labels":
-                result = estimator.fit_predict(X, y)
-                names = ["label"]
+            if model is not None:
+                result = _apply(estimator, command, X)
+                X_out, out_columns = X, columns
             elif command.output == "sample":
-                estimator.fit(X, y)
+                estimator.fit(X, y, **arrays)
                 result = estimator.sample_weight_
+            elif apply_file is not None:
+                estimator.fit(X, y, **arrays)
+                result = _apply(estimator, command, X_new)
+                X_out, out_columns = X_new, new_columns
             else:
-                result = (estimator.fit_transform(X, y) if y is not None
-                          else estimator.fit_transform(X))
-                input_names = columns if columns and len(columns) == X.shape[1] else None
-                names = list(estimator.get_feature_names_out(input_names))
+                fit_apply = (estimator.fit_predict if command.output == "labels"
+                             else estimator.fit_transform)
+                result = fit_apply(X, y, **arrays) if y is not None or arrays else fit_apply(X)
+                X_out, out_columns = X, columns
+            if command.output != "sample":
+                names = _output_names(estimator, command, X_out, out_columns)
         except Exception as exc:
             if not _is_fit_failure(exc):
                 raise
             raise CommandError(_fit_message(estimator, exc)) from exc
     if hasattr(result, "toarray"):  # sparse output (e.g. top_k similarities)
         result = result.toarray()
-    _check_finite(estimator, result, X, caught)
+    _check_finite(estimator, result, X if apply_file is None else X_new, caught)
+    if save_path is not None:
+        save_model(estimator, save_path)
     if command.output == "sample":
         write_sample(args.output, estimator.sample_indices_, estimator.sample_weight_)
         print(
@@ -286,6 +411,8 @@ def run_estimator_command(name, args):
     else:
         write_table(args.output, np.asarray(result), names)
         print(f"{name}: wrote {np.shape(result)} to {args.output}")
+    if save_path is not None:
+        print(f"{name}: saved the fitted {type(estimator).__name__} to {save_path}")
     return [record for record in caught if not _is_floating_point_warning(record)]
 
 
@@ -305,6 +432,7 @@ COMMANDS["erase"] = EstimatorCommand(
     "remove a concept so no linear probe can recover it (LinearConceptEraser)",
     needs_y=True,
     target_name="concept",
+    fit_arrays=("target",),
 )
 
 
@@ -423,17 +551,46 @@ def build_parser():
         target = sub.add_mutually_exclusive_group()
         target.add_argument(
             f"--{command.target_name}",
-            dest="target_file",
+            dest="y_file",
             metavar="FILE",
             help=f"{command.target_name} file (.npy, .csv or .parquet); numbers or text "
             "labels, one per input row",
         )
         target.add_argument(
             f"--{command.target_name}-column",
-            dest="target_column",
+            dest="y_column",
             metavar="COLUMN",
             help=f"column of the input table holding the {command.target_name}",
         )
+        for array in command.fit_arrays:
+            group = sub.add_mutually_exclusive_group()
+            group.add_argument(
+                f"--{array}", dest=f"{array}_file", metavar="FILE",
+                help=f"{array} file, one value or label per input row (passed to fit as "
+                f"{array}=...; method=splice's task target)",
+            )
+            group.add_argument(
+                f"--{array}-column", dest=f"{array}_column", metavar="COLUMN",
+                help=f"column of the input table holding the {array}",
+            )
+        if command.apply_name is not None:
+            sub.add_argument(
+                "--save-model", metavar="FILE",
+                help=f"also write the fitted estimator to FILE ({MODEL_SUFFIX}, skops "
+                "format), to apply later with --model",
+            )
+            sub.add_argument(
+                f"--{command.apply_name}", dest="apply_file", metavar="FILE",
+                help=f"fit on INPUT, then write the {command.apply_name} of FILE's rows "
+                "(same columns as INPUT) instead of INPUT's",
+            )
+            sub.add_argument(
+                "--model", metavar="FILE",
+                help=f"apply a fitted estimator saved with --save-model to INPUT's rows "
+                f"({command.apply_name}; nothing is fitted). Loading trusts only "
+                "skembed's classes and SciPy's sparse matrices, and refuses any other "
+                "type the file names",
+            )
         header = sub.add_mutually_exclusive_group()
         header.add_argument(
             "--header", dest="header", action="store_const", const=True, default=None,

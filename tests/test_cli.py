@@ -829,3 +829,195 @@ def test_reduce_works_with_its_defaults_on_narrow_embeddings(skembed, tmp_path):
     run = skembed(tmp_path, "reduce", "glove_like.npy", "-o", "reduced.npy")
     assert run.status == 0, run.stderr
     assert np.load(tmp_path / "reduced.npy").shape == (200, 25)
+
+
+# ----------------------------------------------------------------------------
+# Fit once, apply many: --save-model, --model, --transform / --predict, --target
+# ----------------------------------------------------------------------------
+
+skops = pytest.importorskip("skops.io")
+
+
+@pytest.fixture
+def concept_files(tmp_path):
+    """A training table with a text concept column, new rows, and a task target."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((240, 8))
+    concept = np.where(X[:, 0] + 0.3 * rng.standard_normal(240) > 0, "female", "male")
+    train = tmp_path / "train.csv"
+    with open(train, "w") as handle:
+        handle.write(",".join([str(j) for j in range(8)] + ["g"]) + "\n")
+        for row, label in zip(X, concept):
+            handle.write(",".join(repr(float(v)) for v in row) + f",{label}\n")
+    new = tmp_path / "new.npy"
+    np.save(new, rng.standard_normal((30, 8)))
+    task = tmp_path / "task.npy"
+    np.save(task, (X[:, 1] > 0).astype(int))
+    return X, concept, train, new, task
+
+
+def read_csv_values(path):
+    return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+
+
+@pytest.mark.parametrize("command, fit_options, expected", [
+    ("erase", ["--concept-column", "g"], "LinearConceptEraser"),
+    ("reduce", ["--param", "n_components=3", "--param", "max_iter=3",
+                "--param", "random_state=0"], "NNPreservingReducer"),
+    ("relative", ["--param", "random_state=0", "--param", "n_anchors=20"],
+     "RelativeRepresentation"),
+    ("cluster", ["--param", "n_clusters=2", "--param", "random_state=0"], "SubspaceClusterer"),
+])
+def test_saved_model_applies_to_new_rows_as_the_fitted_estimator_does(
+        command, fit_options, expected, concept_files, tmp_path, capsys):
+    """--save-model then --model gives what --transform/--predict give, and what
+    the estimator fitted in Python gives on the new rows."""
+    X, concept, train, new, _ = concept_files
+    model = tmp_path / "model.skops"
+    drop = [] if command == "erase" else ["--y-column", "g"] if command == "cluster" else []
+    fit_args = [command, str(train), *fit_options, *drop]
+    if command in ("reduce", "relative"):
+        # These take no target: fit on the numeric columns only.
+        np.save(tmp_path / "numeric.npy", X)
+        fit_args = [command, str(tmp_path / "numeric.npy"), *fit_options]
+    assert cli.main(fit_args + ["-o", str(tmp_path / "fit.csv"),
+                                "--save-model", str(model)]) == 0
+    assert f"saved the fitted {expected}" in capsys.readouterr().out
+    assert cli.main([command, str(new), "--model", str(model),
+                     "-o", str(tmp_path / "applied.csv")]) == 0
+    apply_flag = "--predict" if command == "cluster" else "--transform"
+    assert cli.main(fit_args + [apply_flag, str(new), "-o", str(tmp_path / "direct.csv")]) == 0
+    applied = read_csv_values(tmp_path / "applied.csv")
+    direct = read_csv_values(tmp_path / "direct.csv")
+    assert applied.shape[0] == 30
+    np.testing.assert_allclose(applied, direct, rtol=1e-12, atol=1e-12)
+
+    loaded = cli.load_model(model)
+    assert type(loaded).__name__ == expected
+    rows = np.load(new)
+    values = loaded.predict(rows) if command == "cluster" else loaded.transform(rows)
+    np.testing.assert_allclose(applied, np.reshape(values, (30, -1)), rtol=1e-12, atol=1e-12)
+
+
+def test_translate_fits_on_anchor_pairs_and_transforms_any_rows(tmp_path):
+    rng = np.random.RandomState(1)
+    source, mixing = rng.standard_normal((100, 6)), rng.standard_normal((6, 4))
+    np.save(tmp_path / "src.npy", source)
+    np.save(tmp_path / "tgt.npy", source @ mixing)
+    new = rng.standard_normal((25, 6))
+    np.save(tmp_path / "rows.npy", new)
+    assert cli.main(["translate", str(tmp_path / "src.npy"), "--target",
+                     str(tmp_path / "tgt.npy"), "--transform", str(tmp_path / "rows.npy"),
+                     "-o", str(tmp_path / "out.npy")]) == 0
+    out = np.load(tmp_path / "out.npy")
+    assert out.shape == (25, 4)
+    from skembed import LatentTranslator
+
+    expected = LatentTranslator().fit(source, source @ mixing).transform(new)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_splice_reads_its_task_target(concept_files, tmp_path, capsys):
+    X, concept, train, _, task = concept_files
+    out = tmp_path / "spliced.npy"
+    status = cli.main(["erase", str(train), "--concept-column", "g",
+                       "--param", "method=splice", "-o", str(out)])
+    message = one_line_error(capsys, status)
+    assert "method=splice" in message and "--target FILE" in message
+    assert not out.exists()
+    assert cli.main(["erase", str(train), "--concept-column", "g", "--param", "method=splice",
+                     "--target", str(task), "-o", str(out)]) == 0
+    from skembed import LinearConceptEraser
+
+    expected = LinearConceptEraser(method="splice").fit(
+        X, concept, target=np.load(task)).transform(X)
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--param", "method=orth"], "--param"),
+    (["--concept-column", "g"], "--concept"),
+    (["--save-model", "again.skops"], "--save-model"),
+    (["--transform", "new.npy"], "--transform"),
+])
+def test_model_mode_refuses_fit_options(extra, flag, concept_files, tmp_path, capsys,
+                                        monkeypatch):
+    _, _, train, new, _ = concept_files
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["erase", str(train), "--concept-column", "g", "-o", "fit.npy",
+                     "--save-model", "m.skops"]) == 0
+    capsys.readouterr()
+    status = cli.main(["erase", str(new), "--model", "m.skops", "-o", "out.npy", *extra])
+    message = one_line_error(capsys, status)
+    assert flag in message and "only read by a fit" in message
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_model_of_another_estimator_names_its_command(concept_files, tmp_path, capsys):
+    _, _, train, new, _ = concept_files
+    model = tmp_path / "eraser.skops"
+    assert cli.main(["erase", str(train), "--concept-column", "g", "-o",
+                     str(tmp_path / "fit.npy"), "--save-model", str(model)]) == 0
+    capsys.readouterr()
+    status = cli.main(["reduce", str(new), "--model", str(model), "-o",
+                       str(tmp_path / "out.npy")])
+    message = one_line_error(capsys, status)
+    assert "holds a LinearConceptEraser" in message and "skembed erase --model" in message
+
+
+def test_save_model_is_checked_before_the_fit(concept_files, tmp_path, capsys, monkeypatch):
+    _, _, train, _, _ = concept_files
+
+    def no_fit(*args, **kwargs):  # pragma: no cover - must not be reached
+        raise AssertionError("fitted although --save-model was unusable")
+
+    from skembed import LinearConceptEraser
+
+    monkeypatch.setattr(LinearConceptEraser, "fit", no_fit)
+    out = tmp_path / "out.npy"
+    status = cli.main(["erase", str(train), "--concept-column", "g", "-o", str(out),
+                       "--save-model", str(tmp_path / "model.pkl")])
+    assert ".skops" in one_line_error(capsys, status)
+    (tmp_path / "model.skops").write_bytes(b"old")
+    status = cli.main(["erase", str(train), "--concept-column", "g", "-o", str(out),
+                       "--save-model", str(tmp_path / "model.skops")])
+    assert "--force" in one_line_error(capsys, status)
+    assert (tmp_path / "model.skops").read_bytes() == b"old" and not out.exists()
+
+
+class _Carrier:
+    """An object holding a function, like a model file crafted to run code on load."""
+
+    def __init__(self):
+        self.payload = os.system
+
+
+@pytest.mark.parametrize("make_file", ["function", "foreign class", "not a model"])
+def test_loading_refuses_untrusted_or_damaged_files(make_file, tmp_path, capsys):
+    from skembed import LinearConceptEraser
+
+    path = tmp_path / "model.skops"
+    if make_file == "function":
+        eraser = LinearConceptEraser().fit(np.eye(6), [0, 1, 0, 1, 0, 1])
+        eraser.payload_ = os.system
+        path.write_bytes(skops.dumps(eraser))
+        expected = "system"
+    elif make_file == "foreign class":
+        path.write_bytes(skops.dumps(_Carrier()))
+        expected = "_Carrier"
+    else:
+        path.write_bytes(b"PK\x03\x04 not really a zip file")
+        expected = "not a model"
+    np.save(tmp_path / "rows.npy", np.eye(6))
+    status = cli.main(["erase", str(tmp_path / "rows.npy"), "--model", str(path),
+                       "-o", str(tmp_path / "out.npy")])
+    message = one_line_error(capsys, status)
+    assert expected in message
+    if make_file != "not a model":
+        assert message.startswith("skembed erase: error: refusing to load")
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_sample_command_has_no_model_options():
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["sample", "x.npy", "-o", "s.npz", "--model", "m.skops"])
