@@ -94,6 +94,8 @@ def read_table(path, *, header=None, index_col="auto", n_rows=None):
     except TableError:
         raise
     except (ValueError, OSError, EOFError, csv.Error) as exc:
+        if suffix == ".csv" and "could not convert string ''" in str(exc):
+            raise TableError(f"cannot read {path}: {_empty_cell_message(path)}") from exc
         raise TableError(f"cannot read {path}: {_first_line(exc)}") from exc
     except MemoryError as exc:
         raise TableError(
@@ -123,6 +125,22 @@ def _read_npy(path):
                 "unpickles; save a numeric or string array (np.save(path, X.astype(float)))"
             ) from exc
         raise
+
+
+def _empty_cell_message(path):
+    """Where a CSV file's first empty cell is (pandas writes a missing value so)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            for position, cell in enumerate(row):
+                # The first row's first cell is empty above DataFrame.to_csv's index.
+                if not cell.strip() and (reader.line_num > 1 or position > 0):
+                    return (
+                        f"line {reader.line_num}, column {position + 1} is empty (a missing "
+                        "value); fill or drop the missing values first (e.g. "
+                        "DataFrame.dropna() before to_csv)"
+                    )
+    return "a cell is empty (a missing value); fill or drop the missing values first"
 
 
 def _read_parquet(path):

@@ -1021,3 +1021,16 @@ def test_loading_refuses_untrusted_or_damaged_files(make_file, tmp_path, capsys)
 def test_sample_command_has_no_model_options():
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["sample", "x.npy", "-o", "s.npz", "--model", "m.skops"])
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_missing_value_in_a_pandas_csv_names_its_line_and_column(index, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.random.RandomState(0).standard_normal((20, 4)))
+    frame.iloc[3, 2] = np.nan  # pandas writes it as an empty cell
+    frame.to_csv(tmp_path / "x.csv", index=index)
+    status = cli.main(["reduce", str(tmp_path / "x.csv"), "-o", str(tmp_path / "out.npy")])
+    message = one_line_error(capsys, status)
+    # Line 5: the header, then data rows 0..3; column 3 or 4 with the index.
+    assert f"line 5, column {4 if index else 3} is empty (a missing value)" in message
+    assert "dropna" in message
