@@ -49,9 +49,12 @@ class NonFiniteBlockError(ValueError):
 def _check_finite_block(block, caller):
     # A finite sum proves every entry finite at the cost of one read (the
     # fast path of scikit-learn's own check); only an overflowing or
-    # non-finite sum needs the elementwise test.
+    # non-finite sum needs the elementwise test. The sum is in the block's own
+    # dtype: a float32 block summed in float64 is cast element by element,
+    # which made the check cost 3x the whole erasure; an overflow of the
+    # float32 sum only sends the block to the exact test.
     with np.errstate(over="ignore", invalid="ignore"):
-        total = block.sum(dtype=np.float64)
+        total = block.sum()
     if not np.isfinite(total) and not np.isfinite(block).all():
         raise NonFiniteBlockError(
             f"{caller}: Input X contains NaN or infinity (found while reading a block "
