@@ -23,6 +23,11 @@ CHECK_PARAMS = {
         # "splice" needs a target argument to fit, which the common checks do
         # not pass; tests/test_erasure.py covers it.
     ],
+    "NonlinearConceptEraser": [
+        {},
+        # partial_fit (streaming needs final_leace=False) and shrunk covariances.
+        {"final_leace": False, "shrinkage": True, "max_iter": 20},
+    ],
     "NNPreservingReducer": [
         {"max_iter": 2},  # the defaults, which adapt to the checks' small inputs
         {"n_components": 1, "n_neighbors": 3, "max_iter": 2},
@@ -40,6 +45,7 @@ CHECK_PARAMS = {
          "normalize": "l2"},
     ],
     "SubspaceClusterer": [
+        {},  # the defaults: n_clusters=8 needs one row per cluster, the checks give 10
         {"n_clusters": 3},
         {"n_clusters": 3, "method": "ssc"},
         {"n_clusters": 3, "method": "ssc", "outlier_gamma": 5.0, "affine": True},

@@ -599,12 +599,34 @@ def test_defaults_are_resolved_into_fitted_attributes(subspaces, params, resolve
     assert {name: getattr(model, name) for name in resolved} == resolved
 
 
-def test_too_many_clusters_rejected():
+def test_more_clusters_than_rows_rejected():
     X = np.random.RandomState(0).normal(size=(9, 4))
-    with pytest.raises(ValueError, match="n_clusters=5 needs at least 2 points"):
-        SubspaceClusterer(5).fit(X)
-    with pytest.raises(ValueError, match="n_clusters=10"):
+    message = ("SubspaceClusterer.fit: Found array with 9 sample.*n_clusters=10: each "
+               "cluster needs at least one point.*Pass at least 10 rows or n_clusters <= 9")
+    with pytest.raises(ValueError, match=message):
         SubspaceClusterer(10).fit(X)
+
+
+@pytest.mark.parametrize("method", ["auto", *METHODS])
+@pytest.mark.parametrize("n_samples", [8, 10, 15])
+def test_one_row_per_cluster_is_enough(method, n_samples):
+    # Like k-means, k clusters need k rows, not 2 k: the default n_clusters=8
+    # fits the 10 and 15 rows of scikit-learn's common checks. A cluster of
+    # one point has the line through it as its subspace.
+    X = np.random.RandomState(n_samples).normal(size=(n_samples, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # ssc's ADMM on noise
+        model = SubspaceClusterer(8, method=method, random_state=0).fit(X)
+    assert np.bincount(model.labels_, minlength=8).min() >= 1
+    assert model.labels_.max() == 7 and model.n_clusters_ == 8
+    singletons = np.flatnonzero(np.bincount(model.labels_) == 1)
+    assert singletons.size >= 16 - n_samples  # fewer than 2 k rows leave some
+    for k in singletons:
+        point = X[model.labels_ == k]
+        assert model.subspace_bases_[k].shape == (4, 1)
+        np.testing.assert_allclose(abs(point @ model.subspace_bases_[k]).ravel(),
+                                   np.linalg.norm(point))
+        assert model.predict(point).tolist() == [k]
 
 
 def test_all_zero_rows_are_isolated_not_fatal():
@@ -1012,3 +1034,91 @@ def test_affine_omp_with_duplicates_and_more_steps_than_dimensions():
                        for _ in range(3)])
     labels = SubspaceClusterer(3, method="omp", affine=True, random_state=0).fit_predict(lines)
     assert labels.shape == (120,) and np.isfinite(labels).all()
+
+
+_PROGRESS_LINE = r"\[SubspaceClusterer\] (.*) \(\d+\.\d\d s\)"
+
+
+def _progress_lines(text):
+    """The messages of the clusterer's progress lines; every line must be one."""
+    import re
+
+    lines = text.splitlines()
+    matches = [re.fullmatch(_PROGRESS_LINE, line) for line in lines]
+    assert all(matches), lines
+    return [match.group(1) for match in matches]
+
+
+def test_verbose_zero_prints_nothing(capsys):
+    X, _ = _three_subspaces()
+    for method in ["auto", "omp", "ssc"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            SubspaceClusterer(3, method=method, max_iter=20, random_state=0).fit(X)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_one_prints_each_stage_and_candidate(capsys):
+    X, _ = _three_subspaces()
+    model = SubspaceClusterer(3, random_state=0, verbose=1,
+                              out_of_sample="collaborative").fit(X)
+    messages = _progress_lines(capsys.readouterr().out)
+    # Each of the 3 LSR representations, then the 2 powers tried on it.
+    assert [m.split(":")[0] for m in messages] == [
+        "representation", "candidate 1/6", "candidate 2/6",
+        "representation", "candidate 3/6", "candidate 4/6",
+        "representation", "candidate 5/6", "candidate 6/6",
+        "spectral step", "subspace bases", "collaborative rule",
+    ]
+    candidates = [m for m in messages if m.startswith("candidate")]
+    for message, entry in zip(candidates, model.candidates_, strict=True):
+        assert (f"method='lsr', gamma={entry['gamma']:g}, affinity='power', "
+                f"affinity_rank={entry['affinity_rank']}, "
+                f"affinity_power={entry['affinity_power']:g}") in message
+        assert f"relative eigengap {entry['relative_eigengap']:.4g} at 3 clusters" in message
+    assert messages[-3] == "spectral step: 3 clusters"
+    # Level 1 has no chunk lines.
+    assert not any("chunks" in m for m in messages)
+
+
+def test_verbose_two_prints_each_chunk(capsys, monkeypatch):
+    from skembed.cluster import _methods
+
+    X, _ = _three_subspaces()
+    # 120 points against 120: chunks of 25 rows, 5 chunks.
+    monkeypatch.setattr(_methods, "CHUNK_FLOATS", 25 * X.shape[0])
+    SubspaceClusterer(3, method="omp", n_nonzero=3, random_state=0, verbose=2).fit(X)
+    messages = _progress_lines(capsys.readouterr().out)
+    chunks = [m for m in messages if "chunks of points" in m]
+    assert chunks == [f"{i}/5 chunks of points" for i in range(1, 6)]
+    assert messages.index(chunks[-1]) < messages.index(
+        next(m for m in messages if m.startswith("representation")))
+    # The same fit at level 1 reports the stages only.
+    SubspaceClusterer(3, method="omp", n_nonzero=3, random_state=0, verbose=1).fit(X)
+    assert not any("chunks" in m for m in _progress_lines(capsys.readouterr().out))
+
+
+def test_verbose_two_leaves_parallel_chunks_to_joblib(capsys, monkeypatch):
+    from joblib import parallel_config
+
+    from skembed.cluster import _methods
+
+    X, _ = _three_subspaces()
+    monkeypatch.setattr(_methods, "CHUNK_FLOATS", 25 * X.shape[0])
+    with parallel_config(backend="threading", n_jobs=2):
+        SubspaceClusterer(3, method="omp", n_nonzero=3, random_state=0, verbose=2).fit(X)
+    captured = capsys.readouterr()
+    assert not any("chunks" in m for m in _progress_lines(captured.out))
+    assert "[Parallel(n_jobs=2)]" in captured.err + captured.out
+
+
+@pytest.mark.parametrize("method, steps", [("ssc", "ADMM steps"), ("lrr", "ALM steps")])
+def test_verbose_two_reports_solver_steps(capsys, method, steps):
+    X, _ = _three_subspaces()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SubspaceClusterer(3, method=method, max_iter=25, random_state=0,
+                                  verbose=2).fit(X)
+    assert model.n_iter_ == 25  # fewer steps than either solver needs here
+    messages = _progress_lines(capsys.readouterr().out)
+    assert [m for m in messages if m.endswith(steps)] == [f"10/25 {steps}", f"20/25 {steps}"]

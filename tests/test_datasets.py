@@ -129,3 +129,77 @@ def test_load_glove_gender_protocol(glove):
     assert gender.cosine[gender.target == 1].min() > gender.cosine[gender.target == 0].max()
     assert "she" in gender.words[gender.target == 0]
     assert gender.minilm is None
+
+
+class _RecordingModel:
+    """A stand-in for the MiniLM encoder recording how it was asked to encode."""
+
+    calls = []
+
+    def encode(self, words, *, show_progress_bar, **kwargs):
+        self.calls.append(show_progress_bar)
+        return np.ones((len(words), 2))
+
+
+@pytest.fixture
+def recording_model(monkeypatch):
+    _RecordingModel.calls = []
+    monkeypatch.setattr(_words, "_minilm_model", _RecordingModel)
+    return _RecordingModel
+
+
+def test_encode_minilm_shows_progress_only_while_encoding(tmp_path, recording_model, capsys):
+    import re
+
+    datasets.encode_minilm(["ab", "c"], data_home=tmp_path)
+    # The default: the encoder's bar and one line once encoding is done.
+    assert recording_model.calls == [True]
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"\[encode_minilm\] 2 words encoded, cached in .*minilm_2_\w+\.npy "
+                        r"\(\d+\.\d\d s\)\n", out), out
+    # From the cache: nothing to wait for, nothing printed (but at level 2).
+    datasets.encode_minilm(["ab", "c"], data_home=tmp_path)
+    assert capsys.readouterr() == ("", "")
+    datasets.encode_minilm(["ab", "c"], data_home=tmp_path, verbose=2)
+    assert "[encode_minilm] 2 words read from the cache" in capsys.readouterr().out
+    assert recording_model.calls == [True]
+    for verbose in (0, False):
+        datasets.encode_minilm([f"new{verbose!r}"], data_home=tmp_path, verbose=verbose)
+        assert capsys.readouterr() == ("", "")
+    assert recording_model.calls == [True, False, False]
+    datasets.encode_minilm(["other"], data_home=tmp_path, verbose=True)
+    assert recording_model.calls[-1] is True
+
+
+@pytest.mark.parametrize("function, args", [
+    (datasets.encode_minilm, (["ab"],)),
+    (datasets.load_word_embeddings, ("minilm", 10)),
+    (datasets.load_glove_gender, ()),
+])
+@pytest.mark.parametrize("verbose", [-1, "yes", 1.5])
+def test_verbose_validated(function, args, verbose):
+    with pytest.raises(ValueError, match="'verbose' parameter"):
+        function(*args, verbose=verbose)
+
+
+def test_load_word_embeddings_passes_verbose_to_the_encoder(tmp_path, recording_model,
+                                                            monkeypatch):
+    words = np.array(["the", "of"])
+    monkeypatch.setattr(_words, "_frequent_glove_words", lambda n_words: (
+        words[:n_words], np.arange(n_words), np.zeros((2, 50))))
+    datasets.load_word_embeddings("minilm", 2, data_home=tmp_path, verbose=0)
+    datasets.load_word_embeddings("minilm", 1, data_home=tmp_path)
+    assert recording_model.calls == [False, True]
+
+
+def test_load_glove_gender_passes_verbose_to_the_encoder(glove, monkeypatch):
+    received = []
+
+    def fake_encode(words, *, data_home=None, verbose=1):
+        received.append(verbose)
+        return np.zeros((len(words), 384), dtype=np.float32)
+
+    monkeypatch.setattr(_words, "encode_minilm", fake_encode)
+    datasets.load_glove_gender(minilm=True, verbose=0)
+    datasets.load_glove_gender(minilm=True)
+    assert received == [0, 1]

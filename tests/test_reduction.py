@@ -247,3 +247,26 @@ def test_explicit_sizes_are_not_adapted():
         NNPreservingReducer(n_components=2, n_neighbors=10).fit(X)
     with pytest.raises(ValueError, match="n_components=5 must be smaller than n_features=5"):
         NNPreservingReducer(n_components=5, n_neighbors=3).fit(np.vstack([X, X]))
+
+
+@pytest.mark.parametrize("method", ["margin", "mpad"])
+def test_verbose_prints_one_line_per_epoch(capsys, method):
+    import re
+
+    X = np.random.RandomState(0).normal(size=(200, 10))
+    params = dict(n_components=3, method=method, max_iter=3, random_state=0)
+    NNPreservingReducer(**params).fit(X)
+    assert capsys.readouterr() == ("", "")
+    for verbose in (1, 2):  # the reducer has no chunks: level 2 prints as 1
+        reducer = NNPreservingReducer(verbose=verbose, **params).fit(X)
+        lines = capsys.readouterr().out.splitlines()
+        matches = [re.fullmatch(r"\[NNPreservingReducer\] epoch (\d+): loss (-?\d+\.\d{4}), "
+                                r"held-out recall@10 (\d\.\d{4}) \((\d+\.\d\d) s\)", line)
+                   for line in lines]
+        assert all(matches), lines
+        assert reducer.n_iter_ >= 1
+        assert [int(m.group(1)) for m in matches] == list(range(1, reducer.n_iter_ + 1))
+        recalls = [float(m.group(3)) for m in matches]
+        np.testing.assert_allclose(recalls, reducer.recall_history_[1:], atol=5e-5)
+        seconds = [float(m.group(4)) for m in matches]
+        assert seconds == sorted(seconds)  # elapsed since fit began

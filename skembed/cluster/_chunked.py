@@ -17,6 +17,7 @@ else the caller collects.
 """
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.utils.parallel import Parallel, delayed
 
@@ -26,6 +27,10 @@ MAX_CHUNK_ROWS = 1024
 CHUNKS_PER_WORKER = 4
 #: Workers assumed for a negative ``n_jobs`` when sizing chunks.
 WORKERS_FOR_NEGATIVE_N_JOBS = 8
+#: Steps of a dense iterative solver (SSC's ADMM, LRR's ALM) per progress line
+#: at level 2: its chunks, since it has no chunks of points (one step of
+#: several thousand points takes seconds; a line per step would flood).
+STEPS_PER_PROGRESS_LINE = 10
 
 
 def chunk_rows(n_samples, *, floats_per_row, max_floats, n_jobs=None):
@@ -54,7 +59,7 @@ def chunk_rows(n_samples, *, floats_per_row, max_floats, n_jobs=None):
     return [np.arange(start, min(start + size, n_samples)) for start in range(0, n_samples, size)]
 
 
-def run_in_chunks(solve_chunk, X, *, floats_per_row, max_floats, n_jobs=None, verbose=0,
+def run_in_chunks(solve_chunk, X, *, floats_per_row, max_floats, n_jobs=None, progress=None,
                   per_row=None, **options):
     """Run a chunk solver over all rows of ``X`` and assemble its rows.
 
@@ -70,8 +75,9 @@ def run_in_chunks(solve_chunk, X, *, floats_per_row, max_floats, n_jobs=None, ve
         Chunk size, as in :func:`chunk_rows`.
     n_jobs : int or None, default=None
         Parallel jobs (joblib semantics).
-    verbose : int, default=0
-        Verbosity; joblib's progress from 2 on.
+    progress : skembed.utils._progress.ProgressLog, optional
+        From its level 2 on, one line per chunk when the chunks run one
+        after the other, joblib's own messages when several workers run them.
     per_row : dict of str to ndarray, optional
         Arrays with one entry per point; each chunk gets its rows' slice under
         the same keyword.
@@ -91,11 +97,26 @@ def run_in_chunks(solve_chunk, X, *, floats_per_row, max_floats, n_jobs=None, ve
     per_row = per_row or {}
     chunks = chunk_rows(n_samples, floats_per_row=floats_per_row, max_floats=max_floats,
                         n_jobs=n_jobs)
-    results = Parallel(n_jobs=n_jobs, verbose=max(0, verbose - 1))(
+    jobs = (
         delayed(solve_chunk)(X, rows, **{key: value[rows] for key, value in per_row.items()},
                              **options)
         for rows in chunks
     )
+    # The helper decides from which level chunks are reported.
+    report = progress is not None and progress.joblib_verbose() > 0
+    if report and effective_n_jobs(n_jobs) == 1:
+        # One worker runs the chunks in order: each is reported, as it ends,
+        # in the shared format (taken one by one from joblib's generator).
+        results = []
+        for done, result in enumerate(Parallel(n_jobs=n_jobs, return_as="generator")(jobs),
+                                      start=1):
+            results.append(result)
+            progress.chunk(done, len(chunks), "chunks of points")
+    else:
+        # Several workers finish chunks out of order, which joblib's own
+        # messages count (an ordered count would stall behind a slow chunk).
+        results = Parallel(n_jobs=n_jobs,
+                           verbose=progress.joblib_verbose() if report else 0)(jobs)
     counts = np.concatenate([result[0] for result in results])
     indptr = np.concatenate([[0], np.cumsum(counts)])
     C = sparse.csr_matrix(

@@ -34,6 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..utils._messages import warn
 from ..utils.extmath import numerical_rank, root_mean_square_norm, safe_reciprocal
+from ._chunked import STEPS_PER_PROGRESS_LINE
 
 #: ALM steps when the caller gives none.
 MAX_ITER = 300
@@ -45,7 +46,8 @@ def _column_shrink(M, threshold):
     return M * scale
 
 
-def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e8):
+def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e8,
+             progress=None):
     """LRR coefficients of all rows of ``X``.
 
     Parameters
@@ -61,6 +63,9 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
         ALM steps.
     rho, mu, mu_max : float
         Penalty growth factor, initial and largest penalty.
+    progress : skembed.utils._progress.ProgressLog, optional
+        Told every ``STEPS_PER_PROGRESS_LINE`` steps (it prints from its
+        level 2 on).
 
     Returns
     -------
@@ -108,6 +113,8 @@ def lrr_ialm(X, *, lam, tol=1e-6, max_iter=MAX_ITER, rho=1.5, mu=1e-4, mu_max=1e
         if (np.abs(violation_fit).max(initial=0.0) <= tol * scale
                 and np.abs(violation_copy).max(initial=0.0) <= tol):
             break
+        if progress is not None and n_iter % STEPS_PER_PROGRESS_LINE == 0:
+            progress.chunk(n_iter, max_iter, "ALM steps")
     else:
         warn(
             f"the LRR inexact ALM did not converge in max_iter={max_iter} steps; the "

@@ -16,7 +16,6 @@ candidates (:func:`candidate_points`). ``"tsc"`` is one kNN search; the dense
 methods (``"ssc"``, ``"lsr"``, ``"lrr"``) solve for the n x n matrix at once.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,8 +82,9 @@ class Method:
     name : str
         The value of ``method``.
     represent : callable
-        ``represent(X, settings, *, random_state, n_jobs, verbose, log)``
-        returning a :class:`Representation`.
+        ``represent(X, settings, *, random_state, n_jobs, progress)``
+        returning a :class:`Representation`; ``progress`` is the fit's
+        ``ProgressLog`` (``skembed.utils._progress``).
     default_gamma : float or None
         None: the method has no ``gamma``.
     gamma_above_one : bool
@@ -151,25 +151,24 @@ def candidate_points(X, n_candidates):
     return candidates
 
 
-def _run_per_point(solve_chunk, X, *, n_jobs, verbose, **options):
+def _run_per_point(solve_chunk, X, *, n_jobs, progress, **options):
     """A per-point solver over all points (each chunk against all points)."""
     return run_in_chunks(solve_chunk, X, floats_per_row=X.shape[0], max_floats=CHUNK_FLOATS,
-                         n_jobs=n_jobs, verbose=verbose, **options)
+                         n_jobs=n_jobs, progress=progress, **options)
 
 
-def _run_on_candidates(solve_chunk, X, n_candidates, *, n_jobs, verbose, log, per_row=None,
+def _run_on_candidates(solve_chunk, X, n_candidates, *, n_jobs, progress, per_row=None,
                        **options):
     """A per-point solver restricted to each point's candidates (large n)."""
-    start = time.perf_counter()
     candidates = candidate_points(X, n_candidates)
-    log(f"{candidates.shape[1]} candidates per point", start)
+    progress.stage(f"candidate search: {candidates.shape[1]} candidates per point")
     floats_per_row = candidates.shape[1] * max(X.shape[1], 1)
     return run_in_chunks(solve_chunk, X, floats_per_row=floats_per_row,
-                         max_floats=CANDIDATE_CHUNK_FLOATS, n_jobs=n_jobs, verbose=verbose,
+                         max_floats=CANDIDATE_CHUNK_FLOATS, n_jobs=n_jobs, progress=progress,
                          per_row={"candidates": candidates, **(per_row or {})}, **options)
 
 
-def _represent_ensc(X, settings, *, random_state, n_jobs, verbose, log):
+def _represent_ensc(X, settings, *, random_state, n_jobs, progress):
     n_samples = X.shape[0]
     options = dict(gamma=settings.gamma, tau=settings.tau, n_nonzero=settings.n_nonzero)
     if settings.n_candidates is None:
@@ -177,7 +176,7 @@ def _represent_ensc(X, settings, *, random_state, n_jobs, verbose, log):
         if n_samples <= GRAM_LIMIT and X.shape[1] > support_size:
             # Few points in many dimensions: products from the Gram matrix.
             options["gram"] = X @ X.T
-        C, n_iter, _ = _run_per_point(ensc_chunk, X, n_jobs=n_jobs, verbose=verbose,
+        C, n_iter, _ = _run_per_point(ensc_chunk, X, n_jobs=n_jobs, progress=progress,
                                       support_size=support_size, **options)
         return Representation(C, n_iter)
     # A random sample of points is checked against all points (the full ORGEN
@@ -185,24 +184,25 @@ def _represent_ensc(X, settings, *, random_state, n_jobs, verbose, log):
     check = np.zeros(n_samples, dtype=bool)
     check[random_state.choice(n_samples, min(CANDIDATE_CHECKS, n_samples), replace=False)] = True
     C, n_iter, extras = _run_on_candidates(
-        ensc_candidates_chunk, X, settings.n_candidates, n_jobs=n_jobs, verbose=verbose,
-        log=log, per_row={"check": check}, **options)
+        ensc_candidates_chunk, X, settings.n_candidates, n_jobs=n_jobs, progress=progress,
+        per_row={"check": check}, **options)
     checked = sum(n_checked for n_checked, _ in extras)
     violated = sum(n_violated for _, n_violated in extras)
     return Representation(C, n_iter, candidate_violation_rate=violated / max(checked, 1))
 
 
-def _represent_omp(X, settings, *, random_state, n_jobs, verbose, log):
+def _represent_omp(X, settings, *, random_state, n_jobs, progress):
     options = dict(n_nonzero=settings.n_nonzero, affine=settings.affine)
     if settings.n_candidates is None:
-        C, n_iter, _ = _run_per_point(omp_chunk, X, n_jobs=n_jobs, verbose=verbose, **options)
+        C, n_iter, _ = _run_per_point(omp_chunk, X, n_jobs=n_jobs, progress=progress,
+                                      **options)
     else:
         C, n_iter, _ = _run_on_candidates(omp_chunk, X, settings.n_candidates, n_jobs=n_jobs,
-                                          verbose=verbose, log=log, **options)
+                                          progress=progress, **options)
     return Representation(C, n_iter)
 
 
-def _represent_tsc(X, settings, *, random_state, n_jobs, verbose, log):
+def _represent_tsc(X, settings, *, random_state, n_jobs, progress):
     n_samples = X.shape[0]
     # An all-zero row has no angle to anything: it gets no neighbours (an
     # isolated node of the graph) and is searched around.
@@ -237,24 +237,25 @@ def _keep_largest(dense, n_keep):
     return dense
 
 
-def _represent_ssc(X, settings, *, random_state, n_jobs, verbose, log):
+def _represent_ssc(X, settings, *, random_state, n_jobs, progress):
     dense, errors, n_iter = ssc_admm(X, alpha=settings.gamma, affine=settings.affine,
                                      outlier_alpha=settings.outlier_gamma,
-                                     max_iter=settings.max_iter)
+                                     max_iter=settings.max_iter, progress=progress)
     return _dense_representation(dense, settings.n_nonzero, n_iter, outlying_entries=errors)
 
 
-def _represent_lsr(X, settings, *, random_state, n_jobs, verbose, log):
+def _represent_lsr(X, settings, *, random_state, n_jobs, progress):
     # The ridge weight is relative to the scale of the points (1 for all-zero data).
     lam = (mean_squared_norm(X) or 1.0) / settings.gamma
     dense = lsr_coefficients(X, lam=lam, affine=settings.affine)
     return _dense_representation(dense, settings.n_nonzero, 1)
 
 
-def _represent_lrr(X, settings, *, random_state, n_jobs, verbose, log):
+def _represent_lrr(X, settings, *, random_state, n_jobs, progress):
     # The error weight is relative to the root mean square norm of the points.
     scale = np.sqrt(mean_squared_norm(X) or 1.0)
-    dense, n_iter = lrr_ialm(X, lam=settings.gamma / scale, max_iter=settings.max_iter)
+    dense, n_iter = lrr_ialm(X, lam=settings.gamma / scale, max_iter=settings.max_iter,
+                             progress=progress)
     return _dense_representation(dense, settings.n_nonzero, n_iter)
 
 

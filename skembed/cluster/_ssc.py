@@ -64,12 +64,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..utils._messages import warn
 from ..utils.extmath import root_mean_square_norm
+from ._chunked import STEPS_PER_PROGRESS_LINE
 
 #: ADMM steps when the caller gives none.
 MAX_ITER = 200
 
 
-def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=MAX_ITER):
+def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=MAX_ITER,
+             progress=None):
     """Lasso self-representation of all rows of ``X`` by ADMM.
 
     Parameters
@@ -89,6 +91,9 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=M
         (the error block in units of the points' root mean square norm).
     max_iter : int, default=200
         ADMM steps.
+    progress : skembed.utils._progress.ProgressLog, optional
+        Told every ``STEPS_PER_PROGRESS_LINE`` steps (it prints from its
+        level 2 on).
 
     Returns
     -------
@@ -154,6 +159,8 @@ def ssc_admm(X, *, alpha, affine=False, outlier_alpha=None, tol=2e-4, max_iter=M
             gap = max(gap, np.abs(Z[:, :n_samples].sum(axis=1) - 1.0).max())
         if gap <= tol:
             break
+        if progress is not None and n_iter % STEPS_PER_PROGRESS_LINE == 0:
+            progress.chunk(n_iter, max_iter, "ADMM steps")
     else:
         warn(
             f"the SSC ADMM did not converge in max_iter={max_iter} steps (residual "

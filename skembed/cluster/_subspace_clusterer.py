@@ -5,7 +5,6 @@ method compute the representation matrix, runs the spectral step
 (:mod:`._spectral`) and fits the out-of-sample rules (:mod:`._out_of_sample`).
 """
 
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -19,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._memory import float_bytes
+from ..utils._progress import ProgressLog
 from ..utils.extmath import normalize_rows, power_of_two_unit
 from ._chunked import MAX_CHUNK_ROWS
 from ._methods import (
@@ -148,7 +148,13 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         Number of clusters (subspaces). ``"auto"``: the number of connected
         components of the affinity graph when it has more than one,
         otherwise the position of the largest eigengap of its normalised
-        Laplacian.
+        Laplacian. Like k-means, ``fit`` needs at least ``n_clusters`` rows
+        (one per cluster), so the default fits 8 rows or more. Subspaces are
+        recovered when each has at least two points (each point is then
+        expressed by others of its own subspace); with fewer than
+        ``2 n_clusters`` rows some cluster holds a single point, whose
+        subspace for :meth:`predict` is the line through it (the point
+        itself with ``affine=True``).
     method : {"auto", "ensc", "ssc", "omp", "lsr", "lrr", "tsc"}, default="auto"
         How each point is expressed by the others (see above); ``"auto"``
         selects among LSR candidates (OMP and TSC above 5,000 points).
@@ -271,7 +277,15 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         joblib backend such as dask applies. Only used when method is
         ``"ensc"`` or ``"omp"``.
     verbose : int, default=0
-        Print the time of each stage when positive.
+        Progress on standard output, with the levels shared by every skembed
+        estimator, each line starting ``[SubspaceClusterer]`` and ending with
+        the seconds since ``fit`` began. 0: silent. 1: a line as each stage
+        ends: the candidate search (``n_candidates``), each representation,
+        each candidate of the selection with its relative eigengap (as in
+        ``candidates_``), the spectral step and the out-of-sample rule.
+        2 and above: also each chunk of points of ``"ensc"`` and ``"omp"``
+        (joblib's own messages when several jobs run them) and every 10 steps
+        of the ADMM of ``"ssc"`` and the ALM of ``"lrr"``.
 
     Attributes
     ----------
@@ -338,7 +352,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         Whether the rows were scaled to unit norm.
     n_distinct_rows_ : int
         Rows clustered: the distinct rows after the scaling (all rows when
-        fewer than ``max(3, 2 n_clusters)`` are distinct).
+        fewer than ``max(3, n_clusters)`` are distinct).
     n_neighbors_ : int or None
         Neighbours per point of the ``"knn"`` affinity (at most
         ``n_samples - 1``); None with the symmetric affinity.
@@ -561,8 +575,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     def _min_fit_samples(self):
         # What the data check requires whatever n_clusters is: each point
         # expressed by another, and three points to read an eigengap from.
-        # The two points per expected subspace that n_clusters asks for are
-        # checked by fit, with their own message.
+        # The one point per cluster that n_clusters asks for is checked by
+        # fit, with its own message.
         return 3 if self.n_clusters == "auto" else 2
 
     # ------------------------------------------------------------------
@@ -588,6 +602,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         X = self._validate_X(X, reset=True)
         data = np.asarray(X, dtype=np.float64)
         self._check_n_samples(data.shape)
+        progress = ProgressLog(self, self.verbose)
         with self._named_errors("fit"):
             self._check_options()
             rng = check_random_state(self.random_state)
@@ -610,7 +625,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             fit_rows, rep, first = _canonical_rows(work, self._min_distinct_rows())
             self.n_distinct_rows_ = fit_rows.shape[0]
 
-            best = self._select(fit_rows, rng)
+            best = self._select(fit_rows, rng, progress)
             (candidate, settings, found, W, n_clusters, active, components, embedding) = best
             n_components = int(components.max()) + 1 if components.size else 0
             if n_components > n_clusters:
@@ -633,9 +648,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                     # (an all-zero row, parallel to none, the first one).
                     cosines = np.abs(fit_rows[isolated] @ fit_rows[active].T)
                     labels[isolated] = labels[active][np.argmax(cosines, axis=1)]
+                progress.stage(f"spectral step: {n_clusters} clusters from the graph's "
+                               f"{n_components} components")
             else:
                 labels = spectral_labels(W, n_clusters, n_init=self.n_init, random_state=rng,
                                          embedding=embedding)
+                progress.stage(f"spectral step: {n_clusters} clusters")
             self.n_clusters_ = int(n_clusters)
             self.labels_ = _relabel_by_first_appearance(labels[rep])
             # Row j of the matrices is the row of the distinct point j stands
@@ -668,19 +686,21 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.subspace_bases_, self.subspace_offsets_ = fit_subspace_bases(
             points, self.labels_, self.n_clusters_, affine=self.affine
         )
+        progress.stage("subspace bases")
         # The fitted points are kept only for the rule that needs them.
         self._collaborative_rule = None
         if self.out_of_sample == "collaborative":
             self._collaborative_rule = fit_collaborative(
                 points, self.labels_, self.n_clusters_, alpha=self.collaborative_alpha_
             )
+            progress.stage("collaborative rule")
         return self
 
     def _min_distinct_rows(self):
-        """Distinct points needed to cluster only the distinct points."""
-        return 3 if self.n_clusters == "auto" else max(3, 2 * int(self.n_clusters))
+        """Distinct points needed to cluster only the distinct points (one per cluster)."""
+        return 3 if self.n_clusters == "auto" else max(3, int(self.n_clusters))
 
-    def _select(self, X, rng):
+    def _select(self, X, rng, progress):
         """Fit every candidate and keep the one of largest relative eigengap.
 
         Returns the best ``(candidate, settings, representation, W,
@@ -713,15 +733,16 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         best, best_score = None, -np.inf
         representations = {}
         rank = None
-        for candidate in candidates:
-            start = time.perf_counter()
+        for number, candidate in enumerate(candidates, start=1):
             settings = self._resolve(candidate, n_samples)
             key = (candidate.method, settings)
             if key not in representations:
                 representations.clear()  # one representation held at a time
                 found = METHODS[candidate.method].represent(
-                    X, settings, random_state=rng, n_jobs=self.n_jobs,
-                    verbose=self.verbose, log=self._log)
+                    X, settings, random_state=rng, n_jobs=self.n_jobs, progress=progress)
+                if progress.verbose:  # no formatting for a silent fit
+                    described = _describe(candidate.method, settings.gamma)
+                    progress.stage(f"representation: {described}, n_iter={found.n_iter}")
                 embedding_u = None
                 representations[key] = found
             found = representations[key]
@@ -757,7 +778,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 "affinity_power": candidate.power, "n_clusters": int(k),
                 "n_components": int(n_components), "relative_eigengap": score,
             })
-            self._log(f"candidate {self.candidates_[-1]}", start)
+            if progress.verbose:
+                described = _describe(candidate.method, settings.gamma, candidate.affinity,
+                                      rank, candidate.power)
+                progress.stage(f"candidate {number}/{len(candidates)}: {described}: relative "
+                               f"eigengap {score:.4g} at {k} clusters, {n_components} "
+                               "component(s)")
             if best is None or score > best_score:
                 best_score = score
                 best = (candidate, settings, found, W, k, active, components,
@@ -772,15 +798,21 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         return best
 
     def _check_n_samples(self, shape):
-        """Two points per expected subspace: each is expressed by others of its own."""
-        if self.n_clusters == "auto" or shape[0] >= 2 * self.n_clusters:
+        """One point per cluster, as for k-means: fewer rows cannot make k clusters.
+
+        Two points per cluster are what lets every point be expressed by
+        others of its own subspace, but a cluster of one point is still
+        well defined (its subspace is the line through the point, the point
+        itself with ``affine=True``), so only fewer rows than clusters are
+        impossible.
+        """
+        if self.n_clusters == "auto" or shape[0] >= self.n_clusters:
             return
         raise ValueError(
             f"{self._caller('fit')}: Found array with {shape[0]} sample(s) (shape={shape}) "
-            f"while a minimum of {2 * self.n_clusters} is required: "
-            f"n_clusters={self.n_clusters} needs at least 2 points per expected subspace "
-            "(each point is expressed by others of its own subspace). Pass more rows or "
-            "a smaller n_clusters."
+            f"for n_clusters={self.n_clusters}: each cluster needs at least one point, so "
+            f"a minimum of {self.n_clusters} samples is required. Pass at least "
+            f"{self.n_clusters} rows or n_clusters <= {shape[0]}."
         )
 
     def _check_options(self):
@@ -820,10 +852,6 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.n_neighbors_ = (min(self.n_neighbors, n_samples - 1)
                              if candidate.affinity == "knn" else None)
         return settings
-
-    def _log(self, stage, start):
-        if self.verbose:
-            print(f"SubspaceClusterer: {stage} in {time.perf_counter() - start:.2f} s")
 
     # ------------------------------------------------------------------
     # Out-of-sample
@@ -877,6 +905,18 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             ``labels_``.
         """
         return self.fit(X).labels_
+
+
+def _describe(method, gamma, affinity=None, affinity_rank=None, affinity_power=None):
+    """The parameters of a representation or candidate, for a progress line."""
+    parts = [f"method={method!r}"]
+    if gamma is not None:
+        parts.append(f"gamma={gamma:g}")
+    if affinity is not None:
+        parts.append(f"affinity={affinity!r}")
+    if affinity_power is not None:
+        parts.append(f"affinity_rank={affinity_rank}, affinity_power={affinity_power:g}")
+    return ", ".join(parts)
 
 
 def _row_norms(X):

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
 from ..utils._compat import Interval, StrOptions, validate_params
+from ..utils._progress import ProgressLog
 from ._base import get_data_home, import_optional
 
 # The vocabulary filter shared by every loader, so rows stay parallel across
@@ -69,7 +70,16 @@ def _minilm_model():
     )
 
 
-def encode_minilm(words, *, data_home=None, batch_size=256):
+@validate_params(
+    {
+        "words": ["array-like"],
+        "data_home": [str, os.PathLike, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def encode_minilm(words, *, data_home=None, batch_size=256, verbose=1):
     """Encode words with all-MiniLM-L6-v2, caching the result on disk.
 
     The cache file is keyed by a hash of the word list, so the same words are
@@ -83,24 +93,41 @@ def encode_minilm(words, *, data_home=None, batch_size=256):
         Cache folder; see :func:`get_data_home`.
     batch_size : int, default=256
         Encoder batch size.
+    verbose : int or bool, default=1
+        Progress, with the levels shared by skembed's estimators. 0 (or
+        False): silent. 1 (or True): while the words are encoded,
+        sentence-transformers' progress bar (one step per batch, on standard
+        error) and a line ``[encode_minilm] ... words encoded ...`` on
+        standard output when it is done; nothing when the vectors come from
+        the cache. 2: also a line when they are read from the cache. Unlike
+        the estimators' ``verbose`` (default 0), the default shows the bar:
+        only a first call encodes, once per machine and word list, and on a
+        busy CPU it can run for minutes (465 s for 20,000 words has been
+        seen), which without output looks like a hang; later calls print
+        nothing.
 
     Returns
     -------
     vectors : ndarray of shape (n_words, 384), float32
         The sentence embeddings, unit-normalised as the model defines them.
     """
+    progress = ProgressLog("encode_minilm", verbose)
     words = [str(word) for word in words]
     digest = hashlib.sha1("\n".join(words).encode("utf-8")).hexdigest()[:16]
     cache = get_data_home(data_home) / f"minilm_{len(words)}_{digest}.npy"
     if cache.exists():
-        return np.load(cache)
+        vectors = np.load(cache)
+        progress.stage(f"{len(words)} words read from the cache {cache}", level=2)
+        return vectors
     model = _minilm_model()
     vectors = model.encode(
-        words, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
+        words, batch_size=batch_size, convert_to_numpy=True,
+        show_progress_bar=progress.verbose >= 1,
     ).astype(np.float32)
     temporary = cache.with_suffix(".tmp.npy")
     np.save(temporary, vectors)
     temporary.replace(cache)  # atomic: a crash never leaves a half-written cache
+    progress.stage(f"{len(words)} words encoded, cached in {cache}")
     return vectors
 
 
@@ -109,10 +136,11 @@ def encode_minilm(words, *, data_home=None, batch_size=256):
         "encoder": [StrOptions({"glove", "minilm"})],
         "n_words": [Interval(Integral, 1, 400_000, closed="both")],
         "data_home": [str, os.PathLike, None],
+        "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )
-def load_word_embeddings(encoder="glove", n_words=20_000, *, data_home=None):
+def load_word_embeddings(encoder="glove", n_words=20_000, *, data_home=None, verbose=1):
     """Load the most frequent English words embedded by one of two encoders.
 
     Words are GloVe 6B's vocabulary in frequency order, keeping alphabetic
@@ -132,6 +160,10 @@ def load_word_embeddings(encoder="glove", n_words=20_000, *, data_home=None):
         Number of words.
     data_home : str or path-like, default=None
         Cache folder; see :func:`get_data_home`.
+    verbose : int or bool, default=1
+        Progress of the MiniLM encoder when it runs (a progress bar by
+        default, nothing when the vectors are cached or for ``"glove"``); see
+        :func:`encode_minilm`.
 
     Returns
     -------
@@ -156,7 +188,7 @@ def load_word_embeddings(encoder="glove", n_words=20_000, *, data_home=None):
     if encoder == "glove":
         data = np.asarray(vectors[rows], dtype=np.float32)
     else:
-        data = encode_minilm(words, data_home=data_home)
+        data = encode_minilm(words, data_home=data_home, verbose=verbose)
     return Bunch(
         data=data,
         words=words,
@@ -172,10 +204,11 @@ def load_word_embeddings(encoder="glove", n_words=20_000, *, data_home=None):
     {
         "minilm": [StrOptions({"auto"}), "boolean"],
         "data_home": [str, os.PathLike, None],
+        "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )
-def load_glove_gender(*, minilm=False, data_home=None):
+def load_glove_gender(*, minilm=False, data_home=None, verbose=1):
     """Load the GloVe gender benchmark of linear concept erasure.
 
     The protocol of INLP (Ravfogel et al. 2020) and R-LACE (Ravfogel et al.
@@ -201,6 +234,10 @@ def load_glove_gender(*, minilm=False, data_home=None):
         ``"auto"`` includes them when it is installed, ``False`` never.
     data_home : str or path-like, default=None
         Cache folder for the MiniLM vectors; see :func:`get_data_home`.
+    verbose : int or bool, default=1
+        Progress of the MiniLM encoder when it runs (a progress bar by
+        default, nothing when the vectors are cached or not asked for); see
+        :func:`encode_minilm`.
 
     Returns
     -------
@@ -247,7 +284,7 @@ def load_glove_gender(*, minilm=False, data_home=None):
     chosen_words = words[chosen]
     minilm_vectors = None
     if minilm is True or (minilm == "auto" and _minilm_available()):
-        minilm_vectors = encode_minilm(chosen_words, data_home=data_home)
+        minilm_vectors = encode_minilm(chosen_words, data_home=data_home, verbose=verbose)
 
     return Bunch(
         data=data,

@@ -20,6 +20,7 @@ from ..utils._compat import Hidden, Interval, StrOptions, fit_context
 from ..utils._dask import is_dask_array
 from ..utils._memory import float_bytes
 from ..utils._optim import Adam
+from ..utils._progress import ProgressLog
 from ..utils.extmath import (
     mean_squared_norm,
     normalize_rows,
@@ -141,7 +142,11 @@ class NNPreservingReducer(
         Threads for the neighbour searches and matrix products (None: as the
         BLAS and OpenMP libraries are configured; -1: all cores).
     verbose : int, default=0
-        Print the loss and held-out recall after each epoch.
+        Progress on standard output, with the levels shared by every skembed
+        estimator: 0 silent; 1 and above a line after each epoch,
+        ``[NNPreservingReducer] epoch 3: loss ..., held-out recall@10 ...``
+        ending with the seconds since ``fit`` began (an epoch has no chunks
+        to report at level 2).
     objective : {"margin", "mpad"}, default="deprecated"
         Former name of ``method``; when given, it is used instead of
         ``method``.
@@ -333,6 +338,7 @@ class NNPreservingReducer(
             return self._fit(X, method)
 
     def _fit(self, X, method):
+        progress = ProgressLog(self, self.verbose)
         n_samples, n_features = X.shape
         self.n_components_ = self._resolve_n_components(n_samples, n_features)
         self.n_neighbors_ = self._resolve_n_neighbors(n_samples)
@@ -363,10 +369,8 @@ class NNPreservingReducer(
         best_W, best_recall = W.copy(), _recall(centred, W, held_out, truth_held_out)
         self.recall_history_ = [best_recall]
 
-        if method == "margin":
-            epochs = self._fit_margin(centred, W, rng, held_out, truth_held_out)
-        else:
-            epochs = self._fit_mpad(centred, W, rng, held_out, truth_held_out)
+        fit_method = self._fit_margin if method == "margin" else self._fit_mpad
+        epochs = fit_method(centred, W, rng, held_out, truth_held_out, progress)
         for W_epoch, recall in epochs:
             if recall > best_recall:
                 best_W, best_recall = W_epoch.copy(), recall
@@ -382,21 +386,21 @@ class NNPreservingReducer(
         gaussian = rng.standard_normal((centred.shape[1], self.n_components_))
         return np.linalg.qr(gaussian)[0]
 
-    def _epochs(self, run_epoch, centred, W, held_out, truth_held_out):
+    def _epochs(self, run_epoch, centred, W, held_out, truth_held_out, progress):
         """Run epochs, yielding (W, held-out recall).
 
         Stops after ``max_iter`` epochs, or when the best held-out recall has
         not grown by ``tol`` for ``PATIENCE`` epochs in a row (single epochs
-        of a stochastic objective may dip).
+        of a stochastic objective may dip). Each epoch is a stage of
+        ``progress`` (a ``ProgressLog``).
         """
         best, stale = self.recall_history_[-1], 0
         for epoch in range(self.max_iter):
             loss = run_epoch(W)
             recall = _recall(centred, W, held_out, truth_held_out)
             self.recall_history_.append(recall)
-            if self.verbose:
-                print(f"[NNPreservingReducer] epoch {epoch + 1}: loss {loss:.4f}, "
-                      f"held-out recall@{self.n_neighbors_} {recall:.4f}")
+            progress.stage(f"epoch {epoch + 1}: loss {loss:.4f}, "
+                           f"held-out recall@{self.n_neighbors_} {recall:.4f}")
             yield W, recall
             if recall > best + self.tol:
                 best, stale = recall, 0
@@ -405,7 +409,7 @@ class NNPreservingReducer(
                 if stale >= PATIENCE:
                     break
 
-    def _fit_margin(self, centred, W, rng, held_out, truth_held_out):
+    def _fit_margin(self, centred, W, rng, held_out, truth_held_out, progress):
         n_samples = centred.shape[0]
         k = self.n_neighbors_
         # The queries: every point, or a fixed sample of max_queries of them on
@@ -452,9 +456,9 @@ class NNPreservingReducer(
                 losses.append(loss + penalty)
             return float(np.mean(losses))
 
-        return self._epochs(run_epoch, centred, W, held_out, truth_held_out)
+        return self._epochs(run_epoch, centred, W, held_out, truth_held_out, progress)
 
-    def _fit_mpad(self, centred, W, rng, held_out, truth_held_out):
+    def _fit_mpad(self, centred, W, rng, held_out, truth_held_out, progress):
         n_samples = centred.shape[0]
         # The gaps are in the units of X and the orthogonality penalty is
         # unit-free: measured in units of the points' root mean square norm
@@ -481,7 +485,7 @@ class NNPreservingReducer(
                 objectives.append(objective)
             return -float(np.mean(objectives))
 
-        return self._epochs(run_epoch, centred, W, held_out, truth_held_out)
+        return self._epochs(run_epoch, centred, W, held_out, truth_held_out, progress)
 
     def transform(self, X):
         """Project X: ``(X - mean_) @ components_.T`` (rows normalised first for cosine).
