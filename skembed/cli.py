@@ -24,12 +24,19 @@ existing output is replaced only with ``--force``, and always through a
 temporary file renamed over it, so a failed run leaves it intact. CSV files
 are read as pandas writes them (see :mod:`skembed._tables`).
 
+``skembed probe ERASED (--concept FILE | --concept-column COLUMN) [--original FILE]
+-o REPORT.csv`` scores a concept erasure with
+:func:`skembed.metrics.guardedness_report`: it prints the table and writes it
+as CSV, checked and written the same way.
+
 Adding an estimator's subcommand is one entry in :data:`COMMANDS`; adding its
 part of the demo is one function in :data:`skembed._demo.DEMOS`.
 """
 
 import argparse
 import ast
+import csv
+import io
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -39,7 +46,14 @@ import numpy as np
 
 from . import __version__
 from ._models import MODEL_SUFFIX, check_model_support, load_model, save_model
-from ._tables import TableError, check_output, read_table, write_sample, write_table
+from ._tables import (
+    TableError,
+    check_output,
+    read_table,
+    write_atomically,
+    write_sample,
+    write_table,
+)
 
 EXIT_USAGE = 2
 WRITABLE = (".npy", ".csv")
@@ -417,6 +431,116 @@ def run_estimator_command(name, args):
 
 
 # ----------------------------------------------------------------------------
+# skembed probe: the guardedness report of an erasure
+# ----------------------------------------------------------------------------
+
+PROBE_HELP = ("score a concept erasure: held-out accuracy of linear, quadratic, RBF-SVM "
+              "and MLP probes beside the majority rate, and with --original the mean "
+              "squared edit and the nearest neighbours kept (guardedness_report)")
+
+
+def _take_column(values, columns, name):
+    """``(column as a target, the other columns, their names)``."""
+    position = columns.index(name)
+    return (_as_target(values[:, position]), np.delete(values, position, axis=1),
+            columns[:position] + columns[position + 1 :])
+
+
+def _probe_names(text):
+    """The ``--probes`` list, checked before any file is read."""
+    from .metrics import _check_probe_names
+
+    if text is None:
+        return None
+    try:
+        return _check_probe_names([name.strip() for name in text.split(",") if name.strip()])
+    except ValueError as exc:
+        problem = str(exc).partition(": ")[2] or str(exc)
+        raise CommandError(f"--probes {text!r}: {problem}") from None
+
+
+def _load_probe_inputs(args):
+    """The erased rows, the concept and the original rows (or None), as arrays."""
+    X, columns = _read_rows(args.erased, args)
+    X_original = original_columns = None
+    if args.original is not None:
+        X_original, original_columns = _read_rows(args.original, args)
+    name = args.concept_column
+    if name is not None:
+        y = None
+        if columns is not None and name in columns:
+            y, X, columns = _take_column(X, columns, name)
+        if original_columns is not None and name in original_columns:
+            # The erase command's output has no concept column; its input does.
+            values, X_original, original_columns = _take_column(X_original, original_columns,
+                                                                name)
+            y = values if y is None else y
+        if y is None:
+            where = f"{args.erased} (columns: {columns})"
+            if args.original is not None:
+                where += f" nor of {args.original} (columns: {original_columns})"
+            raise CommandError(f"--concept-column {name!r} is not a column of {where}")
+    else:
+        values, _ = read_table(args.concept_file, n_rows=len(X), header=args.header,
+                               index_col=args.index_col)
+        y = _as_target(values)
+    X = _as_features(X, args.erased, columns, "--concept")
+    if X_original is not None:
+        X_original = _as_features(X_original, args.original, original_columns, "--concept")
+    return X, y, X_original
+
+
+def _write_records(handle, records):
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(list(records[0]))
+    for record in records:
+        # repr: the shortest text that reads back as the same float.
+        writer.writerow([repr(value) if isinstance(value, float) else value
+                         for value in record.values()])
+    handle.write(text.getvalue().encode("utf-8"))
+
+
+def run_probe_command(args):
+    """Run :func:`~skembed.metrics.guardedness_report` on files; print and write its table.
+
+    Returns the warnings raised during the run that are worth showing.
+    """
+    from .metrics import GUARDEDNESS_PROBES, guardedness_report
+
+    probes = _probe_names(args.probes) or GUARDEDNESS_PROBES
+    inputs = [args.erased, args.concept_file, args.original]
+    # Checked before any file is read or probe fitted.
+    check_output(args.output, inputs=inputs, force=args.force, suffixes=(".csv",))
+    X, y, X_original = _load_probe_inputs(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = guardedness_report(
+                X, y, X_original=X_original, probes=probes, test_size=args.test_size,
+                cv=args.cv, max_train_samples=args.max_train_samples,
+                n_neighbors=args.n_neighbors, random_state=args.random_state,
+                n_jobs=args.n_jobs,
+            )
+        except Exception as exc:
+            if not _is_fit_failure(exc):
+                raise
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            message = lines[0] if lines else type(exc).__name__
+            if isinstance(exc, MemoryError):
+                message = (f"out of memory ({message}); pass a smaller --max-train-samples, "
+                           "fewer --probes, or a sample of the rows")
+            elif not isinstance(exc, (ValueError, TypeError)):
+                message = f"{type(exc).__name__}: {message}"
+            raise CommandError(message) from exc
+    records = report.records()
+    write_atomically(args.output, lambda handle: _write_records(handle, records))
+    print(report.format())
+    print(f"probe: wrote {len(records)} rows to {args.output}")
+    return [record for record in caught if not _is_floating_point_warning(record)]
+
+
+# ----------------------------------------------------------------------------
 # The registry: one subcommand per estimator
 # ----------------------------------------------------------------------------
 
@@ -518,6 +642,118 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _add_reading_options(sub):
+    """How CSV inputs are read: ``--header``/``--no-header`` and ``--index-col``."""
+    header = sub.add_mutually_exclusive_group()
+    header.add_argument(
+        "--header", dest="header", action="store_const", const=True, default=None,
+        help="CSV files have a header row (default: detected, so that both "
+        "DataFrame.to_csv(path) and to_csv(path, index=False) read back as written)",
+    )
+    header.add_argument(
+        "--no-header", dest="header", action="store_const", const=False,
+        help="CSV files have no header row: the first row is data",
+    )
+    sub.add_argument(
+        "--index-col", default="auto", metavar="COLUMN",
+        help="CSV column holding a row index, dropped: a column name, a position "
+        "from 0, or 'none'. Default 'auto': an unnamed first column holding "
+        "0..n-1 (DataFrame.to_csv's index) is dropped",
+    )
+
+
+def _integer_from(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the smallest allowed, {minimum}")
+        return value
+
+    return parse
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not strictly between 0 and 1")
+    return value
+
+
+def _rows_or_none(text):
+    return None if text.strip().lower() == "none" else _integer_from(1)(text)
+
+
+def _add_probe_parser(subparsers):
+    sub = subparsers.add_parser(
+        "probe", help=PROBE_HELP,
+        description=PROBE_HELP + ". Prints the table and writes it as CSV: a row for the "
+        "majority baseline, then one per probe, with columns probe, accuracy, "
+        "balanced_accuracy, n_train, n_test, and with --original mean_squared_edit and "
+        "neighbour_retention. The probes' settings are fixed (see the docstring of "
+        "skembed.metrics.guardedness_report), so reports compare across methods. Fit the "
+        "eraser on other rows than those probed: an eraser fit on the probed rows "
+        "over-corrects them, and the linear accuracy falls below the majority rate.",
+        epilog="Exit status 2 with a one-line message on a bad file, option or output, "
+        "or data the probes cannot be fit on.",
+    )
+    sub.add_argument("erased", metavar="ERASED",
+                     help="the embeddings after erasure: .npy, .csv or .parquet")
+    sub.add_argument(
+        "-o", "--output", required=True, metavar="FILE",
+        help="the report, a .csv file. Checked before anything is read or fitted; written "
+        "to a temporary file in the same directory and renamed, so a failed run leaves "
+        "an existing file intact",
+    )
+    sub.add_argument(
+        "--force", action="store_true",
+        help="replace the output if it exists, even when it is an input file",
+    )
+    concept = sub.add_mutually_exclusive_group(required=True)
+    concept.add_argument(
+        "--concept", dest="concept_file", metavar="FILE",
+        help="the erased concept (.npy, .csv or .parquet): numbers or text labels, one "
+        "per row of ERASED",
+    )
+    concept.add_argument(
+        "--concept-column", metavar="COLUMN",
+        help="column holding the concept: of ERASED, or else of --original (as the "
+        "input of skembed erase --concept-column has it); dropped from the features of "
+        "both files",
+    )
+    sub.add_argument(
+        "--original", metavar="FILE",
+        help="the same rows before erasure, same columns: adds the mean squared edit and "
+        "the share of each row's nearest neighbours kept (neighbour_retention)",
+    )
+    sub.add_argument(
+        "--probes", metavar="LIST",
+        help="comma-separated probes, of linear, quadratic, rbf_svm, mlp (default: all "
+        "four, in that order)",
+    )
+    split = sub.add_mutually_exclusive_group()
+    split.add_argument("--test-size", type=_fraction, default=0.3, metavar="FRACTION",
+                       help="share of the rows held out, stratified (default 0.3)")
+    split.add_argument("--cv", type=_integer_from(2), metavar="K",
+                       help="stratified K-fold cross-validation instead of one split "
+                       "(small data; K times the cost)")
+    sub.add_argument("--max-train-samples", type=_rows_or_none, default=5000, metavar="N",
+                     help="most training rows of the RBF-SVM, whose cost grows as N^2, "
+                     "or 'none' (default 5000)")
+    sub.add_argument("--n-neighbors", type=_integer_from(1), default=10, metavar="K",
+                     help="neighbours compared per row for neighbour_retention (default 10)")
+    sub.add_argument("--random-state", type=_integer_from(0), default=0, metavar="SEED",
+                     help="seed of the split, the SVM's rows and the MLP (default 0)")
+    sub.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                     help="probes fitted in parallel (default: one at a time)")
+    _add_reading_options(sub)
+
+
 def build_parser():
     parser = _Parser(
         prog="skembed",
@@ -527,6 +763,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"skembed {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.add_parser("demo", help="run every estimator on the bundled word sample")
+    _add_probe_parser(subparsers)
     for name, command in sorted(COMMANDS.items()):
         writable = SAMPLE_WRITABLE if command.output == "sample" else WRITABLE
         sub = subparsers.add_parser(
@@ -591,22 +828,7 @@ def build_parser():
                 "skembed's classes and SciPy's sparse matrices, and refuses any other "
                 "type the file names",
             )
-        header = sub.add_mutually_exclusive_group()
-        header.add_argument(
-            "--header", dest="header", action="store_const", const=True, default=None,
-            help="CSV files have a header row (default: detected, so that both "
-            "DataFrame.to_csv(path) and to_csv(path, index=False) read back as written)",
-        )
-        header.add_argument(
-            "--no-header", dest="header", action="store_const", const=False,
-            help="CSV files have no header row: the first row is data",
-        )
-        sub.add_argument(
-            "--index-col", default="auto", metavar="COLUMN",
-            help="CSV column holding a row index, dropped: a column name, a position "
-            "from 0, or 'none'. Default 'auto': an unnamed first column holding "
-            "0..n-1 (DataFrame.to_csv's index) is dropped",
-        )
+        _add_reading_options(sub)
         sub.add_argument(
             "--param",
             action="append",
@@ -636,6 +858,8 @@ def main(argv=None):
 
                 run_demo()
                 shown = caught
+            elif args.command == "probe":
+                shown = run_probe_command(args)
             else:
                 shown = run_estimator_command(args.command, args)
         except (CommandError, TableError, ImportError) as exc:

@@ -1034,3 +1034,126 @@ def test_missing_value_in_a_pandas_csv_names_its_line_and_column(index, tmp_path
     # Line 5: the header, then data rows 0..3; column 3 or 4 with the index.
     assert f"line 5, column {4 if index else 3} is empty (a missing value)" in message
     assert "dropna" in message
+
+
+# ----------------------------------------------------------------------------
+# skembed probe: the guardedness report of an erasure
+# ----------------------------------------------------------------------------
+
+
+def _write_with_concept(path, X, concept):
+    with open(path, "w") as handle:
+        handle.write(",".join([f"x{j}" for j in range(X.shape[1])] + ["gender"]) + "\n")
+        for row, label in zip(X, concept):
+            handle.write(",".join(repr(float(v)) for v in row) + f",{label}\n")
+
+
+def _read_report(path):
+    import csv
+
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_probe_round_trip_after_erase(tmp_path, capsys):
+    from skembed.metrics import guardedness_report
+
+    X, concept = gender_data(n=240, d=5)
+    _write_with_concept(tmp_path / "x.csv", X, concept)
+    assert cli.main(["erase", str(tmp_path / "x.csv"), "--concept-column", "gender",
+                     "-o", str(tmp_path / "erased.csv")]) == 0
+    capsys.readouterr()
+    # The erased file has no concept column: it is read from --original.
+    status = cli.main(["probe", str(tmp_path / "erased.csv"), "--original", str(tmp_path / "x.csv"),
+                       "--concept-column", "gender", "-o", str(tmp_path / "report.csv"),
+                       "--max-train-samples", "100", "--random-state", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    rows = _read_report(tmp_path / "report.csv")
+    assert list(rows[0]) == ["probe", "accuracy", "balanced_accuracy", "n_train", "n_test",
+                             "mean_squared_edit", "neighbour_retention"]
+    assert [row["probe"] for row in rows] == ["majority", "linear", "quadratic", "rbf_svm", "mlp"]
+    erased = np.loadtxt(tmp_path / "erased.csv", delimiter=",", skiprows=1)
+    expected = guardedness_report(erased, concept, X_original=X, max_train_samples=100,
+                                  random_state=1)
+    for row, record in zip(rows, expected.records()):
+        assert row["probe"] == record["probe"]
+        for key in ("accuracy", "balanced_accuracy", "mean_squared_edit",
+                    "neighbour_retention"):
+            assert float(row[key]) == record[key]  # written exactly
+        assert int(row["n_train"]) == record["n_train"] and int(row["n_test"]) == 72
+    assert rows[3]["n_train"] == "100"
+    # The table is printed too.
+    assert expected.format() in out and "wrote 5 rows to" in out
+
+
+def test_probe_reads_the_concept_from_a_file_and_runs_chosen_probes(tmp_path, capsys):
+    X, concept = gender_data(n=120, d=3)
+    np.save(tmp_path / "erased.npy", X)
+    np.save(tmp_path / "concept.npy", concept)
+    status = cli.main(["probe", str(tmp_path / "erased.npy"), "--concept",
+                       str(tmp_path / "concept.npy"), "-o", str(tmp_path / "report.csv"),
+                       "--probes", "quadratic, linear", "--cv", "3"])
+    assert status == 0, capsys.readouterr().err
+    rows = _read_report(tmp_path / "report.csv")
+    assert list(rows[0]) == ["probe", "accuracy", "balanced_accuracy", "n_train", "n_test"]
+    assert [row["probe"] for row in rows] == ["majority", "quadratic", "linear"]
+    assert all(row["n_test"] == "120" for row in rows)  # 3 folds: every row tested once
+    assert float(rows[2]["accuracy"]) > 0.85
+    assert "3-fold" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--concept", "concept.npy", "--probes", "linear,svm"], "--probes 'linear,svm': unknown probe 'svm'; choose from"),
+    (["--concept-column", "sex"], "--concept-column 'sex' is not a column of"),
+    (["--concept", "missing.npy"], "cannot read missing.npy: no such file"),
+    (["--concept", "short.npy"], "guardedness_report: X_erased has 60 rows but y has 59"),
+    (["--concept", "one_class.npy"], "guardedness_report: y has 1 class"),
+    (["--concept", "rare.npy"], "guardedness_report: class 'rare' has 3 rows; every class "
+                                "needs at least 4"),
+    (["--concept", "concept.npy", "--original", "narrow.npy"],
+     r"guardedness_report: X_erased has shape \(60, 4\) but X_original has shape \(60, 3\)"),
+    (["--concept", "concept.npy", "--test-size", "1.5"],
+     "argument --test-size: 1.5 is not strictly between 0 and 1"),
+    (["--concept", "concept.npy", "--cv", "two"], "argument --cv: 'two' is not a whole number"),
+    (["--concept", "concept.npy", "--concept-column", "gender"], "not allowed with argument"),
+    ([], "one of the arguments --concept --concept-column is required"),
+])
+def test_probe_errors_are_one_line_and_keep_the_output(options, message, tmp_path, capsys,
+                                                       monkeypatch):
+    X, concept = gender_data(n=60, d=4)
+    monkeypatch.chdir(tmp_path)
+    _write_with_concept(tmp_path / "x.csv", X, concept)
+    np.save(tmp_path / "concept.npy", concept)
+    np.save(tmp_path / "short.npy", concept[:59])
+    np.save(tmp_path / "one_class.npy", np.full(60, "male"))
+    np.save(tmp_path / "rare.npy", np.r_[concept[:57], ["rare"] * 3])
+    np.save(tmp_path / "narrow.npy", X[:, :3])
+    np.save(tmp_path / "erased.npy", X)
+    existing_output(tmp_path / "report.csv")
+    erased = "x.csv" if "--concept-column" in options and "--concept" not in options \
+        else "erased.npy"
+    try:
+        status = cli.main(["probe", erased, "-o", "report.csv", "--force", *options])
+    except SystemExit as exit_info:  # a usage error, reported by argparse
+        status = exit_info.code
+    line = one_line_error(capsys, status)
+    assert re.search(message, line), line
+    assert line.startswith("skembed probe: error: ")
+    assert (tmp_path / "report.csv").read_bytes() == SENTINEL
+
+
+def test_probe_checks_the_output_before_reading_or_fitting(tmp_path, capsys, monkeypatch):
+    import skembed.metrics as metrics
+
+    monkeypatch.setattr(metrics, "guardedness_report", None)  # never reached
+    existing_output(tmp_path / "report.csv")
+    line = one_line_error(capsys, cli.main(["probe", str(tmp_path / "missing.npy"), "--concept",
+                                            str(tmp_path / "missing.npy"),
+                                            "-o", str(tmp_path / "report.csv")]))
+    assert "the file exists; pass --force" in line
+    line = one_line_error(capsys, cli.main(["probe", str(tmp_path / "missing.npy"), "--concept",
+                                            str(tmp_path / "missing.npy"),
+                                            "-o", str(tmp_path / "report.npy")]))
+    assert "unknown file type; use .csv" in line
+    assert_unchanged(tmp_path, {"report.csv": SENTINEL})
