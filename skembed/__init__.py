@@ -3,7 +3,7 @@
 __version__ = "0.1.0.dev0"
 
 from .cluster import SubspaceClusterer  # noqa: E402
-from .erasure import LinearConceptEraser  # noqa: E402
+from .erasure import LinearConceptEraser, NonlinearConceptEraser  # noqa: E402
 from .reduction import NNPreservingReducer  # noqa: E402
 from .relative import LatentTranslator, RelativeRepresentation  # noqa: E402
 from .sampling import CoresetEstimator, SensitivitySampler  # noqa: E402
@@ -13,6 +13,7 @@ __all__ = [
     "LatentTranslator",
     "LinearConceptEraser",
     "NNPreservingReducer",
+    "NonlinearConceptEraser",
     "RelativeRepresentation",
     "SensitivitySampler",
     "SubspaceClusterer",

@@ -57,6 +57,8 @@ CHECK_PARAMS = {
         {"n_clusters": "auto", "method": "ensc", "tau": 0.5},
         {"n_clusters": 3, "method": "omp", "n_nonzero": 3, "affinity": "power"},
         {"n_clusters": 3, "out_of_sample": "collaborative", "collaborative_alpha": 0.1},
+        # A fit on a sample of the rows, every row then labelled by predict.
+        {"n_clusters": 3, "method": "lsr", "max_samples": 20, "random_state": 0},
     ],
     "SensitivitySampler": [
         {},

@@ -11,6 +11,7 @@ from skembed import (
     CoresetEstimator,
     LinearConceptEraser,
     NNPreservingReducer,
+    NonlinearConceptEraser,
     RelativeRepresentation,
     SensitivitySampler,
     SubspaceClusterer,
@@ -38,6 +39,8 @@ CASES = [
     (LinearConceptEraser(method="splice"), 1_000, 400),
     (LinearConceptEraser(), 20_000, 30),  # a concept of 200 continuous columns
     (LinearConceptEraser(method="inlp", max_iter=2), 1_500, 300),
+    (NonlinearConceptEraser(), 3_000, 200),
+    (NonlinearConceptEraser(final_leace=False), 30_000, 40),
     (SensitivitySampler(method="leverage"), 20_000, 60),
     (SensitivitySampler(method="lewis"), 2_000, 250),
     (SensitivitySampler(method="leverage"), 50, 3_000),  # wide: n x d products
@@ -84,7 +87,8 @@ def test_estimate_is_within_a_factor_of_two_of_the_measured_peak(estimator, n_sa
     elif isinstance(estimator, LinearConceptEraser) and n_samples == 20_000:
         n_targets = 200
         y = rng.normal(size=(n_samples, n_targets))
-    needs_y = isinstance(estimator, (LinearConceptEraser, LatentTranslator, CoresetEstimator))
+    needs_y = isinstance(estimator, (LinearConceptEraser, NonlinearConceptEraser,
+                                     LatentTranslator, CoresetEstimator))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the few ADMM steps do not converge
         peak = measured_peak(

@@ -113,6 +113,8 @@ METHOD_SPECIFIC = {
     "SensitivitySampler": {"n_samples": 20, "p": 3.0, "solver": "exact", "tol": 1e-5,
                            "max_iter": 50, "n_jobs": 1, "random_state": 0},
     "LatentTranslator": {"center": False, "scale": False},
+    "NonlinearConceptEraser": {"shrinkage": True, "final_leace": False, "tol": 1e-6,
+                               "max_iter": 5, "random_state": 0},
     "SubspaceClusterer": {"n_clusters": 3, "tau": 0.8, "gamma": 50.0, "n_nonzero": 3,
                           "outlier_gamma": 5.0, "max_iter": 30, "collaborative_alpha": 0.1,
                           "n_candidates": 20, "random_state": 0},

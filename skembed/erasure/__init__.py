@@ -1,5 +1,6 @@
-"""Linear concept erasure: LEACE, orthogonal (SAL), INLP, R-LACE and SPLICE."""
+"""Concept erasure: LEACE, orthogonal (SAL), INLP, R-LACE, SPLICE and quadratic (QLEACE)."""
 
 from ._eraser import LinearConceptEraser
+from ._nonlinear import NonlinearConceptEraser
 
-__all__ = ["LinearConceptEraser"]
+__all__ = ["LinearConceptEraser", "NonlinearConceptEraser"]
