@@ -41,6 +41,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from .base import _plain, validate_array
+from .erasure._quadratic import GaussianDiscriminant
 from .utils import exact_kneighbors, neighbour_overlap
 from .utils._compat import (
     HasMethods,
@@ -371,33 +372,28 @@ class _RegularizedQDA(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         shrinkage = float(self.reg_param)
         n_features = X.shape[1]
-        self.means_, self._whitenings, self._offsets = [], [], []
+        means, covariances, priors = [], [], []
         for k in range(len(self.classes_)):
             rows = X[codes == k]
             mean = rows.mean(axis=0)
             centred = rows - mean
             covariance = (1 - shrinkage) * (centred.T @ centred) / max(len(rows) - 1, 1)
             covariance[np.diag_indices(n_features)] += shrinkage
-            eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-            # Exact eigenvalues are at least reg_param; rounding can dip below.
-            eigenvalues = np.maximum(eigenvalues, max(shrinkage, np.finfo(float).tiny))
-            self.means_.append(mean)
-            self._whitenings.append(eigenvectors / np.sqrt(eigenvalues))
-            self._offsets.append(np.log(len(rows) / len(X)) - 0.5 * np.sum(np.log(eigenvalues)))
-        self.means_ = np.asarray(self.means_)
+            means.append(mean)
+            covariances.append(covariance)
+            priors.append(len(rows) / len(X))
+        self.means_ = np.asarray(means)
+        # The Gaussian log-densities are the quadratic eraser's own
+        # discriminant: one implementation of QDA in skembed.
+        self._discriminant = GaussianDiscriminant.from_covariances(
+            self.means_, np.asarray(covariances), priors, unit=1.0
+        )
         return self
 
     def decision_function(self, X):
-        """Log posterior of each class, up to a constant per row."""
+        """Log posterior of each class."""
         check_is_fitted(self, "means_")
-        X = np.asarray(X, dtype=np.float64)
-        scores = np.empty((len(X), len(self.classes_)))
-        for k, (mean, whitening, offset) in enumerate(
-            zip(self.means_, self._whitenings, self._offsets)
-        ):
-            whitened = (X - mean) @ whitening
-            scores[:, k] = offset - 0.5 * np.einsum("ij,ij->i", whitened, whitened)
-        return scores
+        return self._discriminant.log_posteriors(X)
 
     def predict(self, X):
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
