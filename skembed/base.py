@@ -10,6 +10,8 @@ problem and the fix.
 """
 
 import contextlib
+import functools
+import inspect
 import warnings
 from numbers import Integral
 
@@ -18,7 +20,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, validate_data
 
-from .utils._compat import Interval, check_sample_weight
+from .utils._compat import Interval, check_sample_weight, dense_output_config
 from .utils._dask import (
     blockwise_transform,
     is_dask_array,
@@ -166,6 +168,44 @@ def validate_array(
         _reraise_with_context(exc, caller)
 
 
+def _lazy_output_for_dask(method, name):
+    """``method`` with set_output's container made lazy for a dask input.
+
+    Given a dask array and a ``set_output(transform="pandas")`` estimator,
+    the result is a dask DataFrame with the output's column names, built
+    lazily from the blockwise result (pandas, the eager container, would
+    compute it); "polars" has no lazy form here and is refused. Anything
+    else goes through scikit-learn's own wrapper unchanged.
+    """
+    unwrapped = getattr(method, "__wrapped__", method)
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if not is_dask_array(X) or not hasattr(self, "get_feature_names_out"):
+            return method(self, X, *args, **kwargs)
+        # set_output has one setting for both methods, under "transform".
+        container = dense_output_config("transform", self)
+        if container == "default":
+            return method(self, X, *args, **kwargs)
+        if container != "pandas":
+            raise ValueError(
+                f"{self._caller(name)}: X is a dask array, and set_output(transform="
+                f"{container!r}) would read the whole result into memory. Use "
+                "set_output(transform='pandas') for a lazy dask DataFrame, or 'default' "
+                "for a lazy dask array."
+            )
+        result = unwrapped(self, X, *args, **kwargs)
+        if not is_dask_array(result):
+            return result  # already a frame (a fit_transform through transform)
+        import dask.dataframe as dd
+
+        columns = list(self.get_feature_names_out()) if result.ndim == 2 else None
+        return dd.from_dask_array(result, columns=columns)
+
+    wrapper._skembed_dask_output = True
+    return wrapper
+
+
 class ValidationMixin:
     """The one input-validation path shared by every skembed estimator.
 
@@ -205,6 +245,18 @@ class ValidationMixin:
     _accept_sparse = False
     _requires_y = False
     _preserves_dtype = ("float64", "float32")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # scikit-learn's set_output wraps transform and fit_transform so that
+        # their output becomes a pandas (or polars) frame, which would read a
+        # lazy dask result whole into memory: a dask input keeps a lazy frame.
+        # Only plain functions: a conditional method (``available_if``, e.g.
+        # a meta-estimator's transform) must stay a descriptor.
+        for name in ("transform", "fit_transform"):
+            method = inspect.getattr_static(cls, name, None)
+            if inspect.isfunction(method) and not getattr(method, "_skembed_dask_output", False):
+                setattr(cls, name, _lazy_output_for_dask(method, name))
 
     def _min_fit_samples(self):
         """Fewest rows that ``fit`` accepts (override to depend on parameters)."""

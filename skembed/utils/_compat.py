@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 __all__ = [
@@ -172,3 +173,12 @@ def enet_coordinate_descent_gram(coef, l1, l2, gram, products, target, max_iter,
 def has_compiled_gram_solver():
     """Whether :func:`enet_coordinate_descent_gram` runs scikit-learn's solver."""
     return _GRAM_SOLVER is not None
+
+
+def dense_output_config(method, estimator):
+    """The container ``set_output`` asks ``method`` to return: "default", "pandas", ...
+
+    scikit-learn resolves the estimator's own setting and the global
+    ``set_config(transform_output=...)`` in a private helper.
+    """
+    return _get_output_config(method, estimator)["dense"]
