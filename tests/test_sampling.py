@@ -1,5 +1,6 @@
 """SensitivitySampler and CoresetEstimator: scores against their definitions, unbiasedness, the meta-estimator."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -21,7 +22,9 @@ from sklearn.preprocessing import StandardScaler
 
 from skembed.sampling import (
     CoresetEstimator,
+    CoresetSpeedWarning,
     SensitivitySampler,
+    _coreset,
     bernoulli_sample,
     exact_leverage_scores,
     exact_sensitivities,
@@ -31,7 +34,11 @@ from skembed.sampling import (
     sketched_leverage_scores,
     sketched_sensitivities,
 )
-from skembed.sampling._leverage import well_conditioned_basis
+from skembed.sampling._leverage import (
+    PASS_BLOCK_ROWS,
+    stacked_sketched_leverage_scores,
+    well_conditioned_basis,
+)
 from skembed.sampling._lewis import lewis_fixed_point_map, lewis_weights_convex
 from skembed.sampling._sensitivity import lewis_sensitivity_bound
 
@@ -836,3 +843,232 @@ def test_fit_resample_warns_once_that_the_weights_are_not_returned():
         sampler.fit_resample(X, y)  # once per sampler
         # Uniform weights (every row kept with probability 1) need no warning.
         SensitivitySampler(600, p=1, method="leverage").fit_resample(X, y)
+
+
+# ----------------------------------------------------------------------------
+# The payoff path: scores without the design, default samplers, progress
+# ----------------------------------------------------------------------------
+
+
+def test_water_filling_on_the_top_rows_matches_sorting_every_row():
+    # The water-filling partitions out the m largest q instead of sorting all
+    # n; with ties, zeros and rows capped at 1 it must give the same pi.
+    rng = np.random.RandomState(0)
+    for n, m in [(50, 7), (1000, 10), (1000, 700), (20000, 3000)]:
+        q = rng.standard_cauchy(size=n) ** 2
+        q[rng.uniform(size=n) < 0.2] = 0
+        q[:5] = q[5]  # ties
+        q /= q.sum()
+        assert m < np.count_nonzero(q)  # else every positive row is kept
+        order = np.argsort(-q, kind="stable")
+        sorted_q = q[order]
+        tail = np.cumsum(sorted_q[::-1])[::-1]
+        ranks = np.arange(m)
+        capped = int(np.argmax((m - ranks) * sorted_q[:m] <= tail[:m]))
+        expected = np.minimum(1.0, (m - capped) / tail[capped] * q)
+        pi = inclusion_probabilities(q, m)
+        np.testing.assert_allclose(pi, expected, rtol=1e-12, atol=1e-15)
+        assert pi.sum() == pytest.approx(m)
+
+
+def test_lewis_weights_at_p2_run_no_iteration():
+    X = heavy_tailed(3000, 4, seed=3)
+    weights, n_iter = lewis_weights(X, 2)
+    assert n_iter == 0
+    np.testing.assert_allclose(weights, exact_leverage_scores(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "float32"])
+@pytest.mark.parametrize("with_columns, weighted", [(True, True), (True, False), (False, True)])
+def test_stacked_sketch_scores_the_design_it_does_not_form(layout, with_columns, weighted):
+    # Two passes over X give the scores that sketched_leverage_scores gives on
+    # the formed design diag(s)[X, C] (the same draws), across several blocks.
+    rng = np.random.RandomState(1)
+    n, d = 2 * PASS_BLOCK_ROWS + 123, 25
+    X = heavy_tailed(n, d, seed=1)
+    if layout == "float32":
+        X = X.astype(np.float32)
+    elif layout == "F":
+        X = np.asfortranarray(X)
+    columns = np.column_stack([rng.standard_normal(n), np.ones(n)]) if with_columns else None
+    row_scale = rng.uniform(0.1, 2.0, size=n) if weighted else None
+    design = np.asarray(X, dtype=np.float64)
+    if columns is not None:
+        design = np.hstack([design, columns])
+    if row_scale is not None:
+        design = design * row_scale[:, None]
+    expected = sketched_leverage_scores(design, np.random.RandomState(7), jl_dim=12)
+    actual = stacked_sketched_leverage_scores(X, columns, row_scale, np.random.RandomState(7),
+                                              jl_dim=12)
+    np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-14)
+    # Without the projection (rank <= jl_dim) they are leverage scores:
+    # within the sketch's constant factor of the exact ones.
+    full = stacked_sketched_leverage_scores(X, columns, row_scale, np.random.RandomState(7),
+                                            jl_dim=100)
+    ratio = full / exact_leverage_scores(design)
+    assert 0.5 < ratio.min() and ratio.max() < 2
+
+
+@pytest.mark.parametrize("solver", ["exact", "sketch"])
+def test_sampler_scores_a_read_only_X_without_copying_it(solver):
+    # The leverage paths of a dense X neither write to it nor form the design
+    # [X, y, 1] (a float64 copy of X): their peak is a fraction of X.
+    X, y = regression(n=300_000, d=40)
+    X.flags.writeable = False
+    sampler = SensitivitySampler(2000, method="leverage", solver=solver, random_state=0)
+    tracemalloc.start()
+    try:
+        sampler.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sampler.solvers_ == {"leverage": solver}
+    assert peak < X.nbytes / 3, f"peak {peak / 1e6:.0f} MB for X of {X.nbytes / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "float32"])
+def test_two_pass_exact_leverage_matches_a_qr_of_the_formed_design(layout):
+    # Exact scores of a dense X fold the R factors of 2048-row blocks, then
+    # take the row norms block by block: the thin QR's scores of the design
+    # V^(1/p) [X, y, 1], rank-deficient design and zero weights included.
+    rng = np.random.RandomState(4)
+    n = 3 * 2048 + 17
+    X = heavy_tailed(n, 6, seed=4, rank=4)
+    y = X @ rng.standard_normal(6) + rng.laplace(size=n)
+    # Weights that float32 holds exactly (the validation reads them in X's dtype).
+    weight = rng.uniform(0.2, 3.0, size=n).astype(np.float32).astype(np.float64)
+    weight[rng.uniform(size=n) < 0.1] = 0
+    if layout == "F":
+        X = np.asfortranarray(X)
+    for method, p in [("leverage", 2.0), ("root_leverage", 1.0)]:
+        sampler = SensitivitySampler(100, method=method, p=p, solver="exact", random_state=0)
+        if layout == "float32":
+            # Converted block by block: the float64 scores of the same numbers.
+            X32, y32 = X.astype(np.float32), y.astype(np.float32)
+            from_32 = clone(sampler).fit(X32, y32, sample_weight=weight).scores_
+            from_64 = clone(sampler).fit(X32.astype(np.float64), y32.astype(np.float64),
+                                         sample_weight=weight).scores_
+            np.testing.assert_array_equal(from_32, from_64)
+            continue
+        scores = sampler.fit(X, y, sample_weight=weight).scores_
+        design = np.column_stack([X, y, np.ones(n)])
+        expected = exact_leverage_scores(design * (weight ** (1 / p))[:, None])
+        if method == "root_leverage":
+            expected = np.sqrt(expected)
+        assert sampler.solvers_ == {"leverage": "exact"}
+        assert_same_scores(scores, expected)
+
+
+def test_default_coreset_fit_does_not_copy_X():
+    X, y = regression(n=300_000, d=40)
+    X.flags.writeable = False
+    for estimator, target in [(LinearRegression(), y), (LogisticRegression(), y > np.median(y))]:
+        tracemalloc.start()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                CoresetEstimator(estimator, random_state=0).fit(X, target)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < X.nbytes / 3, f"{estimator}: peak {peak / 1e6:.0f} MB"
+
+
+def logistic_problem(n, d, seed=0):
+    """Heavy-tailed rows and labels from a noisy, misspecified logistic model."""
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d)) * rng.standard_t(3, size=(n, 1))
+    score = X @ rng.standard_normal(d) / np.sqrt(d) + 0.1 * X[:, 0] ** 2
+    return X, (rng.uniform(size=n) < 1 / (1 + np.exp(-score))).astype(int)
+
+
+def test_default_samplers_follow_the_loss():
+    X, y = regression(n=30_000, d=6)
+    ls = CoresetEstimator(random_state=0).fit(X, y).sampler_
+    assert (ls.method, ls.p, ls.n_samples, ls.solvers_) == ("leverage", 2.0, 200 * 8,
+                                                             {"leverage": "exact"})
+    X_c, labels = logistic_problem(30_000, 6)
+    lr = CoresetEstimator(LogisticRegression(), random_state=0).fit(X_c, labels).sampler_
+    assert (lr.method, lr.p, lr.n_samples) == ("root_leverage", 1.0, 200 * 7)
+    lad = CoresetEstimator(QuantileRegressor(alpha=0, solver="highs"), random_state=0)
+    lad_sampler = lad.fit(X[:3000], y[:3000]).sampler_
+    assert (lad_sampler.method, lad_sampler.p, lad_sampler.n_samples) == ("lewis", 1.0, 1000)
+
+
+@pytest.mark.filterwarnings("ignore::skembed.sampling.CoresetSpeedWarning")
+@pytest.mark.parametrize("kind", ["least squares", "logistic"])
+def test_default_coreset_is_within_one_percent_of_the_full_fit(kind):
+    # The default sample (200 rows per column) of heavy-tailed rows: the
+    # full-data objective at its model within 1% of the optimum, every seed.
+    n, d = 60_000, 10
+    if kind == "least squares":
+        rng = np.random.RandomState(0)
+        X = rng.standard_normal((n, d)) * rng.standard_t(3, size=(n, 1))
+        y = X @ rng.standard_normal(d) + 0.1 * X[:, 0] ** 2 + 3 * rng.standard_t(3, size=n)
+        make = LinearRegression
+
+        def objective(model):
+            return np.sum((y - model.predict(X)) ** 2)
+    else:
+        X, y = logistic_problem(n, d)
+        make = LogisticRegression
+
+        def objective(model):
+            z = model.decision_function(X)
+            w = model.coef_.ravel()
+            return model.C * np.sum(np.logaddexp(0, z) - (y == 1) * z) + 0.5 * w @ w
+    optimum = objective(make().fit(X, y))
+    uniform_excess = []
+    for seed in range(5):
+        coreset = CoresetEstimator(make(), random_state=seed).fit(X, y)
+        assert objective(coreset.estimator_) / optimum < 1.01
+        uniform = SensitivitySampler(coreset.sampler_.n_samples, method="uniform",
+                                     random_state=seed).fit(X)
+        model = make().fit(X[uniform.sample_indices_], y[uniform.sample_indices_],
+                           sample_weight=uniform.sample_weight_)
+        uniform_excess.append(objective(model) / optimum - 1)
+    # Not by luck of a large sample: a uniform sample of the same size misses
+    # by more on these rows.
+    assert np.median(uniform_excess) > 0.002
+
+
+@pytest.mark.filterwarnings("ignore::skembed.sampling.CoresetSpeedWarning")
+def test_coreset_verbose_prints_each_stage(capsys):
+    X, y = regression(n=3000, d=3)
+    CoresetEstimator(random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    CoresetEstimator(random_state=0, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("]")[0] for line in lines] == [
+        "[SensitivitySampler", "[SensitivitySampler", "[CoresetEstimator"]
+    assert "scores: leverage" in lines[0] and "sample drawn" in lines[1]
+    assert "LinearRegression fitted on" in lines[2] and lines[2].endswith(" s)")
+    lad = QuantileRegressor(alpha=0, solver="highs")
+    CoresetEstimator(lad, refine=2, random_state=0, verbose=2).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Lewis iteration 1: largest relative change" in out
+    assert "refine pass 1: full-data objective" in out and "refined:" in out
+    CoresetEstimator(lad, refine=2, random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Lewis iteration" not in out and "refine pass" not in out and "refined:" in out
+    # A given sampler keeps its own verbose.
+    CoresetEstimator(sampler=SensitivitySampler(500, random_state=0), verbose=1).fit(X, y)
+    assert "[SensitivitySampler]" not in capsys.readouterr().out
+
+
+def test_coreset_warns_once_below_the_measured_crossover(monkeypatch):
+    X, y = regression(n=2000, d=3)
+    monkeypatch.setitem(_coreset.CROSSOVER_ROWS, "LinearRegression", 5000)
+    coreset = CoresetEstimator(random_state=0)
+    with pytest.warns(CoresetSpeedWarning, match="below the crossover measured for "
+                      "LinearRegression \\(about 5,000 rows") as record:
+        coreset.fit(X, y)
+    assert record[0].filename == __file__  # points at the caller's fit
+    assert issubclass(CoresetSpeedWarning, UserWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CoresetSpeedWarning)
+        coreset.fit(X, y)  # once per estimator
+        # A given sampler, or as many rows as the crossover: no warning.
+        CoresetEstimator(sampler=SensitivitySampler(500, random_state=0)).fit(X, y)
+        monkeypatch.setitem(_coreset.CROSSOVER_ROWS, "LinearRegression", 2000)
+        CoresetEstimator(random_state=0).fit(X, y)

@@ -9,7 +9,7 @@ over the rows (:func:`inclusion_probabilities`, :func:`bernoulli_sample`,
 :func:`iid_sample`), for scoring once and drawing many samples.
 """
 
-from ._coreset import CoresetEstimator
+from ._coreset import CoresetEstimator, CoresetSpeedWarning
 from ._leverage import exact_leverage_scores, sketched_leverage_scores
 from ._lewis import lewis_weights
 from ._sampler import SensitivitySampler
@@ -18,6 +18,7 @@ from ._sensitivity import exact_sensitivities, sketched_sensitivities
 
 __all__ = [
     "CoresetEstimator",
+    "CoresetSpeedWarning",
     "SensitivitySampler",
     "bernoulli_sample",
     "exact_leverage_scores",

@@ -15,6 +15,12 @@ Exact leverage scores in two passes (Demmel et al.'s TSQR for the first):
    orthonormal basis of A's column space, and the scores are the squared
    row norms of :math:`A_b P`, block by block.
 
+An in-memory X runs the same two passes over its row blocks
+(:func:`two_pass_leverage_scores`), with the R factors folded in one after
+the other: exact scores that read X twice and form one block of the design
+at a time, where a thin QR of the whole design copies it and forms its
+n x r Q (five times slower at 100,000 x 52, measured).
+
 Lewis weights: the same relaxed Cohen-Peng iteration as :mod:`._lewis`, on
 the basis :math:`Y = AP` formed inside each task. Each iteration is one
 pass that computes, per block, the new weights from the current
@@ -25,6 +31,7 @@ iterations, where the convergence test runs.
 
 import numpy as np
 import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 from ..utils.extmath import column_scales, numerical_rank
 
@@ -57,6 +64,57 @@ def _orthonormalizer(R, n_samples):
     _, singular, Vt = scipy.linalg.svd(R / scales, full_matrices=False)
     rank = numerical_rank(singular, max(n_samples, R.shape[1]))
     return Vt[:rank].T / singular[:rank] / scales[:, None], rank
+
+
+def two_pass_leverage_scores(X, target, weights, *, fit_intercept, p, block_rows=2048):
+    """Exact leverage scores of an in-memory :math:`A = V^{1/p}[X, y, 1]`: two passes, A never formed.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Dense rows (any float dtype and memory order; each block is
+        converted to float64 as it is built).
+    target : ndarray of shape (n_samples, n_targets) or None
+        Columns appended to X.
+    weights : ndarray of shape (n_samples,) or None
+        The row weights v (their 1/p-th power scales the rows).
+    fit_intercept : bool
+        Append a column of ones.
+    p : float
+        The power of the weights.
+    block_rows : int, default=2048
+        Rows per block: the QR of ``[R; block]`` runs in cache (1,024-row
+        blocks folded 100,000 x 52 in 0.23 s, 16,384-row ones in 0.32 s and
+        one QR of all rows took 0.62 s, measured).
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+        The leverage scores of the rows of A (the scores of the dask path up
+        to rounding, and of a thin QR of A).
+    """
+    n_samples = X.shape[0]
+    bounds = [(start, min(start + block_rows, n_samples))
+              for start in range(0, n_samples, block_rows)]
+
+    def block(start, stop):
+        return _design_block(X[start:stop], None if target is None else target[start:stop],
+                             None if weights is None else weights[start:stop],
+                             fit_intercept, p)
+
+    # One BLAS thread: the blocks' QRs and products are small, and a threaded
+    # BLAS synchronising on shared cores costs more than it computes (as in
+    # the sketched passes of _leverage).
+    with threadpool_limits(1, user_api="blas"):
+        R = None
+        for start, stop in bounds:
+            rows = block(start, stop)
+            R = _r_factor(rows if R is None else np.vstack([R, rows]))
+        P, _ = _orthonormalizer(R, n_samples)
+        scores = np.empty(n_samples)
+        for start, stop in bounds:
+            scores[start:stop] = _block_leverage(block(start, stop), P)
+    return scores
 
 
 class BlockwiseDesign:
@@ -147,10 +205,12 @@ def _inverse_factor(gram):
         return psd_inverse_sqrt_factor(gram).T
 
 
-def blockwise_lewis_weights(design, p, *, tol, max_iter):
+def blockwise_lewis_weights(design, p, *, tol, max_iter, progress=None):
     """lp Lewis weights of a :class:`BlockwiseDesign`: one pass per iteration.
 
     Returns ``(weights, n_iter, converged, change)``; the caller warns.
+    ``progress`` (a :class:`~skembed.utils._progress.ProgressLog`) is told
+    each iteration's change (printed from its level 2 on).
     """
     import dask
 
@@ -160,6 +220,9 @@ def blockwise_lewis_weights(design, p, *, tol, max_iter):
     damping = 4.0 / (p + 2.0)
     results = dask.compute(*design.map(_block_lewis_step, P, None, p, damping, None))
     w = np.concatenate([new for new, _ in results])
+    if p == 2:
+        # The leverage scores are the p = 2 weights: nothing to iterate.
+        return w, 0, True, 0.0
     gram = sum(part for _, part in results)
     n_iter, change = 0, np.inf
     while n_iter < max_iter:
@@ -172,6 +235,9 @@ def blockwise_lewis_weights(design, p, *, tol, max_iter):
         active = new > 0
         change = float(np.max(np.abs(new[active] - w[active]) / new[active], initial=0.0))
         w = new
+        if progress is not None:
+            progress.stage(f"Lewis iteration {n_iter}: largest relative change {change:.2g}",
+                           level=2)
         if change <= tol:
             break
     return w, n_iter, change <= tol, change

@@ -1,8 +1,10 @@
 """CoresetEstimator: fit any weighted estimator on a SensitivitySampler's sample."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -27,12 +29,43 @@ from ..utils._compat import (
     routing_enabled,
 )
 from ..utils._dask import dask_compute, is_dask_array
+from ..utils._progress import ProgressLog
 from ._refine import check_refinable, refine_estimator
 from ._sampler import SensitivitySampler
+
+__all__ = ["CoresetEstimator", "CoresetSpeedWarning"]
 
 #: Losses that grow linearly in the residual / margin: sampled with p = 1.
 _LINEAR_GROWTH = ("QuantileRegressor", "HuberRegressor", "LogisticRegression", "SGDClassifier",
                   "LinearSVC", "LinearSVR", "PoissonRegressor")
+
+#: Rows of the default leverage / root-leverage sample per column of the
+#: scored design. For least squares the full-data objective at the sample's
+#: solution exceeds the optimum by about r/m (r columns, m rows): 200 rows
+#: per column aim at 0.5%; for the logistic loss root-leverage samples of
+#: 200 r rows were within 0.5% of the optimum on heavy-tailed data (see
+#: benchmarks/RESULTS.md, "SensitivitySampler (payoff)").
+ROWS_PER_COLUMN = 200
+
+#: Rows below which the default coreset path was measured slower than the
+#: full fit, by estimator (``python benchmarks/sampling.py --part crossover``,
+#: the last "SensitivitySampler (crossover)" section of
+#: benchmarks/RESULTS.md: 50 Gaussian columns scaled by Student-t(3) rows,
+#: one BLAS thread, 2 shared cores). Ridge's full fit solves the normal
+#: equations (one Gram matrix), so it stays faster up to about 360,000 rows;
+#: LogisticRegression's lbfgs converged in 5 iterations there, and up to
+#: 200,000 rows the default scores are exact (a blockwise QR). A machine, a
+#: width or a problem that makes the full fit slower moves them down.
+CROSSOVER_ROWS = {"LinearRegression": 51_000, "Ridge": 360_000, "LogisticRegression": 160_000}
+
+
+class CoresetSpeedWarning(UserWarning):
+    """A coreset fit on fewer rows than its measured crossover: the full fit is faster.
+
+    Issued once per :class:`CoresetEstimator` by ``fit`` with the default
+    sampler, for the estimators whose crossover was measured
+    (``LinearRegression``, ``Ridge``, ``LogisticRegression``).
+    """
 
 
 def _estimator_has(attr):
@@ -65,10 +98,30 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         Any estimator whose ``fit`` takes ``sample_weight`` (None:
         ``LinearRegression()``).
     sampler : SensitivitySampler, default=None
-        None: ``SensitivitySampler(method="lewis", p=p)`` with p = 1 for
-        losses that grow linearly (quantile/LAD, Huber, logistic, hinge,
-        Poisson deviance) and p = 2 otherwise, and ``random_state``. For
-        classifiers the target is never part of the scored matrix.
+        None: a sampler chosen by the estimator's loss, with
+        ``random_state`` and ``verbose`` (r below is the number of columns
+        of the scored design: n_features + 1 for the intercept, + the
+        targets of a regression):
+
+        * least squares and other p = 2 losses (any estimator not listed
+          below): ``method="leverage", p=2`` (the l2 sensitivities: sampling
+          by them is a subspace embedding, and Lewis weights at p = 2 are the
+          same scores; exact up to 200,000 rows, sketched above, both in two
+          passes over X), ``n_samples=200 r``;
+        * linear classifiers (``LogisticRegression``, ``SGDClassifier``,
+          ``LinearSVC``): ``method="root_leverage", p=1`` on [X, 1]:
+          :math:`\sqrt{\tau_i}` bounds the share of a linearly growing loss
+          that row i can carry (Munteanu et al. 2018 sample by these norms
+          plus a uniform term, which the intercept column provides: with
+          it :math:`\tau_i \ge 1/n`); measured as accurate as l1 Lewis
+          weights (Mai, Musco & Rao 2021) at the cost of two passes over X
+          instead of one per Lewis iteration; ``n_samples=200 r``;
+        * robust regressions (``QuantileRegressor``, ``HuberRegressor``,
+          ``LinearSVR``, ``PoissonRegressor``): ``method="lewis", p=1``
+          (Cohen & Peng's l1 guarantee), the sampler's default 1,000 rows,
+          since their fit grows faster than linearly with the rows.
+
+        For classifiers the target is never part of the scored matrix.
     refine : int, default=0
         Full-data second-order passes after the coreset fit: the exact
         solution for least squares (``LinearRegression``, ``Ridge``),
@@ -78,6 +131,11 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the default sampler. Only used when ``sampler`` is None (a
         given sampler keeps its own ``random_state``).
+    verbose : int, default=0
+        Progress on standard output: 1 prints a line as each stage ends (the
+        default sampler's scores and draw, the estimator's fit on the
+        sample, the refinement), 2 also one per Lewis iteration and per
+        refinement pass. A given sampler keeps its own ``verbose``.
 
     Attributes
     ----------
@@ -92,6 +150,15 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
+
+    Warns
+    -----
+    CoresetSpeedWarning
+        A ``UserWarning`` subclass (``skembed.sampling.CoresetSpeedWarning``),
+        once per estimator, when ``fit`` with the default sampler gets
+        fewer rows than the crossover measured for ``LinearRegression``,
+        ``Ridge`` or ``LogisticRegression``: below it the full fit is faster
+        than scoring the rows and fitting on the sample.
 
     See Also
     --------
@@ -136,13 +203,15 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         "sampler": [HasMethods(["fit"]), None],
         "refine": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
-    def __init__(self, estimator=None, *, sampler=None, refine=0, random_state=None):
+    def __init__(self, estimator=None, *, sampler=None, refine=0, random_state=None, verbose=0):
         self.estimator = estimator
         self.sampler = sampler
         self.refine = refine
         self.random_state = random_state
+        self.verbose = verbose
 
     def _base_estimator(self):
         if self.estimator is None:
@@ -159,11 +228,43 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
     def _requires_y(self):
         return True
 
-    def _make_sampler(self):
+    def _default_sampling(self):
+        """``(method, p, rows per column or None)`` of the default sampler (see ``sampler``)."""
+        base = self._base_estimator()
+        if type(base).__name__ in _LINEAR_GROWTH:
+            if is_classifier(base):
+                return "root_leverage", 1.0, ROWS_PER_COLUMN
+            return "lewis", 1.0, None
+        return "leverage", 2.0, ROWS_PER_COLUMN
+
+    def _make_sampler(self, width=None):
+        """The sampler to fit: a clone of ``sampler``, or the default for a design of ``width`` columns."""
         if self.sampler is not None:
             return clone(self.sampler)
-        p = 1.0 if type(self._base_estimator()).__name__ in _LINEAR_GROWTH else 2.0
-        return SensitivitySampler(p=p, random_state=self.random_state)
+        method, p, per_column = self._default_sampling()
+        params = dict(method=method, p=p, random_state=self.random_state, verbose=self.verbose)
+        if per_column is not None and width is not None:
+            params["n_samples"] = per_column * width
+        return SensitivitySampler(**params)
+
+    def _warn_below_crossover(self, n_rows):
+        """Say once that the full fit is faster, below the measured crossover."""
+        if self.sampler is not None or getattr(self, "_warned_about_speed", False):
+            return
+        name = type(self._base_estimator()).__name__
+        crossover = CROSSOVER_ROWS.get(name)
+        if crossover is None or n_rows >= crossover:
+            return
+        self._warned_about_speed = True
+        warnings.warn(
+            f"CoresetEstimator.fit: {n_rows:,} rows is below the crossover measured for "
+            f"{name} (about {crossover:,} rows with 50 features; see "
+            "benchmarks/RESULTS.md), under which scoring the rows and fitting on the sample "
+            f"takes longer than {name}().fit on every row. Fit {name} directly, or pass a "
+            "sampler to keep the coreset. (This warning is shown once per estimator.)",
+            CoresetSpeedWarning,
+            stacklevel=4,  # the caller of fit (through scikit-learn's fit wrapper)
+        )
 
     @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
@@ -216,9 +317,15 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             estimator_params = fit_params
 
-        sampler = self._make_sampler()
-        # Class labels are not a direction of the design: score X alone.
-        sampler.fit(X, None if classifier else y, sample_weight=sample_weight)
+        self._warn_below_crossover(X.shape[0])
+        progress = ProgressLog(self, self.verbose)
+        n_targets = 0 if classifier else (1 if np.ndim(y) < 2 else y.shape[1])
+        sampler = self._make_sampler(width=X.shape[1] + 1 + n_targets)
+        # X, y and the weights were just checked (finite, shapes): the
+        # sampler's own check would read X once more for nothing.
+        with config_context(assume_finite=True):
+            # Class labels are not a direction of the design: score X alone.
+            sampler.fit(X, None if classifier else y, sample_weight=sample_weight)
         indices = sampler.sample_indices_
         if classifier:
             self.classes_ = np.unique(y)
@@ -235,9 +342,11 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         sample = dask_compute(X[indices])[0] if is_dask_array(X) else X[indices]
         estimator.fit(sample, y[indices], sample_weight=sampler.sample_weight_,
                       **estimator_params)
+        progress.stage(f"{type(estimator).__name__} fitted on {indices.size} rows")
         if self.refine:
             with self._named_errors("fit"):
-                refine_estimator(estimator, X, y, sample_weight, self.refine)
+                refine_estimator(estimator, X, y, sample_weight, self.refine, progress)
+            progress.stage(f"refined: {self.refine} full-data passes at most")
         self.estimator_ = estimator
         self.sampler_ = sampler
         return self

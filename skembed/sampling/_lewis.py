@@ -73,7 +73,8 @@ def lewis_fixed_point_map(Y, w, p):
     return _quadratic_forms(Y, w ** (1 - 2 / p)) ** (p / 2)
 
 
-def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None):
+def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None,
+                  progress=None):
     """lp Lewis weights by the relaxed Cohen-Peng iteration (converges for every p).
 
     Parameters
@@ -91,13 +92,16 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
         ``RandomState(0)``).
     basis : ndarray, default=None
         A precomputed well-conditioned basis of colsp(X).
+    progress : skembed.utils._progress.ProgressLog, optional
+        Told the change of each iteration (it prints from its level 2 on).
 
     Returns
     -------
     weights : ndarray of shape (n_samples,)
         The Lewis weights (0 on zero rows); they sum to rank(X).
     n_iter : int
-        Iterations run.
+        Iterations run (0 at p = 2, where the weights are the leverage
+        scores of the basis, with nothing to iterate).
 
     Examples
     --------
@@ -119,6 +123,11 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
         return weights, 0
     # Start from the leverage scores (the p = 2 Lewis weights).
     w = np.einsum("ij,ij->i", Y, Y)
+    if p == 2:
+        # The fixed point itself: W^(1 - 2/p) = I, so one more pass over the
+        # basis would return the same scores (it cost two passes before).
+        weights[active] = w
+        return weights, 0
     # Over-relaxed for p < 2, damped for p > 2 (see the module docstring).
     damping = 4.0 / (p + 2.0)
     # On tall data the first iterations run on a float32 copy of the basis
@@ -140,6 +149,9 @@ def lewis_weights(X, p, *, tol=1e-6, max_iter=200, random_state=None, basis=None
             new = np.maximum(new, np.finfo(np.float64).tiny)
             change = np.max(np.abs(new - w) / new)
             w = new
+            if progress is not None:
+                progress.stage(f"Lewis iteration {n_iter}: largest relative change "
+                               f"{change:.2g}", level=2)
             if change <= phase_tol:
                 break
     if change > tol:

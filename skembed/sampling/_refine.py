@@ -141,7 +141,12 @@ def _least_squares(estimator, X, y, v):
     estimator.intercept_ = intercept if np.ndim(estimator.intercept_) else 0.0
 
 
-def _quantile(estimator, X, y, v, n_passes):
+def _report(progress, n_pass, value):
+    if progress is not None:
+        progress.stage(f"refine pass {n_pass}: full-data objective {value:.6g}", level=2)
+
+
+def _quantile(estimator, X, y, v, n_passes, progress=None):
     design = _ScaledDesign(X, estimator.fit_intercept)
     A = design.A
     tau = estimator.quantile
@@ -154,7 +159,7 @@ def _quantile(estimator, X, y, v, n_passes):
     b = design.start(estimator)
     best = objective(b)
     linear_term = (2 * tau - 1) * (A.T @ v)
-    for _ in range(n_passes):
+    for n_pass in range(1, n_passes + 1):
         r = np.abs(y - A @ b)
         # The smoothing floor is relative to the residuals, in y's units
         # (an absolute floor would swamp residuals of a target in tiny
@@ -171,11 +176,12 @@ def _quantile(estimator, X, y, v, n_passes):
         if not value < best:
             break
         b, best = candidate, value
+        _report(progress, n_pass, best)
     _set_linear(estimator, design.coefficients(b), estimator.fit_intercept,
                 np.shape(estimator.coef_))
 
 
-def _logistic(estimator, X, y, v, n_passes):
+def _logistic(estimator, X, y, v, n_passes, progress=None):
     classes = estimator.classes_
     if len(classes) != 2:
         raise ValueError(
@@ -202,7 +208,7 @@ def _logistic(estimator, X, y, v, n_passes):
 
     b = design.start(estimator)
     value = objective(b)
-    for _ in range(n_passes):
+    for n_pass in range(1, n_passes + 1):
         prob = expit(A @ b)
         gradient = scale * (A.T @ (v * (prob - t))) + ridge * b
         hessian = scale * (A.T @ (A * (v * prob * (1 - prob))[:, None])) + np.diag(ridge)
@@ -217,18 +223,24 @@ def _logistic(estimator, X, y, v, n_passes):
         else:
             break
         b, value = candidate, new_value
+        _report(progress, n_pass, value)
     _set_linear(estimator, design.coefficients(b), estimator.fit_intercept,
                 np.shape(estimator.coef_))
 
 
-def refine_estimator(estimator, X, y, sample_weight, n_passes):
-    """Polish the fitted ``estimator`` with ``n_passes`` full-data passes (in place)."""
+def refine_estimator(estimator, X, y, sample_weight, n_passes, progress=None):
+    """Polish the fitted ``estimator`` with ``n_passes`` full-data passes (in place).
+
+    ``progress`` (a :class:`~skembed.utils._progress.ProgressLog`) is told the
+    full-data objective after each pass that lowered it (printed from its
+    level 2 on).
+    """
     v = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     kind = _kind(estimator)
     if kind == "least_squares":
         _least_squares(estimator, X, y, v)
     elif kind == "quantile":
-        _quantile(estimator, X, y, v, n_passes)
+        _quantile(estimator, X, y, v, n_passes, progress)
     else:
-        _logistic(estimator, X, y, v, n_passes)
+        _logistic(estimator, X, y, v, n_passes, progress)
     return estimator

@@ -14,15 +14,20 @@ from ..utils._compat import Interval, StrOptions, fit_context, safe_indexing
 from ..utils._dask import dask_compute, is_dask_array, to_numpy_vector
 from ..utils._memory import float_bytes
 from ..utils._messages import warn
+from ..utils._progress import ProgressLog
 from ..utils.extmath import power_of_two_unit
 from ._blockwise import (
     BlockwiseDesign,
     blockwise_leverage_scores,
     blockwise_lewis_weights,
+    two_pass_leverage_scores,
 )
 from ._leverage import (
+    PASS_BLOCK_ROWS,
+    default_sketch_size,
     exact_leverage_scores,
     sketched_leverage_scores,
+    stacked_sketched_leverage_scores,
     well_conditioned_basis,
 )
 from ._lewis import lewis_weights
@@ -34,6 +39,12 @@ METHODS = ("leverage", "lewis", "sensitivity", "root_leverage", "hybrid", "unifo
 SKETCH_LEVERAGE_ABOVE = 200_000
 EXACT_BASIS_BELOW = 50_000
 EXACT_SENSITIVITY_BELOW = 500
+#: Columns of the Gaussian JL projection of the sketched leverage scores
+#: when the design's rank exceeds it. Each score is multiplied by a
+#: chi2_k / k factor, which raises the variance of the sampled objective by
+#: E[k / chi2_k] = k / (k - 2) at most: 20 columns cost 11% of the sample's
+#: effective size, and the row-norm pass reads k columns instead of rank.
+SAMPLING_JL_DIM = 20
 
 
 class SensitivitySampler(ValidationMixin, BaseEstimator):
@@ -53,7 +64,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
 
     ``"leverage"``
         :math:`\tau_i = a_i^\top (A^\top A)^+ a_i`, the l2 sensitivities
-        (thin QR, or a CountSketch-preconditioned estimate on tall data).
+        (thin QR, or a CountSketch-preconditioned estimate on tall data,
+        which reads a dense X twice and never forms A).
     ``"lewis"`` (default)
         lp Lewis weights, :math:`w_i = (a_i^\top (A^\top W^{1-2/p}A)^{+}
         a_i)^{p/2}` (Cohen & Peng 2015): the standard practical scores for
@@ -104,8 +116,10 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         ``"exact"``: thin QR (leverage), QR-based basis (Lewis), one program
         per row against all rows (sensitivities). ``"sketch"``: a
         CountSketch-preconditioned estimate (leverage, within a constant
-        factor), a sketch-preconditioned basis (Lewis weights, still exact),
-        programs against a Lewis-weight embedding (sensitivities). ``"auto"``
+        factor; row norms through a 20-column Gaussian projection when the
+        rank exceeds 20), a sketch-preconditioned basis (Lewis weights,
+        still exact), programs against a Lewis-weight embedding
+        (sensitivities). ``"auto"``
         sketches leverage above 200,000 rows, Lewis bases above 50,000 rows
         and sensitivities above 500 rows. Not used by ``method="uniform"``.
     tol : float, default=1e-6
@@ -121,6 +135,10 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         ``"hybrid"`` with ``p`` other than 2.
     random_state : int, RandomState instance or None, default=None
         The draw of the sample and the sketches.
+    verbose : int, default=0
+        Progress on standard output: 1 prints a line as each stage ends
+        (scores, sample drawn) with the seconds since the fit began, 2 also
+        one per Lewis iteration.
 
     Attributes
     ----------
@@ -139,7 +157,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         Their loss weights: :math:`v_i/\pi_i` (Bernoulli) or
         :math:`v_i c_i/(m q_i)` with :math:`c_i` draws (i.i.d.).
     n_iter_ : int
-        Lewis-weight iterations run (1 for one-pass scores).
+        Lewis-weight iterations run (1 for one-pass scores; 0 for Lewis
+        weights at p = 2, which are the leverage scores).
     solvers_ : dict of str -> {"exact", "sketch"}
         ``solver`` as resolved for each scoring step the method ran:
         ``"leverage"``, ``"lewis_basis"``, ``"sensitivity"`` (empty for
@@ -171,7 +190,10 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     dtype.
 
     Memory: about 4 float64 copies of the design ``[X, y, 1]`` plus three
-    of its d x d products (n x d when n < d); checked before any work (see
+    of its d x d products (n x d when n < d); with ``method="leverage"`` or
+    ``"root_leverage"``, a few floats per row and a sketch instead (a dense
+    X is read twice and never copied, exact and sketched scores alike);
+    checked before any work (see
     :func:`skembed.utils.estimate_fit_memory`). On a dask array the
     leverage and Lewis scores run in passes over its blocks, and only the
     scores (one float per row) are held.
@@ -218,6 +240,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": N_JOBS_CONSTRAINT,
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -234,6 +257,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         max_iter=200,
         n_jobs=None,
         random_state=None,
+        verbose=0,
     ):
         self.n_samples = n_samples
         self.p = p
@@ -246,6 +270,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -274,15 +299,25 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
                 f"{', '.join(repr(m) for m in self._DASK_SCORES)} on dask arrays (blockwise "
                 "passes), or pass a NumPy array."
             )
+        progress = ProgressLog(self, self.verbose)
+        # For the memory check of the validation: a dense X is scored without
+        # forming the design (see _fit_memory_bytes).
+        self._sparse_input = sp.issparse(X)
         X, target, sample_weight = self._validate(X, y, sample_weight)
         random_state = check_random_state(self.random_state)
         with self._named_errors("fit"):
             if is_dask_array(X):
-                scores, n_iter = self._dask_scores(X, target, sample_weight)
+                scores, n_iter = self._dask_scores(X, target, sample_weight, progress)
+            elif self._scores_without_design(X, target):
+                self.solvers_ = {"leverage": self._scores_without_design(X, target)}
+                scores, n_iter = self._stacked_leverage(X, target, sample_weight,
+                                                        random_state), 1
             else:
+                self.solvers_ = self._resolve_solvers(X)
                 design = self._design(X, target, sample_weight)
-                self.solvers_ = self._resolve_solvers(design)
-                scores, n_iter = self._scores(design, sample_weight, random_state)
+                scores, n_iter = self._scores(design, sample_weight, random_state, progress)
+        solvers = ", ".join(f"{step} {how}" for step, how in self.solvers_.items())
+        progress.stage(f"scores: {self.method}" + (f" ({solvers})" if solvers else ""))
         # In units of the largest score (a power of two: exact), so that
         # scores as large as absurd weights (1e306 each) do not overflow the sum.
         unit_scores = scores / power_of_two_unit(scores)
@@ -298,6 +333,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         self.n_iter_ = n_iter
         self.probabilities_ = unit_scores / unit_scores.sum()
         self._draw(random_state, sample_weight)
+        progress.stage(f"sample drawn: {self.sample_indices_.size} of {scores.size} rows")
         return self
 
     def fit_resample(self, X, y=None, sample_weight=None):
@@ -385,6 +421,24 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
         """Peak working memory of a fit (see the class docstring's Notes)."""
         width = n_features + 2  # the design [X, y, 1]
+        sketch_rows = default_sketch_size(n_samples, width)
+        if self.method in ("leverage", "root_leverage") and sketch_rows < n_samples:
+            # A dense X is scored in two passes over row blocks, the design
+            # never formed: about 6 floats per row (scores, probabilities,
+            # the draw, the target and ones columns) plus the sketch (it, its
+            # scaled copy and its SVD) and one block's JL products, or, exact,
+            # the folded QR of 2048-row blocks of the design.
+            sketched = self.solver == "sketch" or (self.solver == "auto"
+                                                   and n_samples > SKETCH_LEVERAGE_ABOVE)
+            k = min(width, SAMPLING_JL_DIM) if sketched else width
+            work = (4 * sketch_rows * width + 2 * PASS_BLOCK_ROWS * k if sketched
+                    else 4 * 2048 * width)
+            per_row = 6
+            # A sparse X (or one not yet seen) forms its design sparse and
+            # two dense n x k products of it.
+            if getattr(self, "_sparse_input", True):
+                per_row += 2 * k
+            return float_bytes(per_row * n_samples, work)
         # Its d x d products have the rank of the design: on wide data
         # (n < d) they are n x d.
         return float_bytes(4 * n_samples * width, 3 * width * min(width, n_samples))
@@ -431,15 +485,15 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         "hybrid": ("sensitivity", "leverage"),
     }
 
-    def _resolve_solvers(self, design):
-        """``solver`` resolved, once, for each step ``method`` runs.
+    def _resolve_solvers(self, X):
+        """``solver`` resolved, once, for each step ``method`` runs (from X's rows and format).
 
         ``"auto"`` sketches each step above its own size: leverage scores
         above ``SKETCH_LEVERAGE_ABOVE`` rows, the Lewis basis above
         ``EXACT_BASIS_BELOW`` rows (or for sparse input, which has no thin
         QR), sensitivities above ``EXACT_SENSITIVITY_BELOW`` rows.
         """
-        n_rows, sparse_input = design.shape[0], sp.issparse(design)
+        n_rows, sparse_input = X.shape[0], sp.issparse(X)
         if self.solver != "auto":
             solvers = {step: self.solver for step in self._STEPS[self.method]}
             if sparse_input and "lewis_basis" in solvers:
@@ -452,7 +506,62 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         }
         return {step: "exact" if exact[step] else "sketch" for step in self._STEPS[self.method]}
 
-    def _scores(self, design, sample_weight, random_state):
+    def _scores_without_design(self, X, target):
+        """The leverage solver, when the scores of a dense X are computed without the design; else None.
+
+        Leverage and root-leverage scores of a dense X are: exact ones by the
+        two passes of :func:`~._blockwise.two_pass_leverage_scores`, sketched
+        ones by those of :func:`~._leverage.stacked_sketched_leverage_scores`
+        when the sketch is smaller than X (a sketch holding every row factors
+        the formed design, exactly, as before).
+        """
+        if self.method not in ("leverage", "root_leverage") or sp.issparse(X):
+            return None
+        solver = self._resolve_solvers(X)["leverage"]
+        if solver == "sketch" and not self._sketch_is_smaller(X.shape[0], self._width(X, target)):
+            return None
+        return solver
+
+    def _width(self, X, target):
+        """Columns of the design [X, y, 1]."""
+        n_targets = 0 if target is None else int(np.prod(np.shape(target)[1:], dtype=int))
+        return X.shape[1] + n_targets + int(self.fit_intercept)
+
+    @staticmethod
+    def _sketch_is_smaller(n_rows, width):
+        return default_sketch_size(n_rows, width) < n_rows
+
+    def _stacked_leverage(self, X, target, sample_weight, random_state):
+        """(Root) leverage scores of :math:`V^{1/p}[X, y, 1]`, exact or sketched, reading X twice.
+
+        The scores of the design :meth:`_design` would form (the same
+        random draws when sketched), without forming it: X is neither copied
+        nor converted whole.
+        """
+        n_rows = X.shape[0]
+        if self.solvers_["leverage"] == "exact":
+            if sample_weight is not None:  # in units of the largest, as in _design
+                sample_weight = sample_weight / power_of_two_unit(sample_weight)
+            leverage = two_pass_leverage_scores(
+                X, None if target is None else np.asarray(target).reshape(n_rows, -1),
+                sample_weight, fit_intercept=self.fit_intercept, p=self.p)
+            return np.sqrt(leverage) if self.method == "root_leverage" else leverage
+        columns = []
+        if target is not None:
+            columns.append(np.asarray(target, dtype=np.float64).reshape(n_rows, -1))
+        if self.fit_intercept:
+            columns.append(np.ones((n_rows, 1)))
+        columns = np.hstack(columns) if columns else None
+        row_scale = None
+        if sample_weight is not None:
+            # In units of the largest weight, as in _design.
+            unit = np.asarray(sample_weight, dtype=np.float64) / power_of_two_unit(sample_weight)
+            row_scale = unit ** (1 / self.p)
+        leverage = stacked_sketched_leverage_scores(X, columns, row_scale, random_state,
+                                                    jl_dim=SAMPLING_JL_DIM)
+        return np.sqrt(leverage) if self.method == "root_leverage" else leverage
+
+    def _scores(self, design, sample_weight, random_state, progress=None):
         method, solvers = self.method, self.solvers_
         if method == "uniform":
             weights = np.ones(design.shape[0]) if sample_weight is None else sample_weight
@@ -461,7 +570,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             exact_below = np.inf if solvers["lewis_basis"] == "exact" else -1
             basis = well_conditioned_basis(design, random_state, exact_below=exact_below)
             return lewis_weights(
-                design, self.p, tol=self.tol, max_iter=self.max_iter, basis=basis
+                design, self.p, tol=self.tol, max_iter=self.max_iter, basis=basis,
+                progress=progress,
             )
         n_iter = 1
         if "sensitivity" in solvers:
@@ -477,7 +587,11 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             if method == "sensitivity":
                 return sensitivities, n_iter
         if solvers["leverage"] == "sketch":
-            leverage = sketched_leverage_scores(design, random_state)
+            # The JL columns of the sampler only where the sketch is smaller
+            # than the design (as in _stacked_leverage): a sketch holding every
+            # row gives the exact basis, which a projection would only blur.
+            jl_dim = SAMPLING_JL_DIM if self._sketch_is_smaller(*design.shape) else None
+            leverage = sketched_leverage_scores(design, random_state, jl_dim=jl_dim)
         else:
             leverage = exact_leverage_scores(design, random_state)
         if method == "leverage":
@@ -489,7 +603,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         total, rank = sensitivities.sum(), leverage.sum()
         return sensitivities + (total / rank) * leverage, n_iter
 
-    def _dask_scores(self, X, target, sample_weight):
+    def _dask_scores(self, X, target, sample_weight, progress=None):
         """Scores of a dask X by blockwise passes (see :mod:`._blockwise`).
 
         Leverage scores are exact (TSQR's R, then the rows' norms: two
@@ -510,7 +624,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         if self.method == "lewis":
             self.solvers_ = {"lewis_basis": "exact"}
             scores, n_iter, converged, change = blockwise_lewis_weights(
-                design, self.p, tol=self.tol, max_iter=self.max_iter
+                design, self.p, tol=self.tol, max_iter=self.max_iter, progress=progress
             )
             if not converged:
                 warn(
