@@ -309,7 +309,7 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
     The maps are optimal in X's own Euclidean units (a feature in larger
     units weighs more); the result is the same for any global rescaling of
     X. Every fit accumulates weighted per-class moments (float64, in
-    per-feature power-of-two units, see :mod:`skembed.utils._moments`), so
+    per-feature power-of-two units, see ``skembed.utils._moments``), so
     integer weights equal repeated rows and a weight of 0 drops a row.
 
     Memory: the fitted eraser keeps 4 d x d float64 matrices per class (the

@@ -62,7 +62,7 @@ CROSSOVER_ROWS = {"LinearRegression": 51_000, "Ridge": 360_000, "LogisticRegress
 class CoresetSpeedWarning(UserWarning):
     """A coreset fit on fewer rows than its measured crossover: the full fit is faster.
 
-    Issued once per :class:`CoresetEstimator` by ``fit`` with the default
+    Issued once per :class:`~skembed.CoresetEstimator` by ``fit`` with the default
     sampler, for the estimators whose crossover was measured
     (``LinearRegression``, ``Ridge``, ``LogisticRegression``).
     """
