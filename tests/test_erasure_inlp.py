@@ -290,3 +290,21 @@ def test_a_class_of_one_row_is_refused_with_the_methods_that_handle_it():
     with pytest.raises(ValueError, match="class 1 has 1"):
         LinearConceptEraser("inlp").fit(X, y, sample_weight=weights)
     assert LinearConceptEraser("leace").fit(X, y).rank_ == 1
+
+
+@pytest.mark.parametrize("method", ["inlp", "rlace"])
+def test_verbose_reports_each_round_and_changes_nothing(method, capsys):
+    from skembed import LinearConceptEraser
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 6))
+    y = (X[:, 0] + X[:, 1] + 0.3 * rng.standard_normal(300) > 0).astype(int)
+    params = dict(method=method, random_state=0, max_iter=4 if method == "inlp" else 100,
+                  init="random")
+    quiet = LinearConceptEraser(**params).fit(X, y)
+    assert capsys.readouterr().out == ""
+    loud = LinearConceptEraser(**params, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all(line.startswith("[LinearConceptEraser] ") for line in lines)
+    assert ("INLP round 1:" if method == "inlp" else "R-LACE step") in lines[0]
+    np.testing.assert_array_equal(loud.transform(X), quiet.transform(X))

@@ -23,6 +23,7 @@ from ..utils._moments import (
     correlation_matrix,
     shrink_in_place,
 )
+from ..utils._progress import ProgressLog
 from ..utils.extmath import constant_columns
 from ._inlp import inlp_basis
 from ._leace import guard_residual, leace_factors
@@ -206,6 +207,13 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         Cross-validation folds (``"inlp"``), held-out split, mini-batches
         and initialisation (``"rlace"``). Only used when ``method="inlp"`` or
         ``"rlace"``.
+    verbose : int, default=0
+        Progress of the iterative methods on standard output (the levels of
+        every skembed estimator): 1 prints a line per INLP round (its
+        cross-validated score and the directions removed) and per R-LACE
+        evaluation (the held-out accuracy). Only used when
+        ``method="inlp"`` or ``"rlace"``; the moment methods solve in one
+        step.
 
     Attributes
     ----------
@@ -314,6 +322,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "init": [StrOptions({"spectral", "random"})],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -327,6 +336,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         max_iter=None,
         init="spectral",
         random_state=None,
+        verbose=0,
     ):
         self.method = method
         self.rank = rank
@@ -336,6 +346,7 @@ class LinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMixi
         self.max_iter = max_iter
         self.init = init
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------
     # Fitting: fit is a reset plus the streaming update, then one solve
@@ -797,6 +808,7 @@ default=None
             basis, scales, self.n_iter_ = inlp_basis(
                 centred, y, weights, max_iter=max_iter, tol=self.tol,
                 max_rank=self.rank or X.shape[1], random_state=rng,
+                progress=ProgressLog(self, self.verbose),
             )
             return self._frozen_map(basis, scales)
         if self.init == "spectral" and (self.rank or 1) >= self.classes_.size - 1:
@@ -808,6 +820,7 @@ default=None
         basis, self.n_iter_ = rlace_basis(
             centred, y, weights, rank=self.rank or 1, max_iter=max_iter,
             tol=self.tol, random_state=rng, init=self.init,
+            progress=ProgressLog(self, self.verbose),
         )
         return self._frozen_map(basis)
 

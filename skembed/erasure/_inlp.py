@@ -113,7 +113,7 @@ TIE_MARGIN = 1e-9
 UNRESOLVED_SE = 0.025
 
 
-def inlp_basis(X, y, weights, *, max_iter, tol, max_rank, random_state):
+def inlp_basis(X, y, weights, *, max_iter, tol, max_rank, random_state, progress=None):
     """The removed directions in standardised coordinates, the scales, and the rounds run.
 
     ``X`` must already be centred; ``weights`` are non-negative row weights.
@@ -163,6 +163,10 @@ def inlp_basis(X, y, weights, *, max_iter, tol, max_rank, random_state):
             predicted[run.scored] = run.probe_and_predict(standardised, y, weights)
         scores.append(balanced_accuracy(y, predicted, weights))
         score = float(np.mean(scores[-window:]))
+        if progress is not None:
+            progress.stage(f"INLP round {n_iter}: cross-validated balanced accuracy "
+                           f"{score:.3f} (chance {chance:.3f}), "
+                           f"{full.basis.shape[1]} direction(s) removed")
         if score <= chance + tol + TIE_MARGIN:
             n_fit = int(scoring[0].fitted.sum())
             n_removed = full.basis.shape[1]

@@ -83,7 +83,8 @@ def _cross_covariance_basis(X, targets, weights, rank):
     return orthonormal_basis(X.T @ (centred_targets * weights[:, None]), rank)
 
 
-def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state, init="spectral"):
+def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state, init="spectral",
+                progress=None):
     """Orthonormal basis (d x rank) of the removed subspace, and the steps run.
 
     ``X`` must already be centred; it is rescaled internally so that the step
@@ -150,6 +151,9 @@ def rlace_basis(X, y, weights, *, rank, max_iter, tol, random_state, init="spect
             basis = _top_eigenvectors(A, rank)
             accuracy, _ = held_out_accuracy(X, y, weights, fit_rows, held_rows, basis)
             gap = abs(accuracy - chance)
+            if progress is not None:
+                progress.stage(f"R-LACE step {n_iter}: held-out accuracy {accuracy:.3f} "
+                               f"(majority {chance:.3f})")
             if gap < best_gap:
                 best_basis, best_gap = basis, gap
             if gap <= tol:
