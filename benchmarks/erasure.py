@@ -14,14 +14,23 @@
    (ours / theirs, same run). Both sides run plain LEACE: no shrinkage, no
    trace constraint, and concept-erasure's absolute singular-value cut-off
    set to 1e-10 so that both erase the whole concept subspace.
+3. ``--part nonlinear`` (issue #17): NonlinearConceptEraser(method="quadratic")
+   against LEACE and INLP on the ladder of probes of
+   ``skembed.metrics.guardedness_report`` (linear, quadratic, RBF-SVM, MLP),
+   with the neighbours kept; the trade-off curve of probe accuracy against
+   neighbour retention along x + t (f(x) - x); the fit + transform time on
+   all 15,000 x 384 MiniLM vectors. The protocol is printed with the tables
+   (``NONLINEAR_PROTOCOL``).
 
 Needs the ``bench`` extra (GloVe, MiniLM with torch, concept-erasure).
 
-Run: ``HF_HUB_OFFLINE=1 python benchmarks/erasure.py [--part glove|anchor|all] [--no-record]``
+Run: ``HF_HUB_OFFLINE=1 python benchmarks/erasure.py [--part glove|anchor|nonlinear|all]
+[--no-record]``
 """
 
 import argparse
 import functools
+import os
 
 import numpy as np
 from _harness import compare, format_table, record, timed
@@ -30,9 +39,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
-from skembed import LinearConceptEraser
+from skembed import LinearConceptEraser, NonlinearConceptEraser
 from skembed.datasets import load_glove_gender
+from skembed.metrics import GUARDEDNESS_PROBES, guardedness_report, knn_recall
 
 METHODS = {
     "leace": dict(method="leace"),
@@ -203,9 +214,191 @@ def _version(name):
     return version(name)
 
 
+# ----------------------------------------------------------------------------
+# --part nonlinear: the probe ladder (issue #17)
+# ----------------------------------------------------------------------------
+
+NONLINEAR_PROTOCOL = (
+    "Protocol: load_glove_gender(minilm=\"auto\"); for each encoder every eraser is fitted "
+    "on the train split ({n_train:,} words; one extra row on train + dev, {n_train_dev:,}) "
+    "and applied to the {n_test:,} test words without their labels, except the oracle rows, "
+    "which pass the test labels to transform(X, y) (an oracle: it needs each row's label at "
+    "transform time, so it is not a way to erase unlabelled data). "
+    "guardedness_report(X_erased_test, y_test, X_original=X_test, random_state=0) then splits "
+    "the test words once, stratified, into {n_probe_train:,} probe-training and "
+    "{n_probe_test:,} probe-test rows (the same rows for every method) and gives each probe's "
+    "held-out accuracy with its fixed settings (RBF-SVM on at most 5,000 rows), the majority "
+    "rate, the mean squared edit and `retention`, the recall@10 of the original neighbours "
+    "among the test words. `retention_all` is the same recall over all 15,000 words of the "
+    "set (every word erased as its row says: label-free, or with its label for the oracle; "
+    "the train words are in-sample for the eraser). INLP: LinearConceptEraser(method=\"inlp\", "
+    "random_state=0), otherwise its defaults. One BLAS thread (threadpoolctl) for the whole "
+    "part except where the timing table says 2; fit_s and transform_s (the test words) are "
+    "single runs, on a shared machine (load average {load} at the start)."
+)
+
+
+QUADRATIC = functools.partial(NonlinearConceptEraser, method="quadratic")
+QUADRATIC_SHRUNK = functools.partial(NonlinearConceptEraser, method="quadratic", shrinkage=True)
+
+#: name -> (eraser factory, rows it is fitted on, oracle transform?). Rows with the
+#: same factory and fit rows share one fit (and its fit_s).
+NONLINEAR_METHODS = {
+    "none (original vectors)": (None, "train", False),
+    "leace": (LinearConceptEraser, "train", False),
+    "inlp (defaults)": (functools.partial(LinearConceptEraser, method="inlp", random_state=0),
+                        "train", False),
+    "quadratic, label-free": (QUADRATIC, "train", False),
+    "quadratic, label-free, shrinkage=True": (QUADRATIC_SHRUNK, "train", False),
+    "quadratic, label-free, fit on train+dev": (QUADRATIC, "train+dev", False),
+    "quadratic ORACLE (test labels at transform)": (QUADRATIC, "train", True),
+    "quadratic ORACLE, shrinkage=True": (QUADRATIC_SHRUNK, "train", True),
+}
+
+#: Strengths of the partial map x + t (f(x) - x) on the trade-off curve (0.9 resolves the
+#: knee: on GloVe the probes stay near 1 up to t = 0.5 and fall between 0.75 and 1).
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+
+
+def _ladder(X_erased, y, X_original):
+    """The guardedness report's figures as one flat row."""
+    report = guardedness_report(X_erased, y, X_original=X_original, random_state=0)
+    row = {}
+    balanced_gap = 0.0
+    for entry in report.table[1:]:
+        row[entry["probe"]] = entry["accuracy"]
+        balanced_gap = max(balanced_gap, abs(entry["accuracy"] - entry["balanced_accuracy"]))
+    row["majority"] = report.majority_rate
+    row["edit"] = report.mean_squared_edit
+    row["retention"] = report.neighbour_retention
+    split = (report.table[0]["n_train"], report.table[0]["n_test"])
+    return row, balanced_gap, split
+
+
+def nonlinear_table(X, y, splits, name):
+    """One encoder: the method table and the trade-off curve (rows of dicts)."""
+    X_test, y_test = X[splits["test"]], y[splits["test"]]
+    fitted = {}
+    rows, gaps, label_free = [], [], None
+    for method, (factory, fit_rows, oracle) in NONLINEAR_METHODS.items():
+        if factory is None:
+            fit_seconds, erase, erase_all = 0.0, (lambda Z, labels: Z), (lambda Z, labels: Z)
+        else:
+            key = (factory, fit_rows)
+            if key not in fitted:
+                rows_ = splits[fit_rows]
+                fitted[key] = timed(functools.partial(factory().fit, X[rows_], y[rows_]))
+            eraser, fit_seconds = fitted[key]
+            if oracle:
+                def erase(Z, labels, eraser=eraser):
+                    return eraser.transform(Z, labels)
+            else:
+                def erase(Z, labels, eraser=eraser):
+                    return eraser.transform(Z)
+            erase_all = erase
+        X_erased, transform_seconds = timed(functools.partial(erase, X_test, y_test))
+        ladder, gap, probe_split = _ladder(X_erased, y_test, X_test)
+        retention_all = (1.0 if factory is None else
+                         float(knn_recall(X, erase_all(X, y), n_neighbors=10)))
+        rows.append({"method": method, "fit_s": fit_seconds, "transform_s": transform_seconds,
+                     **ladder, "retention_all": retention_all})
+        gaps.append(gap)
+        print(name, rows[-1], flush=True)
+        if method == "quadratic, label-free":
+            label_free = eraser
+    # The trade-off curve: the label-free quadratic map f (shrinkage=False, with its
+    # final LEACE step) applied in part, x + t (f(x) - x), on the test words and on all.
+    moved_test = label_free.transform(X_test) - X_test
+    moved_all = label_free.transform(X) - X
+    oracle_moved = label_free.transform(X_test, y_test) - X_test
+    oracle_gap = float(np.abs(oracle_moved - moved_test).max() / np.abs(moved_test).max())
+    curve = []
+    for t in STRENGTHS:
+        ladder, gap, _ = _ladder(X_test + t * moved_test, y_test, X_test)
+        retention_all = float(knn_recall(X, X + t * moved_all, n_neighbors=10))
+        curve.append({"t": t, **ladder, "retention_all": retention_all})
+        gaps.append(gap)
+        print(name, curve[-1], flush=True)
+    return rows, curve, max(gaps), probe_split, oracle_gap, label_free.final_eraser_ is not None
+
+
+def full_set_timing(X, y):
+    """Fit on all rows, then transform all rows label-free, with 1 and 2 BLAS threads."""
+    rows = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            for shrinkage in (False, True):
+                load = os.getloadavg()[0]
+                eraser, fit_seconds = timed(
+                    functools.partial(NonlinearConceptEraser(shrinkage=shrinkage).fit, X, y))
+                _, transform_seconds = timed(functools.partial(eraser.transform, X))
+                rows.append({"BLAS threads": threads, "shrinkage": shrinkage,
+                             "fit_s": fit_seconds, "transform_s": transform_seconds,
+                             "total_s": fit_seconds + transform_seconds,
+                             "barycenter steps": eraser.n_iter_, "load (1 min)": load})
+                print(rows[-1], flush=True)
+    return rows
+
+
+METHOD_COLUMNS = ["method", "fit_s", "transform_s", *GUARDEDNESS_PROBES, "majority", "edit",
+                  "retention", "retention_all"]
+CURVE_COLUMNS = ["t", *GUARDEDNESS_PROBES, "majority", "edit", "retention", "retention_all"]
+
+
+def nonlinear_part():
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    gender = load_glove_gender(minilm="auto")
+    splits = {"train": gender.train_indices,
+              "train+dev": np.concatenate([gender.train_indices, gender.dev_indices]),
+              "test": gender.test_indices}
+    encoders = {"GloVe 6B-50d": gender.data.astype(np.float64)}
+    if gender.minilm is not None:
+        encoders["all-MiniLM-L6-v2 (384-d), same words and splits"] = (
+            gender.minilm.astype(np.float64))
+    sections, gaps = [], []
+    with threadpool_limits(1):
+        for name, X in encoders.items():
+            rows, curve, gap, probe_split, oracle_gap, final_step = nonlinear_table(
+                X, gender.target, splits, name)
+            gaps.append(gap)
+            sections.append(
+                f"{name}: probe accuracies on the erased test words (majority = the best "
+                "constant). Label-free against oracle edit of the test words (shrinkage=False): "
+                f"largest difference {oracle_gap:.2g} of the largest edit entry; final LEACE "
+                f"step {'fitted' if final_step else 'not needed (already guarded in-sample)'}."
+                "\n\n" + format_table(rows, METHOD_COLUMNS)
+                + f"\n\n{name}, trade-off curve of the label-free quadratic eraser "
+                "(shrinkage=False, fitted on train) applied in part, x + t (f(x) - x); "
+                "t = 0 is the original vectors, t = 1 the eraser:\n\n"
+                + format_table(curve, CURVE_COLUMNS)
+            )
+    if gender.minilm is None:
+        sections.append("MiniLM vectors unavailable (sentence-transformers not installed): "
+                        "GloVe only.")
+    else:
+        timing = full_set_timing(gender.minilm.astype(np.float64), gender.target)
+        sections.append(
+            "NonlinearConceptEraser(method=\"quadratic\") fit on all 15,000 x 384 MiniLM "
+            "vectors, then transform of all of them label-free (with the final LEACE step), "
+            "single runs, in the same process, 1 then 2 BLAS threads (2 cores shared with "
+            "other jobs; load = the 1-minute load average before each fit):\n\n"
+            + format_table(timing)
+        )
+    protocol = NONLINEAR_PROTOCOL.format(
+        n_train=len(splits["train"]), n_train_dev=len(splits["train+dev"]),
+        n_test=len(splits["test"]), n_probe_train=probe_split[0],
+        n_probe_test=probe_split[1], load=load)
+    note = (f"Accuracies are shown; every balanced accuracy is within {max(gaps):.4f} of its "
+            "accuracy (the classes are balanced and the split stratified). With "
+            f"{probe_split[1]:,} probe-test rows the standard error of an accuracy near 0.5 "
+            f"is about {0.5 / np.sqrt(probe_split[1]):.3f}.")
+    return "\n\n".join([protocol, note, *sections])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["glove", "anchor", "all"], default="all")
+    parser.add_argument("--part", choices=["glove", "anchor", "nonlinear", "all"],
+                        default="all")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
     sections = []
@@ -213,10 +406,14 @@ def main():
         sections.append(glove_part())
     if args.part in ("anchor", "all"):
         sections.append(anchor_part())
+    if args.part in ("nonlinear", "all"):
+        sections.append(nonlinear_part())
     body = "\n\n".join(sections)
     print(body)
     if not args.no_record:
-        record(f"LinearConceptEraser ({args.part})", body)
+        title = {"nonlinear": "NonlinearConceptEraser against the probe ladder (nonlinear)",
+                 "all": "LinearConceptEraser and NonlinearConceptEraser (all)"}
+        record(title.get(args.part, f"LinearConceptEraser ({args.part})"), body)
 
 
 if __name__ == "__main__":

@@ -65,8 +65,9 @@ def test_demo_runs_every_section_on_bundled_sample(capsys):
     # One block per section, named by the estimator it runs (the sample comes first).
     sections = {block.split()[0]: block for block in blocks}
     assert len(blocks) == len(_demo.DEMOS) == len(sections)
-    assert set(sections) == {"Word", "LinearConceptEraser", "NNPreservingReducer",
-                             "RelativeRepresentation", "SensitivitySampler", "SubspaceClusterer"}
+    assert set(sections) == {"Word", "LinearConceptEraser", "NonlinearConceptEraser",
+                             "NNPreservingReducer", "RelativeRepresentation",
+                             "SensitivitySampler", "SubspaceClusterer"}
 
     words = load_sample_words()
     sizes = [int(value) for value in re.findall(r"\d+", sections["Word"].splitlines()[0])]
@@ -77,6 +78,15 @@ def test_demo_runs_every_section_on_bundled_sample(capsys):
 
     before, after, _, edit = printed(sections["LinearConceptEraser"], "%")
     assert before > 90 and 40 <= after < 60 and 0 < edit < 100  # gender erased to chance
+
+    mlp_linear, mlp_quadratic, qda_linear, qda_quadratic, majority, kept_linear, kept_quadratic = (
+        printed(sections["NonlinearConceptEraser"], "%")
+    )
+    assert 45 <= majority <= 55
+    # Nonlinear probes still read gender after LEACE; the quadratic eraser takes more of it,
+    # and more of the neighbourhoods.
+    assert majority < mlp_quadratic < mlp_linear and majority < qda_quadratic < qda_linear
+    assert 0 < kept_quadratic < kept_linear < 100
 
     ours, pca = printed(sections["NNPreservingReducer"], "%")
     assert 0 < pca < ours <= 100
