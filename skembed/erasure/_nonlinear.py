@@ -314,7 +314,7 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
 
     Memory: the fitted eraser keeps 4 d x d float64 matrices per class (the
     scatter, for :meth:`partial_fit`, the covariance, the map and the
-    discriminant's eigenvectors: 9.4 MB per class at d = 384, 32 MB at
+    discriminant's eigenvectors: 4.7 MB per class at d = 384, 32 MB at
     d = 1,000); solving needs about 5 n_classes + 6 of them at the peak.
     Rows are read in blocks of 16,384, so the rows themselves cost one n x d
     array, for the label-free training outputs the LEACE step is fitted on
