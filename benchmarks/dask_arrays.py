@@ -27,11 +27,23 @@ Parts (each records its own section in RESULTS.md):
 4. ``throughput``: rows per second of ``transform`` of each transformer on
    1,000,000 x 64 float32 rows, dask (threaded, 2 tasks, 1 BLAS thread) /
    NumPy (BLAS on every core).
+5. ``clusterer``: SubspaceClusterer on ``distributed.LocalCluster(n_workers=2,
+   threads_per_worker=1)``. First its per-point solvers (``"ensc"``,
+   ``"omp"``, ``n_jobs=2``) on 4,000 x 50 ``make_subspaces`` rows in memory,
+   run by joblib's default backend (loky) and inside
+   ``joblib.parallel_config(backend="dask")`` (the cluster's workers):
+   medians of interleaved repeats, ratio = dask / loky, and whether the labels
+   are identical. Then a fit of a dask array of N x 50 ``make_subspaces``
+   rows (default N = 200,000, 10 subspaces of dimension 5, 20,000-row
+   chunks) with the default ``max_samples`` (10,000 rows clustered, every
+   row labelled blockwise by ``predict``): time of the fit (sample gathered
+   in one compute + clustering), time of computing ``labels_``, accuracy of
+   all labels, and equality with the in-memory fit of the same sample.
 
 Needs the ``dask`` extra (and ``zarr`` for part 2).
 
-Run: ``python benchmarks/dask_arrays.py --part moments|out-of-core|leverage|throughput
-[--rows N] [--store DIR] [--no-record]``
+Run: ``python benchmarks/dask_arrays.py --part
+moments|out-of-core|leverage|throughput|clusterer [--rows N] [--store DIR] [--no-record]``
 """
 
 import argparse
@@ -463,9 +475,107 @@ def part_throughput(n_rows, do_record):
         record("dask: transform throughput", body)
 
 
+def part_clusterer(n_rows, do_record, repeat=2):
+    import distributed
+    import joblib
+
+    from skembed import SubspaceClusterer
+    from skembed.datasets import make_subspaces
+    from skembed.metrics import clustering_accuracy
+
+    load_before = os.getloadavg()[0]
+    n_features, n_subspaces = 50, 10
+    X, _ = make_subspaces(n_samples=4_000, n_features=n_features, n_subspaces=n_subspaces,
+                          subspace_dim=5, noise=0.05, random_state=0)
+    solver_rows = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(lambda: threadpool_limits(1) and None)
+        for method in ("ensc", "omp"):
+            params = {"method": method, "random_state": 0, "n_jobs": 2}
+
+            def on_loky(params=params):
+                return SubspaceClusterer(n_subspaces, **params).fit(X)
+
+            def on_dask(params=params):
+                with joblib.parallel_config(backend="dask"):
+                    return SubspaceClusterer(n_subspaces, **params).fit(X)
+
+            times = []
+            for _ in range(repeat):  # interleaved; the median is kept
+                loky_fit, t_loky = timed(on_loky)
+                dask_fit, t_dask = timed(on_dask)
+                times.append((t_loky, t_dask))
+            t_loky, t_dask = np.median(times, axis=0)
+            solver_rows.append({
+                "method": method, "loky_s": t_loky, "dask_backend_s": t_dask,
+                "dask / loky": t_dask / t_loky,
+                "same labels": bool(np.array_equal(loky_fit.labels_, dask_fit.labels_)),
+                "same C": bool((loky_fit.representation_matrix_
+                                != dask_fit.representation_matrix_).nnz == 0),
+            })
+            print(solver_rows[-1])
+
+        # A dask array of n_rows: the default max_samples clusters 10,000 of
+        # them (read in one compute) and labels all rows blockwise.
+        big, truth = make_subspaces(n_samples=n_rows, n_features=n_features,
+                                    n_subspaces=n_subspaces, subspace_dim=5, noise=0.05,
+                                    random_state=1)
+        lazy = da.from_array(big, chunks=(20_000, n_features))
+        lazy = client.persist(lazy)  # the table at rest on the workers
+        distributed.wait(lazy)
+
+        def fit_dask():
+            with joblib.parallel_config(backend="dask"):
+                return SubspaceClusterer(n_subspaces, random_state=0, n_jobs=2).fit(lazy)
+
+        fitted, t_fit = timed(fit_dask)
+        labels, t_labels = timed(lambda: fitted.labels_.compute())
+        n_fit = fitted.sample_indices_.size
+        in_memory = SubspaceClusterer(n_subspaces, random_state=0, n_jobs=2,
+                                      max_samples=n_fit).fit(big)
+        same = bool(np.array_equal(labels, in_memory.labels_))
+        sample_accuracy = clustering_accuracy(truth[fitted.sample_indices_],
+                                              labels[fitted.sample_indices_])
+        sample_rows = [{
+            "rows": n_rows, "max_samples": n_fit, "method_": fitted.method_,
+            "fit_s (gather + cluster)": t_fit, "labels_.compute() s": t_labels,
+            "accuracy, all rows": clustering_accuracy(truth, labels),
+            "accuracy, sampled rows": sample_accuracy,
+            "same labels as in memory": same,
+        }]
+        print(sample_rows[-1])
+    body = (
+        "SubspaceClusterer on distributed.LocalCluster(n_workers=2, threads_per_worker=1), "
+        "one BLAS thread per worker.\n\n"
+        f"Per-point solvers, n_jobs=2, 4,000 x {n_features} make_subspaces ({n_subspaces} "
+        "subspaces of dimension 5, noise 0.05) in memory: joblib's default backend (loky) "
+        "vs inside joblib.parallel_config(backend=\"dask\") (the cluster's 2 workers); "
+        f"medians of {repeat} interleaved runs; \"same C\": identical representation "
+        "matrices.\n\n"
+        + format_table(solver_rows)
+        + f"\n\nA dask array of {n_rows:,} x {n_features} make_subspaces rows (same "
+        "generator, 20,000-row chunks, persisted on the workers), SubspaceClusterer("
+        f"{n_subspaces}, random_state=0, n_jobs=2) with the default max_samples under the "
+        "joblib dask backend: the sample is gathered in one compute (every block checked "
+        "for NaN/inf), clustered in memory, and labels_ is a lazy blockwise predict; "
+        "\"same labels as in memory\": the NumPy fit with max_samples=10,000 on the same "
+        "rows.\n\n"
+        + format_table(sample_rows)
+        + f"\n\nLoad average (1 min) of the machine at the start and the end: "
+        f"{load_before:.1f}, {os.getloadavg()[0]:.1f} (other jobs share its {N_CORES} cores).\n"
+    )
+    print(body)
+    if do_record:
+        record("dask: SubspaceClusterer (joblib dask backend, sample fit + blockwise labels)",
+               body)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["moments", "out-of-core", "leverage", "throughput"],
+    parser.add_argument("--part", choices=["moments", "out-of-core", "leverage", "throughput",
+                                           "clusterer"],
                         required=True)
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--store", default=None,
@@ -481,6 +591,8 @@ def main():
         part_out_of_core(args.rows or 26_000_000, args.store, record_it)
     elif args.part == "leverage":
         part_leverage(args.rows or 10_000_000, record_it)
+    elif args.part == "clusterer":
+        part_clusterer(args.rows or 200_000, record_it)
     else:
         part_throughput(args.rows or 1_000_000, record_it)
 

@@ -205,7 +205,6 @@ def test_top_k_refuses_dask():
 @pytest.mark.parametrize(
     "estimator, method",
     [
-        (SubspaceClusterer(n_clusters=2), "fit"),
         (RelativeRepresentation(5), "fit"),
         (NNPreservingReducer(n_components=2), "fit"),
         (SensitivitySampler(n_samples=10, method="sensitivity"), "fit"),
@@ -324,3 +323,158 @@ def test_unknown_column_count_is_a_named_error():
     unknown = da.from_delayed(dask.delayed(lambda: X)(), shape=(100, np.nan), dtype=float)
     with pytest.raises(ValueError, match=r"LinearConceptEraser\.fit: .*columns is unknown"):
         LinearConceptEraser().fit(unknown, y)
+
+
+# ---------------------------------------------------------------------------
+# SubspaceClusterer: a fit on a sample read in one compute, labels blockwise
+# ---------------------------------------------------------------------------
+
+#: Fast settings (LSR in closed form, few k-means restarts); the sample path
+#: is the same for every method.
+CLUSTERER = {"n_clusters": 3, "method": "lsr", "n_init": 3, "random_state": 0}
+
+
+def subspace_data(seed, n=600, d=12, dtype=np.float64):
+    from skembed.datasets import make_subspaces
+
+    X, y = make_subspaces(n_samples=n, n_features=d, n_subspaces=3, subspace_dim=2,
+                          noise=0.01, random_state=seed)
+    return X.astype(dtype), y
+
+
+@pytest.mark.parametrize("chunking", list(CHUNKINGS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_clusterer_sample_fit_on_dask_equals_in_memory(dtype, chunking, refuse_materialising):
+    X, y = subspace_data(40, dtype=dtype)
+    lazy = da.from_array(X, chunks=CHUNKINGS[chunking](*X.shape))
+    on_dask = SubspaceClusterer(**CLUSTERER, max_samples=150).fit(lazy)
+    in_memory = SubspaceClusterer(**CLUSTERER, max_samples=150).fit(X)
+    assert on_dask.sample_indices_.shape == (150,)
+    np.testing.assert_array_equal(on_dask.sample_indices_, in_memory.sample_indices_)
+    # The sample is clustered from the same float64 rows: the same bits.
+    assert (on_dask.representation_matrix_ != in_memory.representation_matrix_).nnz == 0
+    for basis, expected in zip(on_dask.subspace_bases_, in_memory.subspace_bases_):
+        np.testing.assert_array_equal(basis, expected)
+    labels = on_dask.labels_
+    assert isinstance(labels, da.Array) and labels.chunks == (lazy.chunks[0],)
+    computed = labels.compute()
+    np.testing.assert_array_equal(computed, in_memory.labels_)
+    # labels_ = predict(X), and the sample fit is the fit of those rows.
+    np.testing.assert_array_equal(computed, in_memory.predict(X))
+    of_the_rows = SubspaceClusterer(**CLUSTERER, max_samples=None).fit(
+        X[on_dask.sample_indices_])
+    np.testing.assert_array_equal(computed, of_the_rows.predict(X))
+    from skembed.metrics import clustering_accuracy
+
+    assert clustering_accuracy(y, computed) > 0.95
+
+
+def test_clusterer_sample_does_not_depend_on_the_chunking():
+    X, _ = subspace_data(41, n=500)
+    fits = [SubspaceClusterer(**CLUSTERER, max_samples=100).fit(da.from_array(X, chunks=chunks))
+            for chunks in [(500, 12), (97, 12), ((1, 1, 498), (12,)), ((250, 250), (5, 7))]]
+    for fitted in fits[1:]:
+        np.testing.assert_array_equal(fitted.sample_indices_, fits[0].sample_indices_)
+        np.testing.assert_array_equal(fitted.labels_.compute(), fits[0].labels_.compute())
+    other_seed = SubspaceClusterer(**{**CLUSTERER, "random_state": 1}, max_samples=100)
+    assert not np.array_equal(other_seed.fit(da.from_array(X, chunks=97)).sample_indices_,
+                              fits[0].sample_indices_)
+
+
+def test_clusterer_reads_a_small_dask_array_whole(refuse_materialising):
+    # 300 rows <= max_samples="auto" (10,000 on dask): every row is clustered,
+    # and labels_ are the spectral step's, as a dask array of X's row chunks.
+    X, _ = subspace_data(42, n=300)
+    lazy = da.from_array(X, chunks=((1, 149, 150), (12,)))
+    on_dask = SubspaceClusterer(**CLUSTERER).fit(lazy)
+    in_memory = SubspaceClusterer(**CLUSTERER).fit(X)
+    assert on_dask.sample_indices_ is None and in_memory.sample_indices_ is None
+    assert isinstance(on_dask.labels_, da.Array) and on_dask.labels_.chunks == lazy.chunks[:1]
+    np.testing.assert_array_equal(on_dask.labels_.compute(), in_memory.labels_)
+    predicted = clone(on_dask).fit_predict(lazy)
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_array_equal(predicted.compute(), in_memory.labels_)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"affine": True}, {"out_of_sample": "collaborative"},
+     {"method": "omp", "out_of_sample": "collaborative", "collaborative_alpha": 0.1}],
+    ids=["basis", "affine-basis", "collaborative", "omp-collaborative"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_clusterer_predict_is_blockwise_for_every_rule(params, dtype, refuse_materialising):
+    X, _ = subspace_data(43, n=400, dtype=dtype)
+    fitted = SubspaceClusterer(**{**CLUSTERER, **params}).fit(X[:200])
+    lazy = da.from_array(X, chunks=((1, 2, 197, 200), (12,)))
+    out = fitted.predict(lazy)
+    assert isinstance(out, da.Array) and out.dtype == np.intp and out.shape == (400,)
+    assert out.chunks == lazy.chunks[:1]
+    np.testing.assert_array_equal(out.compute(), fitted.predict(X))
+
+
+def test_clusterer_nan_in_any_block_is_a_named_error_of_fit_and_predict():
+    X, _ = subspace_data(44, n=500)
+    fitted = SubspaceClusterer(**CLUSTERER, max_samples=50).fit(X)
+    unsampled = np.setdiff1d(np.arange(500), fitted.sample_indices_)
+    for row in (fitted.sample_indices_[7], unsampled[-1]):  # in the sample or not
+        corrupted = X.copy()
+        corrupted[row, 3] = np.nan
+        lazy = da.from_array(corrupted, chunks=(60, 12))
+        with pytest.raises(ValueError, match=r"SubspaceClusterer\.fit: .*NaN or infinity"):
+            SubspaceClusterer(**CLUSTERER, max_samples=50).fit(lazy)
+        labels = fitted.predict(lazy)  # lazy: nothing read yet
+        with pytest.raises(NonFiniteBlockError, match=r"SubspaceClusterer\.predict"):
+            labels.compute()
+
+
+def test_clusterer_sample_needs_a_point_per_cluster():
+    X, _ = subspace_data(45, n=100)
+    with pytest.raises(ValueError, match=r"SubspaceClusterer\.fit: max_samples=2 .*max_samples >= 3"):
+        SubspaceClusterer(**CLUSTERER, max_samples=2).fit(da.from_array(X, chunks=50))
+    with pytest.raises(ValueError, match=r"SubspaceClusterer\.predict: X has 11 features"):
+        SubspaceClusterer(**CLUSTERER).fit(X).predict(da.from_array(X[:, :11], chunks=50))
+
+
+def test_clusterer_memory_check_counts_the_sample(monkeypatch):
+    import skembed.cluster._subspace_clusterer as clusterer_module
+    from skembed.utils import InsufficientMemoryError, _memory
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the memory check passed")
+
+    monkeypatch.setattr(clusterer_module, "_read_rows", no_read)
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 2**30)
+    # 2,000,000 x 50, never read. LSR holds 8 dense n x n float64 matrices:
+    # on every row, 233 TiB; on the default sample of a dense method (5,000
+    # rows), 1.5 GiB; on 2,000 rows, 244 MiB, within the 1 GiB said free.
+    lazy = da.zeros((2_000_000, 50), chunks=(100_000, 50))
+    with pytest.raises(InsufficientMemoryError, match=r"SubspaceClusterer\.fit: .*max_samples"):
+        SubspaceClusterer(n_clusters=3, method="lsr", max_samples=None).fit(lazy)
+    with pytest.raises(InsufficientMemoryError, match=r"fitting 2,000,000 x 50"):
+        SubspaceClusterer(n_clusters=3, method="lsr").fit(lazy)
+    with pytest.raises(AssertionError, match="memory check passed"):
+        SubspaceClusterer(n_clusters=3, method="lsr", max_samples=2_000).fit(lazy)
+    # In memory, an int max_samples counts the sample's fit and the blocked predict.
+    from skembed.utils import estimate_fit_memory
+
+    sampled = estimate_fit_memory(SubspaceClusterer(method="lsr", max_samples=2_000),
+                                  2_000_000, 50)
+    assert sampled < 2**30 < estimate_fit_memory(SubspaceClusterer(method="lsr"), 2_000_000, 50)
+
+
+@pytest.mark.parametrize("method", ["omp", "ensc"])
+def test_joblib_dask_backend_gives_the_same_clustering(method):
+    distributed = pytest.importorskip("distributed")
+    joblib = pytest.importorskip("joblib")
+    # n_jobs=2 cuts the points into 8 chunks, the tasks either backend runs;
+    # gamma=20 keeps the elastic nets sparse and fast (omp ignores it).
+    X, _ = subspace_data(46, n=240, d=30)
+    params = {"n_clusters": 3, "method": method, "gamma": 20.0, "n_init": 3, "random_state": 0,
+              "n_jobs": 2}
+    default = SubspaceClusterer(**params).fit(X)
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
+                            dashboard_address=None), joblib.parallel_config(backend="dask"):
+        on_cluster = SubspaceClusterer(**params).fit(X)
+    np.testing.assert_array_equal(on_cluster.labels_, default.labels_)
+    assert (on_cluster.representation_matrix_ != default.representation_matrix_).nnz == 0

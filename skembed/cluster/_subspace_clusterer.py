@@ -6,6 +6,7 @@ method compute the representation matrix, runs the spectral step
 """
 
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,11 +14,18 @@ from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
+from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
-from ..utils._memory import float_bytes
+from ..utils._dask import (
+    blockwise_transform,
+    dask_compute,
+    import_dask_array,
+    is_dask_array,
+)
+from ..utils._memory import check_fit_memory, float_bytes
 from ..utils._progress import ProgressLog
 from ..utils.extmath import normalize_rows, power_of_two_unit
 from ._chunked import MAX_CHUNK_ROWS
@@ -32,6 +40,7 @@ from ._methods import (
     resolve_settings,
 )
 from ._out_of_sample import (
+    BLOCK_FLOATS,
     DEFAULT_COLLABORATIVE_ALPHA,
     fit_collaborative,
     fit_subspace_bases,
@@ -54,6 +63,13 @@ from ._spectral import (
 
 #: Most clusters n_clusters="auto" considers.
 MAX_AUTO_CLUSTERS = 64
+#: Rows max_samples="auto" clusters of a dask array: the most points the
+#: per-point solvers handle exactly (n_candidates="auto" restricts them to
+#: candidates above this), in about 10 s (omp) to 1.5 min (ensc) on 2 cores.
+DASK_MAX_SAMPLES = 10_000
+#: The same for the dense methods and the power affinity: the most points
+#: method="auto" gives them (several n x n float64 matrices, 200 MB each here).
+DASK_DENSE_MAX_SAMPLES = 5_000
 
 
 class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
@@ -266,10 +282,37 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         ``"ssc"`` (None: 200) and inexact ALM for ``"lrr"`` (None: 300). A
         ``ConvergenceWarning`` says when they stop before their tolerance.
         Only used when method is ``"ssc"`` or ``"lrr"``.
+    max_samples : int, "auto" or None, default="auto"
+        Most rows :meth:`fit` clusters. With more rows, ``max_samples`` of
+        them are drawn uniformly at random without replacement
+        (``random_state``; their indices, sorted, are ``sample_indices_``),
+        clustered exactly as ``fit(X[sample_indices_])`` would cluster them
+        with the same ``random_state``, and every row, the sampled ones
+        included, is labelled by :meth:`predict` (``labels_ =
+        predict(X)``). The draw depends only on the number of rows and the
+        seed, so a dask array gives the same sample however it is chunked.
+        ``"auto"``: every row of an in-memory X (nothing changes for it);
+        of a dask array (see *Dask arrays* below) 10,000 rows, 5,000 with
+        the dense methods (``"ssc"``, ``"lsr"``, ``"lrr"``) or
+        ``affinity="power"``. 10,000 is the most points the per-point
+        solvers handle exactly (``n_candidates="auto"``), fitted in about
+        10 s (``"omp"``) to 1.5 min (``"ensc"``) on 2 cores, 1,000 points
+        per cluster for 10 clusters; labelling the other rows costs
+        O(d dim) per row and cluster, a small share of reading them. The
+        dense methods hold about ten n x n float64 matrices (2 GB at
+        5,000 points). An int: that many rows at most, for an in-memory X
+        as for a dask array (a dask fit then equals the in-memory fit of the
+        computed array). None: every row; a dask array is then read whole
+        into memory (the memory check of ``fit`` applies). X with no more
+        rows than ``max_samples`` is clustered whole (a dask array is then
+        read into memory in one compute).
     random_state : int, RandomState instance or None, default=None
         Eigensolver start, k-means seeds and, with candidates and
         ``"ensc"``, the points whose restricted solution is checked. One
-        random generator is drawn from it per fit.
+        random generator is drawn from it per fit; the rows of
+        ``max_samples`` are drawn before, by a generator of their own for
+        an int seed, so that the seed gives the fit of
+        ``X[sample_indices_]`` with it.
     n_jobs : int, default=None
         Parallel jobs over chunks of points (joblib semantics: None is one
         unless a ``joblib.parallel_config`` context says otherwise, -1 all
@@ -289,8 +332,16 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
 
     Attributes
     ----------
-    labels_ : ndarray of int of shape (n_samples,)
-        Cluster of each training point.
+    labels_ : ndarray of int of shape (n_samples,), or dask array
+        Cluster of each training point: of the spectral step when every row
+        is clustered, ``predict(X)`` when a sample is (``max_samples``). A
+        lazy dask array of X's row chunks when X is a dask array (labelled
+        block by block when computed).
+    sample_indices_ : ndarray of int of shape (max_samples,) or None
+        The rows clustered, sorted, when ``max_samples`` drew a sample; None
+        when every row was. The matrices below, ``n_distinct_rows_`` and
+        the rules of :meth:`predict` are then those of ``X[sample_indices_]``
+        (n_samples below is the sample's size).
     representation_matrix_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         The coefficients :math:`C`; row j expresses point j; at most
         ``n_nonzero`` entries per row for the sparse methods. A copy of an
@@ -406,6 +457,19 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     (:func:`~skembed.cluster.affinity_from_representation`,
     :func:`~skembed.cluster.spectral_labels`).
 
+    **Dask arrays.** ``fit`` takes a :class:`dask.array.Array` of any row
+    chunking: shape and dtype are checked from its metadata, ``max_samples``
+    rows (10,000 by default) are gathered into memory in one compute that
+    also checks every block for NaN and infinity (each block read once),
+    the sample is clustered in memory, and ``labels_`` is a lazy dask array:
+    ``predict`` applied block by block, read when computed (``fit_predict``
+    returns it). ``predict`` on a dask array is lazy and blockwise too.
+    Nothing else reads the array into memory. The per-point solvers
+    (``"ensc"``, ``"omp"``) run their chunks of points through
+    ``sklearn.utils.parallel``: inside
+    ``joblib.parallel_config(backend="dask")`` with a ``distributed``
+    client they run on the cluster's workers, with the same labels.
+
     The labels do not depend on the units of X: multiplying X by any
     positive number between 1e-150 and 1e150 gives the same labels, and
     ``predict`` on new points multiplied by it the same predictions. The
@@ -463,6 +527,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     True
     """
 
+    #: fit reads a sample of a dask array and labels it blockwise; predict is blockwise.
+    _dask_methods = frozenset({"fit", "predict"})
+
     _parameter_constraints = {
         "n_clusters": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "method": [StrOptions(set(METHODS) | {"auto"})],
@@ -481,6 +548,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         "collaborative_alpha": [Interval(Real, 0, None, closed="neither"), None],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
+                        None],
         "random_state": ["random_state"],
         "n_jobs": N_JOBS_CONSTRAINT,
         "verbose": ["verbose"],
@@ -506,6 +575,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         collaborative_alpha=None,
         n_init=20,
         max_iter=None,
+        max_samples="auto",
         random_state=None,
         n_jobs=None,
         verbose=0,
@@ -527,6 +597,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.collaborative_alpha = collaborative_alpha
         self.n_init = n_init
         self.max_iter = max_iter
+        self.max_samples = max_samples
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -540,6 +611,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     #: at once, and floats per point and feature (the candidates' coordinates).
     _CHUNK_BLOCKS = {"omp": 3, "ensc": 3}
     _FLOATS_PER_ENTRY = {"omp": 6, "ensc": 28, "tsc": 2}
+    #: predict: copies of a block of BLOCK_FLOATS floats held at once (the
+    #: block in float64, its centred rows and their squares).
+    _PREDICT_BLOCKS = 4
     #: tsc: its neighbour search's blocks, per point.
     _TSC_FLOATS_PER_POINT = 900
 
@@ -550,7 +624,37 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         return self.method
 
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
-        """Peak working memory of a fit (see the class docstring's Notes)."""
+        """Peak working memory of a fit (see the class docstring's Notes).
+
+        An in-memory X of more rows than ``max_samples`` (an int) is clustered
+        on a sample: the sample's float64 copy and the clustering of its rows,
+        then the labels of all rows, predicted in blocks of rows.
+        """
+        n_fit = self._n_fit_rows(n_samples, on_dask=False)
+        if n_fit == n_samples:
+            return self._clustering_memory_bytes(n_samples, n_features)
+        return (self._clustering_memory_bytes(n_fit, n_features)
+                + float_bytes(n_fit * n_features, self._PREDICT_BLOCKS * BLOCK_FLOATS,
+                              n_samples))
+
+    def _check_fit_memory(self, X, method, n_targets=None):
+        """The memory check of a fit: on a dask array, the fit of its sample in memory.
+
+        A dask fit clusters ``max_samples`` rows (all rows for None) read
+        into memory in float64; the labels of the other rows are predicted
+        lazily, block by block, and need no memory during ``fit``.
+        """
+        if not is_dask_array(X):
+            return super()._check_fit_memory(X, method, n_targets)
+        n_rows, n_features = X.shape
+        n_fit = self._n_fit_rows(n_rows, on_dask=True)
+        # The sample's rows and their indices beside the fit of n_fit rows.
+        check_fit_memory(self, n_fit, n_features, self._caller(method),
+                         extra_bytes=float_bytes(n_fit * n_features, n_fit),
+                         total_rows=n_rows)
+
+    def _clustering_memory_bytes(self, n_samples, n_features):
+        """Peak working memory of clustering ``n_samples`` rows (no sample drawn)."""
         method = self._memory_method(n_samples)
         if method in self._DENSE_SQUARES:
             return float_bytes(self._DENSE_SQUARES[method] * n_samples**2,
@@ -566,11 +670,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     def _memory_advice(self, n_samples, n_features):
         if self._memory_method(n_samples) not in self._DENSE_SQUARES:
             return ("Each worker holds its chunk's products against all points: use fewer "
-                    "n_jobs, or fit on a sample of the rows and label the rest with predict.")
+                    "n_jobs, or fit on a sample of the rows and label the rest with predict "
+                    "(a smaller max_samples).")
         return ("The dense methods ('ssc', 'lsr', 'lrr', and 'auto' up to "
                 f"{AUTO_DENSE_LIMIT:,} points) hold several n x n matrices: use "
                 "method='omp' or 'ensc' (memory O(n n_candidates)), or fit on a sample "
-                "of the rows and label the rest with predict.")
+                "of the rows and label the rest with predict (a smaller max_samples).")
 
     def _min_fit_samples(self):
         # What the data check requires whatever n_clusters is: each point
@@ -587,10 +692,16 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Cluster the rows of ``X``.
 
+        With more rows than ``max_samples`` allows, ``max_samples`` of them
+        drawn at random are clustered and every row is labelled by
+        :meth:`predict`.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The points.
+        X : {array-like, dask array} of shape (n_samples, n_features)
+            The points. A dask array is read once, in one compute: the
+            sampled rows are gathered into memory and every block is checked
+            for NaN and infinity; ``labels_`` is then a lazy dask array.
         y : None
             Ignored.
 
@@ -600,9 +711,79 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             The fitted clusterer.
         """
         X = self._validate_X(X, reset=True)
-        data = np.asarray(X, dtype=np.float64)
-        self._check_n_samples(data.shape)
+        on_dask = is_dask_array(X)
+        n_rows = X.shape[0]
+        n_fit = self._n_fit_rows(n_rows, on_dask=on_dask)
         progress = ProgressLog(self, self.verbose)
+        indices = None
+        if n_fit < n_rows:
+            self._check_max_samples(n_fit, X.shape)
+            # Drawn in memory from the number of rows and random_state alone:
+            # the same rows whatever the chunking of a dask array. Sorted, so
+            # the rows are gathered in storage order (and the fit is the fit
+            # of X[sample_indices_]).
+            indices = np.sort(sample_without_replacement(
+                n_rows, n_fit, random_state=check_random_state(self.random_state)))
+        if on_dask:
+            rows = _read_rows(X, indices)
+            progress.stage(f"read {n_fit:,} of {n_rows:,} rows of the dask array "
+                           "(one compute, every block checked)")
+            self._fit_rows(np.asarray(rows, dtype=np.float64), progress)
+            if indices is None:
+                labels = _labels_as_dask(self.labels_, X.chunks[0])
+            else:
+                labels = blockwise_transform(X, self._label_rows(), None, np.intp)
+        else:
+            rows = X if indices is None else X[indices]
+            self._fit_rows(np.asarray(rows, dtype=np.float64), progress)
+            labels = self.labels_ if indices is None else self._label_rows()(X)
+            if indices is not None:
+                progress.stage(f"predict: labels of the {n_rows:,} rows")
+        self.sample_indices_ = indices
+        self.labels_ = labels
+        return self
+
+    def _n_fit_rows(self, n_rows, *, on_dask):
+        """Rows a fit clusters (see ``max_samples``)."""
+        if self.max_samples is None:
+            return n_rows
+        if self.max_samples == "auto":
+            if not on_dask:
+                return n_rows
+            dense = self.method in self._DENSE_SQUARES and self.method != "auto"
+            limit = (DASK_DENSE_MAX_SAMPLES if dense or self.affinity == "power"
+                     else DASK_MAX_SAMPLES)
+            return min(n_rows, limit)
+        return min(n_rows, int(self.max_samples))
+
+    def _check_max_samples(self, n_fit, shape):
+        """A sample must hold a point per cluster and the rows any fit needs."""
+        needed = max(self._min_fit_samples(),
+                     0 if self.n_clusters == "auto" else int(self.n_clusters))
+        if n_fit >= needed:
+            return
+        raise ValueError(
+            f"{self._caller('fit')}: max_samples={self.max_samples!r} clusters {n_fit} of the "
+            f"{shape[0]} rows, but n_clusters={self.n_clusters!r} needs at least {needed} "
+            f"(one point per cluster). Pass max_samples >= {needed}, or None for all rows."
+        )
+
+    def _label_rows(self):
+        """The function labelling rows with the fitted out-of-sample rule."""
+        if self._fitted_param("out_of_sample") == "collaborative":
+            if getattr(self, "_collaborative_rule", None) is None:
+                raise ValueError(
+                    f"{self._caller('predict')}: out_of_sample='collaborative' needs the "
+                    "fitted points, which a fit with out_of_sample='basis' does not keep. "
+                    "Refit with out_of_sample='collaborative'."
+                )
+            return partial(_label_in_blocks, rule=self._collaborative_rule)
+        return partial(_label_in_blocks, bases=self.subspace_bases_,
+                       offsets=self.subspace_offsets_)
+
+    def _fit_rows(self, data, progress):
+        """Fit on the float64 rows ``data`` in memory (all attributes but the sample's)."""
+        self._check_n_samples(data.shape)
         with self._named_errors("fit"):
             self._check_options()
             rng = check_random_state(self.random_state)
@@ -866,43 +1047,44 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         :math:`\\|x - X_k^\\top c_k\\| / \\|c_k\\|` for the ridge coefficients
         :math:`c` of :math:`x` over the fitted points.
 
+        Both rules label each point on its own, so points are labelled in
+        blocks of rows (a bounded working memory), and a dask array block
+        by block, lazily.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, dask array} of shape (n_samples, n_features)
             New points.
 
         Returns
         -------
-        labels : ndarray of int of shape (n_samples,)
-            Cluster of each point.
+        labels : ndarray of int of shape (n_samples,), or dask array
+            Cluster of each point; for a dask array, a lazy dask array of its
+            row chunks (its blocks are checked for NaN and infinity as they
+            are read).
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False, method="predict")
-        data = np.asarray(X, dtype=np.float64)
-        if self._fitted_param("out_of_sample") == "collaborative":
-            if getattr(self, "_collaborative_rule", None) is None:
-                raise ValueError(
-                    f"{self._caller('predict')}: out_of_sample='collaborative' needs the "
-                    "fitted points, which a fit with out_of_sample='basis' does not keep. "
-                    "Refit with out_of_sample='collaborative'."
-                )
-            return predict_collaborative(data, self._collaborative_rule)
-        return predict_by_bases(data, self.subspace_bases_, self.subspace_offsets_)
+        label_rows = self._label_rows()
+        if is_dask_array(X):
+            # Each row block is labelled by the same in-memory rule, lazily.
+            return blockwise_transform(X, label_rows, None, np.intp)
+        return label_rows(X)
 
     def fit_predict(self, X, y=None):
         """Cluster the rows of ``X`` and return their labels.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, dask array} of shape (n_samples, n_features)
             The points.
         y : None
             Ignored.
 
         Returns
         -------
-        labels : ndarray of int of shape (n_samples,)
-            ``labels_``.
+        labels : ndarray of int of shape (n_samples,), or dask array
+            ``labels_`` (a lazy dask array when X is one).
         """
         return self.fit(X).labels_
 
@@ -958,6 +1140,51 @@ def _canonical_rows(X, min_distinct):
     rep[order] = group
     first = np.minimum.reduceat(order, np.flatnonzero(new))
     return ordered[new], rep, first
+
+
+def _read_rows(X, indices):
+    """The rows ``indices`` of the dask array X (all rows for None), in memory.
+
+    One compute, which also reads every block the sample misses: the
+    finiteness check of ``validate_dask_X`` then covers every row, as an
+    in-memory fit's does, and each block is read once.
+    """
+    if indices is None:
+        (rows,) = dask_compute(X)
+        return rows
+    seen = X.map_blocks(_rows_of_block, dtype=np.intp, drop_axis=1,
+                        chunks=((1,) * X.numblocks[0],), meta=np.empty((0,), dtype=np.intp))
+    rows, _ = dask_compute(X[indices], seen)
+    return rows
+
+
+def _rows_of_block(block):
+    """One number per block (its rows): a task that reads, and so checks, the block."""
+    return np.array([block.shape[0]], dtype=np.intp)
+
+
+def _labels_as_dask(labels, row_chunks):
+    """In-memory labels as a dask array with the row chunks of the data."""
+    da = import_dask_array("SubspaceClusterer.fit")
+    return da.from_array(labels, chunks=(row_chunks,))
+
+
+def _label_in_blocks(X, bases=None, offsets=None, rule=None):
+    """Labels of the rows of X by the basis rule (or ``rule``), in blocks of rows.
+
+    Both rules label each row on its own, so blocks give the labels of the
+    whole array; a block of at most :data:`BLOCK_FLOATS` floats bounds their
+    temporaries (a few copies of the block) whatever the number of rows, and
+    each block is read in float64 as the rules need.
+    """
+    n_rows, n_features = X.shape
+    size = max(1, BLOCK_FLOATS // max(n_features, 1))
+    labels = np.empty(n_rows, dtype=np.intp)
+    for start in range(0, n_rows, size):
+        rows = np.asarray(X[start:start + size], dtype=np.float64)
+        labels[start:start + size] = (predict_by_bases(rows, bases, offsets) if rule is None
+                                      else predict_collaborative(rows, rule))
+    return labels
 
 
 def _relabel_by_first_appearance(labels):
