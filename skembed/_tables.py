@@ -60,7 +60,8 @@ def read_table(path, *, header=None, index_col="auto", n_rows=None):
         it (see :func:`_read_csv`).
     index_col : "auto", "none", int or str, default="auto"
         CSV only: the column holding a row index, dropped from the values.
-        ``"auto"`` drops an unnamed first column holding ``0..n-1``.
+        ``"auto"`` drops an unnamed first column (pandas' index: an empty
+        first header cell), and a first column holding ``0..n-1``.
     n_rows : int or None, default=None
         The number of rows the table must have (a target read beside its
         input), which settles whether an ambiguous first row is a header.
@@ -323,11 +324,13 @@ def _index_position(path, index_col, names, body, numeric):
             str(j) for j in range(width - 1)]
         if names[0] not in _INDEX_NAMES and not named_index:
             return None
-        if row_numbers:
+        if row_numbers or names[0] in _INDEX_NAMES:
+            # A header whose first cell is empty is pandas' unnamed index,
+            # whatever it holds (row numbers, words, dates): a feature column
+            # always has a name in a file with a header.
             return 0
         described = (f"is named {names[0]!r} beside columns named 0..{width - 2}, as pandas "
-                     "writes a named index," if named_index else
-                     "has no name, as pandas writes an index,")
+                     "writes a named index,")
         raise TableError(
             f"cannot read {path}: its first column {described} but does not hold 0..n-1; "
             "pass --index-col 0 to drop it as a row index, or --index-col none to read "

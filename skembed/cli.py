@@ -153,14 +153,33 @@ def _as_numbers(values, path, names, what):
     return values.astype(float)  # pragma: no cover - a column failed above
 
 
-def _as_target(values):
-    """A target column: numbers when every value is one, else the labels as text."""
+#: How a missing label reads back from pandas' CSV (an empty cell) and parquet.
+_MISSING_LABELS = ("", "nan", "none", "null", "<na>", "nat")
+
+
+def _as_target(values, path=None):
+    """A target column: numbers when every value is one, else the labels as text.
+
+    A missing label (an empty CSV cell, parquet's None/NaN among text labels)
+    is refused: read as text it would become a class of its own.
+    """
     values = values.ravel() if values.ndim == 2 and values.shape[1] == 1 else values
     if values.dtype == object:
         try:
             return values.astype(float)
         except (TypeError, ValueError):
-            return values.astype(str)
+            pass
+        missing = [i for i, value in enumerate(values.ravel())
+                   if value is None or (isinstance(value, float) and value != value)
+                   or str(value).strip().lower() in _MISSING_LABELS]
+        if missing:
+            where = f" in {path}" if path is not None else ""
+            raise CommandError(
+                f"the labels{where} have {len(missing)} missing value(s) (first at row "
+                f"{missing[0]}); drop those rows from the input and the labels, or fill them "
+                "with a class name"
+            )
+        return values.astype(str)
     return values
 
 
@@ -181,6 +200,35 @@ def _as_features(X, path, columns, flags):
                        f"pass it as {flags}-column NAME, or remove it from the input")
 
 
+#: Attribute of a fitted estimator holding the column names it was fitted on
+#: by the command line (None for a file without names).
+FIT_COLUMNS = "_skembed_fit_columns"
+
+
+def _rows_to_apply(X, columns, fit_columns, path):
+    """The feature columns of rows a fitted estimator is applied to, matched by name.
+
+    With names on both sides, the fit's columns are taken by name, in the
+    fit's order (other columns, such as the concept, are left out): a file
+    whose columns are reordered is read right, and one that lacks a column
+    is refused. Without names, columns are taken by position.
+    """
+    if fit_columns is not None and columns is not None and columns != fit_columns:
+        missing = [name for name in fit_columns if name not in columns]
+        if missing:
+            raise CommandError(
+                f"{path} lacks column(s) {missing[:5]} that the estimator was fitted on; "
+                "pass rows with the fit's columns (names are matched, in any order)"
+            )
+        X = X[:, [columns.index(name) for name in fit_columns]]
+        columns = list(fit_columns)
+    if X.dtype != object:
+        return X, columns
+    return _as_numbers(X, path, columns,
+                       "remove it from the file: a fitted estimator applies to the "
+                       "feature columns it was fitted on"), columns
+
+
 def _load_xy(args, command):
     """The input's features, its target (or None), other fit arrays, column names."""
     path = args.input_option or args.input
@@ -194,7 +242,7 @@ def _load_xy(args, command):
                     f"{flag}-column {column!r} is not a column of {path} (columns: {columns})"
                 )
             position = columns.index(column)
-            arrays[key] = _as_target(X[:, position])
+            arrays[key] = _as_target(X[:, position], path)
             X = np.delete(X, position, axis=1)
             columns = columns[:position] + columns[position + 1 :]
         elif source is not None:
@@ -202,7 +250,7 @@ def _load_xy(args, command):
             # header when its content alone cannot (a column of labels).
             values, _ = read_table(source, n_rows=len(X), header=args.header,
                                    index_col=args.index_col)
-            arrays[key] = _as_target(values)
+            arrays[key] = _as_target(values, source)
     X = _as_features(X, path, columns, f"--{command.target_name}")
     y = arrays.pop("y", None)
     if command.needs_y and y is None:
@@ -379,14 +427,19 @@ def run_estimator_command(name, args):
     if model is not None:
         path = args.input_option or args.input
         X, columns = _read_rows(path, args)
-        X = _as_features(X, path, columns, "(no target with --model)")
+        X, columns = _rows_to_apply(X, columns, getattr(estimator, FIT_COLUMNS, None), path)
         y, arrays = None, {}
     else:
         X, y, arrays, columns = _load_xy(args, command)
+        # The fit's column names travel with a saved model, so that applying
+        # it matches columns by name, as scikit-learn does with DataFrames.
+        setattr(estimator, FIT_COLUMNS,
+                list(columns) if columns and len(columns) == X.shape[1] else None)
     apply_file = getattr(args, "apply_file", None)
     if apply_file is not None:
         X_new, new_columns = _read_rows(apply_file, args)
-        X_new = _as_features(X_new, apply_file, new_columns, "(the rows to apply to)")
+        X_new, new_columns = _rows_to_apply(X_new, new_columns,
+                                            getattr(estimator, FIT_COLUMNS, None), apply_file)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -719,9 +719,18 @@ def test_header_and_index_flags(skembed, tmp_path):
     assert skembed(tmp_path, "translate", "bare.csv", "--target", "bare.csv", "--no-header",
                    "-o", "bare.npy").status == 0
     np.testing.assert_allclose(np.load(tmp_path / "bare.npy"), X, atol=1e-8)
-    # An unnamed first column that is not 0..n-1: the user must say what it is.
+    # An unnamed first column that is not 0..n-1 (a filtered frame's index,
+    # words, dates) is pandas' index too: a header's empty first cell names
+    # no feature.
     pd.DataFrame(X, index=np.arange(80) * 2).to_csv(tmp_path / "x_other.csv")
-    line = skembed(tmp_path, "reduce", "x_other.csv", "-o", "o.npy").error_line()
+    assert skembed(tmp_path, "translate", "x_other.csv", "--target", "x_other.csv",
+                   "-o", "other.npy").status == 0
+    np.testing.assert_allclose(np.load(tmp_path / "other.npy"), X, atol=1e-8)
+    # A named index beside pandas' column names 0..k-1 that is not 0..n-1 is
+    # ambiguous: the user must say what it is.
+    named = pd.DataFrame(X, index=pd.Index(np.arange(80) * 2, name="id"))
+    named.to_csv(tmp_path / "x_named.csv")
+    line = skembed(tmp_path, "reduce", "x_named.csv", "-o", "o.npy").error_line()
     assert "--index-col 0" in line and "--index-col none" in line
 
 
@@ -764,6 +773,8 @@ def write(path, text):
         ("0,1\n4,5\n", {"header": False}, [[0, 1], [4, 5]], None),
         ("1,2\n4,5\n", {"header": True}, [[4, 5]], ["1", "2"]),
         (",a\n0,1\n1,2\n", {"index_col": "none"}, [[0, 1], [1, 2]], ["", "a"]),
+        # An empty first header cell is pandas' index, whatever it holds.
+        (",a\n3,1\n5,2\n", {}, [[1], [2]], ["a"]),
         ("id,a\n7,1\n9,2\n", {"index_col": "id"}, [[1], [2]], ["a"]),
         ("7,1\n9,2\n", {"index_col": "0"}, [[1], [2]], None),
         # A named index (df.index.name = "id") beside pandas' column names.
@@ -787,7 +798,6 @@ def test_csv_layouts(tmp_path, text, kwargs, values, names):
     "text, kwargs, message",
     [
         ("0\n1\n0\n", {}, "--header or --no-header"),
-        (",a\n3,1\n5,2\n", {}, "--index-col 0"),
         ("id,0\n3,1\n5,2\n", {}, "is named 'id' beside columns named 0..0"),
         ("0,5\n1,6\n2,7\n", {}, "holds 0..n-1, as pandas writes an index with header=False"),
         ("a,b,c\n1,2\n", {}, "3 names but the rows have 2"),
@@ -1167,3 +1177,47 @@ def test_probe_checks_the_output_before_reading_or_fitting(tmp_path, capsys, mon
                                             "-o", str(tmp_path / "report.npy")]))
     assert "unknown file type; use .csv" in line
     assert_unchanged(tmp_path, {"report.csv": SENTINEL})
+
+
+def test_applying_a_model_matches_columns_by_name(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.standard_normal((200, 5)), columns=[f"d{j}" for j in range(5)])
+    frame["g"] = np.where(frame["d0"] > 0, "f", "m")
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "m.skops"
+    assert cli.main(["erase", str(tmp_path / "train.csv"), "--concept-column", "g",
+                     "-o", str(tmp_path / "fit.csv"), "--save-model", str(model)]) == 0
+    # The same file (with the concept column) and its columns reversed.
+    frame[frame.columns[::-1]].to_csv(tmp_path / "reversed.csv", index=False)
+    for name in ("train.csv", "reversed.csv"):
+        assert cli.main(["erase", str(tmp_path / name), "--model", str(model),
+                         "-o", str(tmp_path / f"out_{name}")]) == 0
+    straight = pd.read_csv(tmp_path / "out_train.csv")
+    reversed_ = pd.read_csv(tmp_path / "out_reversed.csv")
+    assert list(reversed_.columns) == [f"d{j}" for j in range(5)]
+    np.testing.assert_allclose(reversed_.to_numpy(), straight.to_numpy(), atol=1e-12)
+    capsys.readouterr()
+    frame[["d1", "d2"]].to_csv(tmp_path / "few.csv", index=False)
+    status = cli.main(["erase", str(tmp_path / "few.csv"), "--model", str(model),
+                       "-o", str(tmp_path / "few_out.csv")])
+    assert "lacks column(s) ['d0', 'd3', 'd4']" in one_line_error(capsys, status)
+
+
+def test_missing_text_label_is_refused_and_word_index_dropped(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(1)
+    X = rng.standard_normal((60, 4))
+    np.save(tmp_path / "x.npy", X)
+    labels = pd.Series(np.where(X[:, 0] > 0, "female", "male"),
+                       index=[f"word{i}" for i in range(60)])
+    labels.to_csv(tmp_path / "words.csv")  # pandas' unnamed index of words
+    assert cli.main(["erase", str(tmp_path / "x.npy"), "--concept", str(tmp_path / "words.csv"),
+                     "-o", str(tmp_path / "out.npy")]) == 0
+    assert np.load(tmp_path / "out.npy").shape == (60, 4)
+    labels.iloc[3] = None
+    labels.to_csv(tmp_path / "missing.csv")
+    status = cli.main(["erase", str(tmp_path / "x.npy"), "--concept",
+                       str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out2.npy")])
+    assert "1 missing value(s) (first at row 3)" in one_line_error(capsys, status)
+    assert not (tmp_path / "out2.npy").exists()

@@ -1072,3 +1072,16 @@ def test_coreset_warns_once_below_the_measured_crossover(monkeypatch):
         CoresetEstimator(sampler=SensitivitySampler(500, random_state=0)).fit(X, y)
         monkeypatch.setitem(_coreset.CROSSOVER_ROWS, "LinearRegression", 2000)
         CoresetEstimator(random_state=0).fit(X, y)
+
+
+def test_default_coreset_of_every_row_warns_on_wide_data():
+    from sklearn.linear_model import LinearRegression
+
+    from skembed import CoresetEstimator
+    from skembed.sampling import CoresetSpeedWarning
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3_000, 20))  # 200 x 22 columns = 4,400 rows >= 3,000
+    y = X @ rng.standard_normal(20)
+    with pytest.warns(CoresetSpeedWarning, match="holds every one of the 3,000 rows"):
+        CoresetEstimator(LinearRegression(), random_state=0).fit(X, y)

@@ -157,8 +157,10 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         A ``UserWarning`` subclass (``skembed.sampling.CoresetSpeedWarning``),
         once per estimator, when ``fit`` with the default sampler gets
         fewer rows than the crossover measured for ``LinearRegression``,
-        ``Ridge`` or ``LogisticRegression``: below it the full fit is faster
-        than scoring the rows and fitting on the sample.
+        ``Ridge`` or ``LogisticRegression`` (below it the full fit is faster
+        than scoring the rows and fitting on the sample), or when the default
+        sample (200 rows per design column) would hold every row, as on wide
+        data.
 
     See Also
     --------
@@ -247,11 +249,26 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             params["n_samples"] = per_column * width
         return SensitivitySampler(**params)
 
-    def _warn_below_crossover(self, n_rows):
-        """Say once that the full fit is faster, below the measured crossover."""
+    def _warn_below_crossover(self, n_rows, width):
+        """Say once that the full fit is faster: below the measured crossover, or
+        when the default sample would hold every row (wide data)."""
         if self.sampler is not None or getattr(self, "_warned_about_speed", False):
             return
         name = type(self._base_estimator()).__name__
+        _, _, per_column = self._default_sampling()
+        sample_rows = None if per_column is None else per_column * width
+        if sample_rows is not None and sample_rows >= n_rows:
+            self._warned_about_speed = True
+            warnings.warn(
+                f"CoresetEstimator.fit: the default sample of {per_column} rows per design "
+                f"column ({sample_rows:,} for {width} columns) holds every one of the "
+                f"{n_rows:,} rows, so the coreset is the data and only adds the scoring. "
+                f"Fit {name} directly, or pass a sampler with a smaller n_samples. (This "
+                "warning is shown once per estimator.)",
+                CoresetSpeedWarning,
+                stacklevel=4,
+            )
+            return
         crossover = CROSSOVER_ROWS.get(name)
         if crossover is None or n_rows >= crossover:
             return
@@ -317,10 +334,11 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             estimator_params = fit_params
 
-        self._warn_below_crossover(X.shape[0])
         progress = ProgressLog(self, self.verbose)
         n_targets = 0 if classifier else (1 if np.ndim(y) < 2 else y.shape[1])
-        sampler = self._make_sampler(width=X.shape[1] + 1 + n_targets)
+        width = X.shape[1] + 1 + n_targets
+        self._warn_below_crossover(X.shape[0], width)
+        sampler = self._make_sampler(width=width)
         # X, y and the weights were just checked (finite, shapes): the
         # sampler's own check would read X once more for nothing.
         with config_context(assume_finite=True):
