@@ -25,7 +25,7 @@ estimator attributes, which skembed's methods read as data.
 
 import importlib
 import inspect
-import zipfile
+import os
 
 from ._tables import TableError, write_atomically
 
@@ -122,14 +122,17 @@ def load_model(path, *, expected=None):
         trusted, or holds an estimator of another class than ``expected``.
     """
     sio = _skops_io()
+    if not os.path.isfile(path):
+        kind = "is not a regular file" if os.path.exists(path) else "does not exist"
+        raise ModelFileError(f"cannot read the model {path}: it {kind}")
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-    except OSError as exc:
-        raise ModelFileError(f"cannot read the model {path}: {exc.strerror or exc}") from exc
+    except (OSError, MemoryError) as exc:
+        raise ModelFileError(f"cannot read the model {path}: {exc.strerror if isinstance(exc, OSError) else 'out of memory'}") from exc
     try:
         untrusted = sio.get_untrusted_types(data=data)
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except Exception as exc:  # a damaged file: zip, JSON or schema errors of many kinds
         raise ModelFileError(
             f"cannot read the model {path}: not a model saved by skembed --save-model "
             f"(a .skops file); {type(exc).__name__}"

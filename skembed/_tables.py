@@ -21,6 +21,7 @@ limit, an interrupt) leaves any existing output exactly as it was.
 
 import contextlib
 import csv
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -406,9 +407,14 @@ def write_atomically(path, write):
     path = Path(path)
     existed = path.exists()
     mode = _new_file_mode() if not existed else os.stat(path).st_mode & 0o7777
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
-    )
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+        )
+    except OSError as exc:
+        raise TableError(
+            f"cannot write {path}: {exc.strerror or _first_line(exc)} (nothing was written)"
+        ) from exc
     try:
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
@@ -435,6 +441,13 @@ def _new_file_mode():
     return 0o666 & ~umask
 
 
+def _csv_header(column_names):
+    """The header line, names quoted as the csv module (and pandas) quote them."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="").writerow([str(name) for name in column_names])
+    return text.getvalue()
+
+
 def write_table(path, values, column_names=None):
     """Write an array to ``.npy`` or ``.csv`` (with a header when names are known)."""
     path = Path(path)
@@ -443,7 +456,7 @@ def write_table(path, values, column_names=None):
         write_atomically(path, lambda handle: np.save(handle, values))
     elif suffix == ".csv":
         values = values.reshape(len(values), -1)
-        header = ",".join(column_names) if column_names is not None else ""
+        header = _csv_header(column_names) if column_names is not None else ""
         # Enough digits for the text to read back as the same float.
         if np.issubdtype(values.dtype, np.integer):
             fmt = "%d"

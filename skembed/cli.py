@@ -440,6 +440,12 @@ def run_estimator_command(name, args):
         X_new, new_columns = _read_rows(apply_file, args)
         X_new, new_columns = _rows_to_apply(X_new, new_columns,
                                             getattr(estimator, FIT_COLUMNS, None), apply_file)
+        if X_new.ndim != 2 or X_new.shape[1] != X.shape[1]:
+            # Checked before the fit, which may take minutes.
+            raise CommandError(
+                f"{apply_file} has {X_new.shape[1] if X_new.ndim == 2 else 1} column(s) but "
+                f"the input has {X.shape[1]}; pass rows with the input's columns"
+            )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -461,14 +467,21 @@ def run_estimator_command(name, args):
             if command.output != "sample":
                 names = _output_names(estimator, command, X_out, out_columns)
         except Exception as exc:
+            if model is not None and not isinstance(exc, (ValueError, TypeError)):
+                # A loaded model whose attributes do not fit its class: a
+                # damaged file or one saved by another release.
+                raise CommandError(
+                    f"the model {model} cannot be applied ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}); it is damaged or was "
+                    "saved by another release: fit and save it again"
+                ) from exc
             if not _is_fit_failure(exc):
                 raise
             raise CommandError(_fit_message(estimator, exc)) from exc
     if hasattr(result, "toarray"):  # sparse output (e.g. top_k similarities)
         result = result.toarray()
     _check_finite(estimator, result, X if apply_file is None else X_new, caught)
-    if save_path is not None:
-        save_model(estimator, save_path)
+    output_existed = Path(args.output).exists()
     if command.output == "sample":
         write_sample(args.output, estimator.sample_indices_, estimator.sample_weight_)
         print(
@@ -478,6 +491,15 @@ def run_estimator_command(name, args):
     else:
         write_table(args.output, np.asarray(result), names)
         print(f"{name}: wrote {np.shape(result)} to {args.output}")
+    if save_path is not None:
+        # After the output, so that a failed output leaves no model behind; a
+        # failed model removes the output this run created.
+        try:
+            save_model(estimator, save_path)
+        except BaseException:
+            if not output_existed:
+                Path(args.output).unlink(missing_ok=True)
+            raise
     if save_path is not None:
         print(f"{name}: saved the fitted {type(estimator).__name__} to {save_path}")
     return [record for record in caught if not _is_floating_point_warning(record)]

@@ -1221,3 +1221,43 @@ def test_missing_text_label_is_refused_and_word_index_dropped(tmp_path, capsys):
                        str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out2.npy")])
     assert "1 missing value(s) (first at row 3)" in one_line_error(capsys, status)
     assert not (tmp_path / "out2.npy").exists()
+
+
+def test_column_names_with_commas_are_quoted_in_csv_output(tmp_path):
+    path = tmp_path / "quoted.csv"
+    write(path, '"a,1",b,c\n1,2,3\n4,5,6\n')
+    assert cli.main(["translate", str(path), "--target", str(path), "-o",
+                     str(tmp_path / "out.csv")]) == 0
+    values, names = cli.read_table(tmp_path / "out.csv")
+    assert values.shape == (2, 3) and names is not None and len(names) == 3
+
+
+@pytest.mark.parametrize("damage", ["schema-list", "not-a-file"])
+def test_damaged_model_files_are_one_line_errors(damage, tmp_path, capsys):
+    import zipfile
+
+    np.save(tmp_path / "rows.npy", np.eye(4))
+    if damage == "schema-list":
+        path = tmp_path / "m.skops"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("schema.json", "[]")
+    else:
+        path = tmp_path / "a_directory.skops"
+        path.mkdir()
+    status = cli.main(["erase", str(tmp_path / "rows.npy"), "--model", str(path),
+                       "-o", str(tmp_path / "out.npy")])
+    assert "cannot read the model" in one_line_error(capsys, status)
+
+
+def test_apply_file_of_another_width_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    from skembed import NNPreservingReducer
+
+    def no_fit(*args, **kwargs):  # pragma: no cover - must not be reached
+        raise AssertionError("fitted although the apply file was unusable")
+
+    monkeypatch.setattr(NNPreservingReducer, "fit", no_fit)
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).standard_normal((50, 6)))
+    np.save(tmp_path / "narrow.npy", np.ones((5, 4)))
+    status = cli.main(["reduce", str(tmp_path / "x.npy"), "--transform",
+                       str(tmp_path / "narrow.npy"), "-o", str(tmp_path / "out.npy")])
+    assert "has 4 column(s) but the input has 6" in one_line_error(capsys, status)
