@@ -674,7 +674,7 @@ def guardedness_report(
 ):
     r"""How well a ladder of probes recovers a concept from erased embeddings.
 
-    The table that scores a concept erasure (issue #17): a concept is
+    The table that scores a concept erasure: a concept is
     *guarded* against a family of classifiers when no member of it predicts
     the concept from the erased embeddings better than the best constant,
     the majority rate (Ravfogel et al. 2023, "Log-linear guardedness and its
