@@ -585,8 +585,11 @@ def _fit_and_predict(probe, X, y, train, test):
         # The settings are fixed: a probe that stops at max_iter is part of
         # the protocol, not a problem of the user's data.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(X[train], y[train])
-        predicted = probe.predict(X[test])
+        # Probes see integer codes: scikit-learn 1.6's MLP with early stopping
+        # fails on string labels (np.isnan on its validation labels).
+        classes, codes = np.unique(y, return_inverse=True)
+        probe.fit(X[train], codes[train])
+        predicted = classes[probe.predict(X[test])]
     return predicted, time.perf_counter() - start
 
 
