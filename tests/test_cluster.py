@@ -1109,7 +1109,8 @@ def test_verbose_two_leaves_parallel_chunks_to_joblib(capsys, monkeypatch):
         SubspaceClusterer(3, method="omp", n_nonzero=3, random_state=0, verbose=2).fit(X)
     captured = capsys.readouterr()
     assert not any("chunks" in m for m in _progress_lines(captured.out))
-    assert "[Parallel(n_jobs=2)]" in captured.err + captured.out
+    # joblib reports its own progress (the worker count it shows varies by release).
+    assert "[Parallel(n_jobs=" in captured.err + captured.out
 
 
 @pytest.mark.parametrize("method, steps", [("ssc", "ADMM steps"), ("lrr", "ALM steps")])

@@ -477,4 +477,7 @@ def test_joblib_dask_backend_gives_the_same_clustering(method):
                             dashboard_address=None), joblib.parallel_config(backend="dask"):
         on_cluster = SubspaceClusterer(**params).fit(X)
     np.testing.assert_array_equal(on_cluster.labels_, default.labels_)
-    assert (on_cluster.representation_matrix_ != default.representation_matrix_).nnz == 0
+    # The same coefficients up to the rounding of the solver's reductions,
+    # which older joblib/dask releases schedule in another order.
+    difference = abs(on_cluster.representation_matrix_ - default.representation_matrix_)
+    assert difference.max() <= 1e-8 * abs(default.representation_matrix_).max()

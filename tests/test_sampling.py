@@ -640,8 +640,9 @@ def hostile_design(seed, n, d, *, rank_deficient, duplicates, near_collinear, ze
 
 def assert_same_scores(actual, expected):
     # 1e-8 relative; a row that is zero in the design (a zero weight) has a
-    # rounding-level score, compared at 1e-12 of the total (the rank).
-    np.testing.assert_allclose(actual, expected, rtol=1e-8, atol=1e-12 * max(expected.sum(), 1))
+    # rounding-level score, compared at 1e-10 of the total (the rank): on
+    # numpy 1.24's LAPACK such a score moved by 2e-11 with a total of 5.
+    np.testing.assert_allclose(actual, expected, rtol=1e-8, atol=1e-10 * max(expected.sum(), 1))
 
 
 SCALED_CASES = [
