@@ -960,6 +960,47 @@ def test_exact_duplicates_are_clustered_once(method):
     assert model.representation_matrix_.shape == (240, 240)
 
 
+@pytest.mark.parametrize("method", ["omp", "lsr", "auto"])
+def test_a_point_and_its_negative_or_multiple_are_one_point(method):
+    # With normalised rows, -x and 3x lie in exactly the subspaces of x.
+    X, y = _three_subspaces()
+    stacked = np.vstack([X, -X[:60], 3.0 * X[60:]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = SubspaceClusterer(3, method=method, n_nonzero=3 if method == "omp" else None,
+                                  random_state=0).fit(stacked)
+    assert model.n_distinct_rows_ == 120
+    np.testing.assert_array_equal(model.labels_[120:], model.labels_[:120])
+    assert clustering_accuracy(y, model.labels_[:120]) == 1.0
+    # Each copy is expressed as its row kept, negated for -x: C X = X still.
+    C = model.representation_matrix_.toarray()
+    alone = SubspaceClusterer(3, method=method, n_nonzero=3 if method == "omp" else None,
+                              random_state=0).fit(X)
+    residual = np.linalg.norm(normalize(stacked) - C @ normalize(stacked))
+    assert residual == pytest.approx(
+        np.sqrt(2) * np.linalg.norm(normalize(X) - alone.representation_matrix_ @ normalize(X)),
+        rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS + ["auto"])
+@pytest.mark.parametrize("case", ["one line", "identical rows", "two lines, three clusters"])
+def test_predict_reproduces_labels_when_points_are_fewer_than_clusters(method, case):
+    # Copies of one point (up to scale and sign) cannot be split in a way
+    # predict reproduces: each distinct point is its own cluster, with a
+    # warning when there are fewer than n_clusters.
+    rng = np.random.RandomState(0)
+    X = {"one line": rng.normal(size=(40, 1)),
+         "identical rows": np.ones((30, 4)),
+         "two lines, three clusters": np.vstack([np.outer(rng.normal(size=20), [1.0, 0.0]),
+                                                 np.outer(rng.normal(size=20), [0.0, 1.0])])}[case]
+    n_distinct = 2 if case.startswith("two") else 1
+    with pytest.warns(ConvergenceWarning, match=f"{n_distinct} distinct point"):
+        model = SubspaceClusterer(3, method=method, random_state=0).fit(X)
+    assert model.n_clusters_ == n_distinct
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    assert np.unique(model.labels_).size == n_distinct
+
+
 @pytest.mark.parametrize("method", ["omp", "ensc", "auto"])
 def test_auto_n_clusters_counts_the_components(method):
     # The graphs of omp and ensc have exactly 3 components (the eigengap

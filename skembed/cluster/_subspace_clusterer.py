@@ -13,6 +13,7 @@ import numpy as np
 from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
@@ -63,6 +64,8 @@ from ._spectral import (
 
 #: Most clusters n_clusters="auto" considers.
 MAX_AUTO_CLUSTERS = 64
+#: Unit rows equal on this grid are one point (duplicates up to rounding).
+UNIT_ROW_GRID = 2.0**40
 #: Rows max_samples="auto" clusters of a dask array: the most points the
 #: per-point solvers handle exactly (n_candidates="auto" restricts them to
 #: candidates above this), in about 10 s (omp) to 1.5 min (ensc) on 2 cores.
@@ -344,9 +347,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         (n_samples below is the sample's size).
     representation_matrix_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         The coefficients :math:`C`; row j expresses point j; at most
-        ``n_nonzero`` entries per row for the sparse methods. A copy of an
-        earlier row has its twin's row; coefficients are on the first
-        occurrence of each distinct point.
+        ``n_nonzero`` entries per row for the sparse methods. Copies of
+        one point (with normalised rows: up to scale and sign) are clustered
+        once: each copy has the row of the copy kept, times -1 for a
+        negative copy, and coefficients are on the copies kept.
     affinity_matrix_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         The symmetric affinity clustered in the spectral step (a copy has its
         twin's row and column).
@@ -402,7 +406,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     normalize_rows_ : bool
         Whether the rows were scaled to unit norm.
     n_distinct_rows_ : int
-        Rows clustered: the distinct rows after the scaling (all rows when
+        Rows clustered: the distinct rows after the scaling, a row and its
+        negative counting once when the rows are normalised (all rows when
         fewer than ``max(3, n_clusters)`` are distinct).
     n_neighbors_ : int or None
         Neighbours per point of the ``"knn"`` affinity (at most
@@ -803,8 +808,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 work = normalize_rows(work)
             else:
                 row_norms = np.ones(data.shape[0])
-            fit_rows, rep, first = _canonical_rows(work, self._min_distinct_rows())
+            fit_rows, rep, kept, sign, group = _canonical_rows(
+                work, self._min_distinct_rows(), up_to_sign=self.normalize_rows_)
             self.n_distinct_rows_ = fit_rows.shape[0]
+            n_distinct = int(group.max()) + 1 if group.size else 0
 
             best = self._select(fit_rows, rng, progress)
             (candidate, settings, found, W, n_clusters, active, components, embedding) = best
@@ -835,14 +842,30 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 labels = spectral_labels(W, n_clusters, n_init=self.n_init, random_state=rng,
                                          embedding=embedding)
                 progress.stage(f"spectral step: {n_clusters} clusters")
+            labels = labels[rep]
+            if self.n_clusters != "auto" and n_distinct <= n_clusters:
+                # As many distinct points as clusters, or fewer: each is its
+                # own cluster (any other split of copies of one point is
+                # arbitrary, and predict could not reproduce it).
+                labels = group
+                if n_distinct < n_clusters:
+                    warnings.warn(
+                        f"{self._caller('fit')}: X has {n_distinct} distinct point(s) "
+                        f"({'up to scale' if self.normalize_rows_ else 'exactly'}) for "
+                        f"n_clusters={n_clusters}; each is its own cluster, so n_clusters_ is "
+                        f"{n_distinct}. Pass n_clusters <= {n_distinct}.",
+                        ConvergenceWarning,
+                    )
+                n_clusters = n_distinct
             self.n_clusters_ = int(n_clusters)
-            self.labels_ = _relabel_by_first_appearance(labels[rep])
+            self.labels_ = _relabel_by_first_appearance(labels)
             # Row j of the matrices is the row of the distinct point j stands
-            # for; columns are the first occurrence of each distinct point.
-            to_first = sparse.csr_matrix(
-                (np.ones(first.size), (np.arange(first.size), first)),
-                shape=(first.size, data.shape[0]))
-            self.representation_matrix_ = sparse.csr_matrix(found.matrix[rep] @ to_first)
+            # for (times its sign relative to it); columns are the rows kept.
+            to_kept = sparse.csr_matrix(
+                (np.ones(kept.size), (np.arange(kept.size), kept)),
+                shape=(kept.size, data.shape[0]))
+            self.representation_matrix_ = sparse.csr_matrix(
+                sparse.diags(sign) @ sparse.csr_matrix(found.matrix)[rep] @ to_kept)
             self.affinity_matrix_ = sparse.csr_matrix(W[rep][:, rep])
             self.n_iter_ = found.n_iter
             self.candidate_violation_rate_ = found.candidate_violation_rate
@@ -850,7 +873,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             if found.outlying_entries is not None:
                 # In the units the solver saw (rows of ``work``); outlying_entries_
                 # back in the units of X.
-                errors = np.asarray(found.outlying_entries)[rep]
+                errors = np.asarray(found.outlying_entries)[rep] * sign[:, None]
                 self.outlying_entries_ = sparse.csr_matrix(errors * (row_norms * unit)[:, None])
             else:
                 self.outlying_entries_ = None
@@ -1106,7 +1129,7 @@ def _row_norms(X):
     return np.sqrt(np.einsum("ij,ij->i", X, X))
 
 
-def _canonical_rows(X, min_distinct):
+def _canonical_rows(X, min_distinct, *, up_to_sign=False):
     """The rows in a canonical (sorted) order, each distinct row once.
 
     The rows are sorted lexicographically, so the clustered matrix, and with
@@ -1115,31 +1138,53 @@ def _canonical_rows(X, min_distinct):
     point must not be expressed by its own copy: the copy's coefficient
     would take all the weight and cut the point from its subspace), unless
     fewer than ``min_distinct`` distinct rows remain, in which case all
-    sorted rows are clustered.
+    sorted rows are clustered. With ``up_to_sign`` (unit rows of linear
+    subspaces), rows equal up to rounding (a grid of 2^-40) and up to sign
+    are one point: x and -x lie in exactly the same subspaces, and one would
+    express the other alone. The row kept for a group is its smallest after
+    the sort, whatever the row order.
 
     Returns
     -------
     fit_rows : ndarray of shape (m, n_features)
-        The rows clustered.
+        The rows clustered (rows of X, signs unchanged).
     rep : ndarray of int of shape (n_samples,)
         Row of ``fit_rows`` each original row stands as.
-    first : ndarray of int of shape (m,)
-        Original index of the first occurrence of each row of ``fit_rows``.
+    kept : ndarray of int of shape (m,)
+        Original index of each row of ``fit_rows``.
+    sign : ndarray of shape (n_samples,)
+        +1 or -1: each original row is, up to rounding, ``sign`` times the
+        row of ``fit_rows`` it stands as.
+    group : ndarray of int of shape (n_samples,)
+        Index of each original row's distinct point (0 .. n_distinct - 1).
     """
     n_samples = X.shape[0]
-    order = np.lexsort(X.T[::-1]) if X.shape[1] else np.arange(n_samples)
-    ordered = X[order]
+    folded, key = X, X
+    sign = np.ones(n_samples)
+    if up_to_sign and X.shape[1]:
+        # Unit rows compare on a grid: the rows of one point scaled
+        # differently are equal only up to rounding once normalised.
+        key = np.round(X * UNIT_ROW_GRID)
+        # The sign that makes each row's first nonzero entry positive.
+        leading = key[np.arange(n_samples), np.argmax(key != 0, axis=1)]
+        sign[leading < 0] = -1.0
+        folded = X * sign[:, None]
+        key = key * sign[:, None]
+    # Sorted by the key, then by the rows themselves: the row kept for a
+    # group of near duplicates is its smallest, whatever the row order.
+    columns = [*folded.T[::-1]] if key is X else [*folded.T[::-1], *key.T[::-1]]
+    order = np.lexsort(columns) if X.shape[1] else np.arange(n_samples)
+    ordered_key = key[order]
     new = np.ones(n_samples, dtype=bool)
-    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    new[1:] = np.any(ordered_key[1:] != ordered_key[:-1], axis=1)
+    group = np.empty(n_samples, dtype=np.intp)
+    group[order] = np.cumsum(new) - 1
     if np.count_nonzero(new) < min_distinct:
         rep = np.empty(n_samples, dtype=np.intp)
         rep[order] = np.arange(n_samples)
-        return ordered, rep, order
-    group = np.cumsum(new) - 1
-    rep = np.empty(n_samples, dtype=np.intp)
-    rep[order] = group
-    first = np.minimum.reduceat(order, np.flatnonzero(new))
-    return ordered[new], rep, first
+        return X[order], rep, order, np.ones(n_samples), group
+    kept = order[new]
+    return X[kept], group, kept, sign * sign[kept][group], group
 
 
 def _read_rows(X, indices):
