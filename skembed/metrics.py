@@ -49,7 +49,11 @@ from .utils._compat import (
     StrOptions,
     validate_params,
 )
-from .utils.extmath import mean_squared_norm
+from .utils.extmath import (
+    mean_squared_norm,
+    power_of_two_exponent,
+    standardise_columns_by_powers_of_two,
+)
 
 __all__ = ["knn_recall", "clustering_accuracy", "linear_probe_accuracy", "guardedness_report"]
 
@@ -187,6 +191,14 @@ def knn_recall(
     else:
         reference_queries = embedded_queries = chosen
 
+    # Neighbours are the same in any multiple of a representation, and a
+    # power of two makes it exactly: in units of one above its largest
+    # entry, the squared distances of rows at 1e160 do not overflow, nor
+    # those of rows at 1e-200 underflow.
+    X_reference, reference_queries = _in_power_of_two_unit(
+        X_reference, reference_queries if held_out else None, reference_queries)
+    X_embedded, embedded_queries = _in_power_of_two_unit(
+        X_embedded, embedded_queries if held_out else None, embedded_queries)
     reference = exact_kneighbors(
         X_reference, n_neighbors, queries=reference_queries, metric=metric,
         return_distance=False,
@@ -196,6 +208,22 @@ def knn_recall(
         return_distance=False,
     )
     return neighbour_overlap(embedded, reference)
+
+
+def _in_power_of_two_unit(X, query_points, queries):
+    """``X`` and its query points divided by one power of two above their largest entry.
+
+    Exact (only the exponents change) and dtype-preserving; ``queries`` (row
+    numbers, or the query points themselves) is returned as the new queries.
+    """
+    exponent = power_of_two_exponent(X)
+    if query_points is not None and np.size(query_points):
+        exponent = max(exponent, power_of_two_exponent(query_points))
+    if exponent == 0:
+        return X, queries
+    if query_points is not None:
+        queries = np.ldexp(query_points, -exponent)
+    return np.ldexp(X, -exponent), queries
 
 
 @validate_params(
@@ -721,9 +749,18 @@ def guardedness_report(
     Every probe standardises its inputs first (a
     :class:`~sklearn.preprocessing.StandardScaler` in a pipeline, fitted on
     the training rows), so a column's units never decide what it finds:
-    erased embeddings can hold columns at 1e-33. Convergence warnings of the
-    probes are silenced: stopping at the fixed budget is part of the
-    protocol.
+    erased embeddings can hold columns at 1e-33. Before that, each column of
+    ``X_erased`` is divided by a power of two near its root mean square over
+    all rows: exact (only the exponents change) and without effect on what
+    a standardising probe computes, but the scaler's squares no longer
+    overflow (a column at 1e154 would otherwise get an infinite scale and
+    read as erased) or underflow (1e-170). The probes' figures are therefore
+    the same, bit for bit, for ``X_erased`` and ``X_erased`` with any column
+    multiplied by a power of two, and up to one rounding per entry for any
+    other factor. (The mean squared edit and the neighbour retention are
+    Euclidean, so they do depend on the columns' units, by definition.)
+    Convergence warnings of the probes are silenced: stopping at the fixed
+    budget is part of the protocol.
 
     **Evaluation.** With ``cv=None`` (the default) the rows are split once,
     stratified by class, into training rows and ``test_size`` test rows; all
@@ -900,6 +937,10 @@ def guardedness_report(
     splits = _probe_splits(y, test_size, cv, split_seed)
     _check_splits(splits, y, classes, probes, cv)
 
+    # Power-of-two units per column (exact): the probes' scalers then square
+    # entries of order 1, whatever the columns' scales.
+    X_probed = standardise_columns_by_powers_of_two(X)
+
     seconds = {}
     edit = retention = None
     if X_original is not None:
@@ -917,7 +958,8 @@ def guardedness_report(
                 train = _stratified_subsample(train, y, max_train_samples, subsample_rng)
             fits.append((name, split, train))
     results = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_and_predict)(clone(estimators[name]), X, y, train, splits[split][1])
+        delayed(_fit_and_predict)(clone(estimators[name]), X_probed, y, train,
+                                  splits[split][1])
         for name, split, train in fits
     )
 

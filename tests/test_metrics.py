@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
@@ -19,6 +21,17 @@ def test_knn_recall_is_one_under_similarity_and_low_at_random():
     assert knn_recall(X, 3 * X @ rotation + 1, n_neighbors=10) == 1.0
     random = knn_recall(X, rng.normal(size=(400, 10)), n_neighbors=10)
     assert random < 0.1
+
+
+@pytest.mark.parametrize("factor", [1e160, 1e-200])
+def test_knn_recall_does_not_depend_on_the_scale_of_a_representation(factor):
+    # Squared distances of rows at 1e160 overflow, of rows at 1e-200 underflow;
+    # neighbours are the same in any multiple of a representation.
+    rng = np.random.RandomState(0)
+    X, Q = rng.normal(size=(200, 5)), rng.normal(size=(20, 5))
+    assert knn_recall(X, factor * X, n_neighbors=5) == 1.0
+    assert knn_recall(factor * X, X, n_neighbors=5, queries_reference=factor * Q,
+                      queries_embedded=Q) == 1.0
 
 
 def test_knn_recall_by_hand():
@@ -251,6 +264,40 @@ def test_guardedness_report_units_do_not_matter():
     assert b.table[1]["accuracy"] > 0.9
     for row_a, row_b in zip(a.table, b.table):
         assert row_b["accuracy"] == pytest.approx(row_a["accuracy"], abs=0.02)
+
+
+def _scale_free_data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    return X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+
+
+@settings(max_examples=15, deadline=None)
+@given(exponents=st.lists(st.integers(-900, 900), min_size=4, max_size=4))
+@example(exponents=[520, 0, -540, 0])  # the concept at 1e156, a column at 1e-163
+def test_guardedness_report_is_the_same_whatever_the_column_scales(exponents):
+    """Columns from 1e-271 to 1e271 (2**900), 1e-150 to 1e150 among them: the
+    probes see the same standardised features, bit for bit, so the report is
+    the same."""
+    X, y = _scale_free_data()
+    scaled = X * np.ldexp(1.0, exponents)
+    assert guardedness_report(scaled, y).table == guardedness_report(X, y).table
+
+
+@pytest.mark.parametrize("factor", [1e150, 1e154, 1e-170])
+def test_guardedness_report_reads_a_concept_in_a_column_at_any_scale(factor):
+    # At 1e154 the scalers' squares overflowed: the concept's column was divided
+    # by an infinite scale and every probe read chance ("guarded").
+    X, y = _scale_free_data()
+    scaled = X.copy()
+    scaled[:, 0] *= factor  # not a power of two: the same up to one rounding per entry
+    expected = guardedness_report(X, y)
+    report = guardedness_report(scaled, y)
+    assert _accuracies(report)["linear"] > 0.95
+    for row, row_expected in zip(report.table, expected.table):
+        assert row["probe"] == row_expected["probe"]
+        assert row["accuracy"] == pytest.approx(row_expected["accuracy"],
+                                                abs=1 / row["n_test"])
 
 
 def test_guardedness_report_prints_as_a_table():

@@ -22,7 +22,12 @@ from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._memory import float_bytes
 from ..utils._messages import warn
 from ..utils._moments import MOMENT_BLOCK_ROWS, WeightedMoments, shrink_in_place
-from ..utils.extmath import constant_columns, powers_of_two_above, psd_eigh
+from ..utils.extmath import (
+    constant_columns,
+    powers_of_two_above,
+    psd_eigh,
+    standardised_discrepancy,
+)
 from ._eraser import GUARD_TOLERANCE, LinearConceptEraser
 from ._quadratic import (
     GaussianDiscriminant,
@@ -35,32 +40,45 @@ from ._quadratic import (
 #: Methods that learn from per-class running moments, so can stream (partial_fit).
 STREAMING_METHODS = ("quadratic",)
 _EPS = np.finfo(np.float64).eps
-#: Largest relative mismatch (Frobenius) between a class's transported
-#: covariance and the barycenter's that counts as rounding.
-_COVARIANCE_TOLERANCE = np.sqrt(_EPS)
+#: The oracle form's promise, and the largest mismatch between a class's
+#: transported covariance and the barycenter's that :meth:`fit` accepts
+#: without a warning: per entry (i, j), relative to the geometric mean of
+#: features i's and j's variances (:func:`standardised_discrepancy`), so a
+#: feature in units 1e12 times smaller than another is held to the same
+#: standard.
+ORACLE_TOLERANCE = 1e-8
 
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _class_covariance(moments, unit, shrinkage):
-    """A class's covariance in ``unit**2`` (a power of two), optionally shrunk.
+def _constant_in_class(moments):
+    """Features constant within a class: variance at the rounding of their mean
+    (:func:`~skembed.utils.extmath.constant_columns`)."""
+    with np.errstate(over="ignore"):
+        return constant_columns(moments.mean_x / moments.scale_x, moments.scaled_variance)
 
-    Features constant within the class (variance at the rounding of their
-    mean, :func:`~skembed.utils.extmath.constant_columns`) get exactly zero
-    variance. Shrinkage works on the correlation scale, as
-    :class:`LinearConceptEraser`'s does: the correlation matrix is pulled
-    toward the identity, i.e. the covariance toward its own diagonal,
-    ``(1 - rho) S + rho diag(S)``, so the coefficient does not depend on the
-    features' units. Returns ``(covariance, rho)``.
+
+def _class_covariance(moments, scale, shrinkage):
+    """A class's covariance in standardised units (entry ij over ``scale_i scale_j``).
+
+    Features constant within the class get exactly zero variance (and are
+    never multiplied by their unit: no overflow). Shrinkage works on the
+    correlation scale, as :class:`LinearConceptEraser`'s does: the
+    correlation matrix is pulled toward the identity, i.e. the covariance
+    toward its own diagonal, ``(1 - rho) S + rho diag(S)``, so the
+    coefficient does not depend on the features' units. Returns
+    ``(covariance, rho)``.
     """
-    relative = moments.scale_x / unit
+    constant = _constant_in_class(moments)
+    # From the moments' per-feature powers of two to the standardised units
+    # (bounded ratios: a varying feature's unit is at most about 1/eps times
+    # its class's spread, which is at most 1/sqrt(prior) times its scale).
+    relative = np.where(constant, 0.0, moments.scale_x / scale)
     covariance = moments.scatter_xx / moments.weight
     covariance *= relative[:, None]
     covariance *= relative[None, :]
-    with np.errstate(over="ignore"):
-        constant = constant_columns(moments.mean_x / moments.scale_x, moments.scaled_variance)
     covariance[constant, :] = 0.0
     covariance[:, constant] = 0.0
     if shrinkage is False:
@@ -82,18 +100,37 @@ def _class_covariance(moments, unit, shrinkage):
     return covariance, rho
 
 
-def _common_unit(moments):
-    """A power of two at least every class's largest mean or standard deviation.
+def _feature_scales(moments, priors):
+    """Each feature's pooled within-class standard deviation: the standardised units.
 
-    1.0 when every class is all zeros. Read from the moments' own units, so
-    columns of 1e-170 neither underflow nor count as units of 1.
+    ``sqrt(sum_k pi_k var_k)``, with the variance of a feature constant
+    within class k (to rounding) counted as 0. Evaluated in a power of two
+    per feature at least every class's mean and standard deviation, read
+    from the moments' own units, so features of 1e-170 or 1e170 neither
+    underflow nor overflow when squared, and multiplying a feature of X by a
+    power of two multiplies its scale by exactly that. A feature constant
+    within every class gets that power of two instead (1 when it is zero
+    everywhere): its maps' rows are zero, so only the range matters.
     """
-    largest = 0.0
+    magnitude = np.zeros(moments[0].mean_x.shape[0])
     for class_moments in moments:
         relative = np.maximum(np.abs(class_moments.mean_x) / class_moments.scale_x,
                               np.sqrt(class_moments.scaled_variance))
-        largest = max(largest, float((relative * class_moments.scale_x).max(initial=0.0)))
-    return float(powers_of_two_above(largest))
+        magnitude = np.maximum(magnitude, relative * class_moments.scale_x)
+    unit = powers_of_two_above(magnitude)
+    pooled = np.zeros_like(unit)
+    for prior, class_moments in zip(priors, moments):
+        relative = class_moments.scale_x / unit
+        variance = class_moments.scaled_variance * relative**2
+        variance[_constant_in_class(class_moments)] = 0.0
+        pooled += prior * variance
+    return np.where(pooled > 0, unit * np.sqrt(pooled), unit)
+
+
+def _in_data_units(covariance, scale):
+    """A covariance in standardised units times ``outer(scale, scale)`` (inf past float64)."""
+    with np.errstate(over="ignore"):
+        return covariance * scale[..., :, None] * scale[..., None, :]
 
 
 def _linearly_guarded(X, codes, weights, n_classes):
@@ -124,8 +161,10 @@ def _linearly_guarded(X, codes, weights, n_classes):
 class _QuadraticSolution:
     """A solved quadratic eraser (frozen: a fit or partial_fit replaces it, never edits it).
 
-    ``covariances`` and ``barycenter_covariance`` are in ``unit**2``, the
-    rest in the data's units (``maps`` have none).
+    ``covariances``, ``barycenter_covariance`` and ``maps`` are in the
+    standardised units of ``scale`` (covariance entry ij over ``scale_i
+    scale_j``; a map acts on rows divided by ``scale``), the means in the
+    data's units.
     """
 
     priors: np.ndarray
@@ -135,7 +174,7 @@ class _QuadraticSolution:
     barycenter_covariance: np.ndarray
     maps: np.ndarray
     discriminant: GaussianDiscriminant
-    unit: float
+    scale: np.ndarray
     shrinkage: np.ndarray
     n_iter: int
 
@@ -157,34 +196,60 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
         of every class onto the classes' 2-Wasserstein barycenter. Class k
         has weight :math:`\pi_k`, mean :math:`\mu_k` and covariance
         :math:`\Sigma_k` (weighted, normalised by the class's total weight).
+        Everything is solved in *standardised units*: feature j divided by
+        its pooled within-class standard deviation
+        :math:`s_j = (\sum_k \pi_k \Sigma_{k,jj})^{1/2}` (``scale_``;
+        :math:`D = \mathrm{diag}(s)`, :math:`C_k = D^{-1} \Sigma_k D^{-1}`).
         The barycenter has mean :math:`\bar\mu = \sum_k \pi_k \mu_k` and
-        covariance :math:`\bar\Sigma`, the fixed point of
-        :math:`\bar\Sigma = \sum_k \pi_k (\bar\Sigma^{1/2} \Sigma_k
-        \bar\Sigma^{1/2})^{1/2}`, found by the iteration of Alvarez-Esteban
+        covariance :math:`\bar\Sigma = D \bar C D`, with :math:`\bar C` the
+        fixed point of :math:`\bar C = \sum_k \pi_k (\bar C^{1/2} C_k
+        \bar C^{1/2})^{1/2}`, found by the iteration of Alvarez-Esteban
         et al. (2016) :math:`S \leftarrow S^{-1/2} (\sum_k \pi_k (S^{1/2}
-        \Sigma_k S^{1/2})^{1/2})^2 S^{-1/2}` from the mean covariance, until
+        C_k S^{1/2})^{1/2})^2 S^{-1/2}` from the mean covariance, until
         the relative change is at most ``tol``. Class k moves by its optimal
         transport map
 
         .. math::
 
-            T_k(x) = \bar\mu + A_k (x - \mu_k), \qquad
-            A_k = \Sigma_k^{-1/2} (\Sigma_k^{1/2} \bar\Sigma
-            \Sigma_k^{1/2})^{1/2} \Sigma_k^{-1/2},
+            T_k(x) = \bar\mu + D B_k D^{-1} (x - \mu_k), \qquad
+            B_k = C_k^{-1/2} (C_k^{1/2} \bar C C_k^{1/2})^{1/2} C_k^{-1/2},
 
-        the affine map of least mean squared edit :math:`E\|T_k(X) - X\|^2`
-        (in X's Euclidean units) that gives a Gaussian class the
+        the affine map of least mean squared edit in standardised units,
+        :math:`E\|D^{-1}(T_k(X) - X)\|^2`, that gives a Gaussian class the
         barycenter's distribution.
+
+        Why standardised units: in X's raw Euclidean units a feature in
+        small units costs nothing to move, and the maps cannot be computed
+        for it at all (its variance is lost in the rounding of the larger
+        features' once the scales differ by 1e4 or more). In standardised
+        units every rank decision and tolerance judges each feature at its
+        own scale, and the eraser does not depend on the features' units:
+        multiplying a feature of X by c multiplies that feature of the
+        output by c and changes nothing else (bit for bit when c is a power
+        of two).
 
     Two forms of :meth:`transform`:
 
     **Oracle** (``transform(X, y)``, labels given): row i moves by
     :math:`T_{y_i}`. On the training rows (weighted as in fit), every class
-    then has mean :math:`\bar\mu` and covariance :math:`\bar\Sigma` (to
-    rounding, about 1e-12 relative on well-conditioned classes), so every
-    quadratic function :math:`q(z) = z^\top Q z + b^\top z + c` of the output
-    has the same mean in every class: :math:`E[q(Z) \mid y = k] =
-    \mathrm{tr}(Q \bar\Sigma) + q(\bar\mu)` does not depend on k. That is
+    then has mean :math:`\bar\mu` and covariance :math:`\bar\Sigma` to
+    1e-8 per entry in the units of its features,
+
+    .. math::
+
+        |\mathrm{mean}_{y=k}(Z)_i - \bar\mu_i| \le 10^{-8}\, \bar\Sigma_{ii}^{1/2},
+        \qquad |\mathrm{cov}_{y=k}(Z)_{ij} - \bar\Sigma_{ij}| \le 10^{-8}\,
+        (\bar\Sigma_{ii} \bar\Sigma_{jj})^{1/2},
+
+    for float64 X, whatever the features' scales (1e-150 to 1e150 are
+    tested), as long as no feature's mean is more than about 1e4 of its
+    standard deviations from 0 (means and rows are rounded relative to
+    their own magnitude), and unless :meth:`fit` warned that a class's
+    covariance is singular or nearly so (see Notes). For float32 X see
+    **Precision** below. So every quadratic function :math:`q(z) = z^\top
+    Q z + b^\top z + c` of the output has the same mean in every class:
+    :math:`E[q(Z) \mid y = k] = \mathrm{tr}(Q \bar\Sigma) + q(\bar\mu)`
+    does not depend on k. That is
     quadratic guardedness in expectation: no quadratic probe's expected
     score, and no linear probe at all, depends on the class. It is not a
     promise about thresholded decisions: a quadratic classifier can still
@@ -217,6 +282,22 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
     the bound above describes the output before that step
     (``final_leace=False``).
 
+    **Precision.** float32 X gives float32 output, as scikit-learn's
+    transformers do: a float32 pipeline keeps float32 memory end to end,
+    and float32 embeddings carry about 7 digits, which the erasure does not
+    need more of. The moments, maps and rows are computed in float64 and
+    each output entry is rounded once, to within :math:`u = 2^{-24}
+    \approx 6 \cdot 10^{-8}` of its float64 value relative to its
+    magnitude. The oracle figure above then widens by that rounding: per
+    entry, :math:`10^{-8} + u \rho_i` for the means (in units of
+    :math:`\bar\Sigma_{ii}^{1/2}`) and :math:`10^{-8} + u (\rho_i + \rho_j
+    + u \rho_i \rho_j)` for the covariances (in units of
+    :math:`(\bar\Sigma_{ii} \bar\Sigma_{jj})^{1/2}`), with
+    :math:`\rho_i = (1 + \bar\mu_i^2 / \bar\Sigma_{ii})^{1/2}` the output
+    feature's root mean square over its standard deviation: about 1.3e-7
+    for centred features, more for features far from 0. Pass float64 X for
+    the 1e-8 figure. The fitted attributes are float64 either way.
+
     Read more in the :doc:`User Guide </user_guide/erasure>`.
 
     Parameters
@@ -238,10 +319,10 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
         (see its docstring). The oracle form never applies it (its output is
         already linearly guarded).
     tol : float, default=1e-8
-        Relative change (Frobenius norm) of the barycenter's covariance at
-        which its fixed-point iteration stops. Only the optimality of the
-        maps depends on it: the oracle moments match whatever the barycenter
-        iterate is.
+        Relative change (Frobenius norm, in standardised units) of the
+        barycenter's covariance at which its fixed-point iteration stops.
+        Only the optimality of the maps depends on it: the oracle moments
+        match whatever the barycenter iterate is.
     max_iter : int, default=100
         Most fixed-point steps of the barycenter (a ``ConvergenceWarning``
         when reached).
@@ -259,14 +340,22 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
         Class means :math:`\mu_k`.
     covariances_ : ndarray of shape (n_classes, n_features, n_features)
         Class covariances :math:`\Sigma_k` as used (shrunk with
-        ``shrinkage``).
+        ``shrinkage``), in X's units (inf where they exceed float64).
     barycenter_mean_ : ndarray of shape (n_features,)
         :math:`\bar\mu`, also the weighted mean of the training data.
     barycenter_covariance_ : ndarray of shape (n_features, n_features)
-        :math:`\bar\Sigma`.
+        :math:`\bar\Sigma`, in X's units.
     maps_ : ndarray of shape (n_classes, n_features, n_features)
-        The symmetric matrices :math:`A_k`: ``T_k(x) = barycenter_mean_ +
-        (x - means_[k]) @ maps_[k]``.
+        The matrices :math:`D^{-1} B_k D` that rows are multiplied by:
+        ``T_k(x) = barycenter_mean_ + (x - means_[k]) @ maps_[k]``, and
+        ``maps_[k] * scale_[:, None] / scale_[None, :]`` is the symmetric
+        positive semi-definite :math:`B_k` (inf where the ratio of two
+        scales exceeds float64).
+    scale_ : ndarray of shape (n_features,)
+        The standardised units :math:`s_j`: each feature's pooled
+        within-class standard deviation. A feature constant within every
+        class has none, and gets a power of two at least its magnitude
+        (its maps' rows and columns are zero, so it only sets the range).
     shrinkage_ : ndarray of shape (n_classes,)
         Shrinkage coefficient used per class (0 without shrinkage).
     n_iter_ : int
@@ -292,13 +381,16 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
     -----
     Singular class covariances (a class with no more rows than features,
     collinear or constant features) are handled on their numerical support
-    (pseudo-inverse square roots, the package's rank rule): :math:`A_k` then
-    acts on the span of the class's own variance only, and the oracle
-    output of that class has covariance :math:`P_k \bar\Sigma P_k`
-    (:math:`P_k` the projection onto that span) instead of
-    :math:`\bar\Sigma`: no affine map can give a class variance in
-    directions it has none. The means still match. :meth:`fit` warns when
-    this happens and ``shrinkage=True`` avoids it. The discriminant then
+    (pseudo-inverse square roots, the package's rank rule, in standardised
+    units): :math:`B_k` then acts on the span of the class's own variance
+    only, and the oracle output of that class has covariance
+    :math:`D P_k \bar C P_k D` (:math:`P_k` the orthogonal projection onto
+    that span in standardised units) instead of :math:`\bar\Sigma`: no
+    affine map can give a class variance in directions it has none. The
+    means still match. :meth:`fit` warns when a class's transported
+    covariance :math:`B_k C_k B_k` misses :math:`\bar C` by more than the
+    1e-8 per entry promised (singular or nearly singular covariances), and
+    ``shrinkage=True`` avoids it. The discriminant then
     floors the class's variances at the rank rule's tolerance, so posteriors
     are decided by the distance to each class's affine span (near 0 or 1).
     A class with a single distinct row of positive weight has no
@@ -306,11 +398,13 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
     erased, not its spread) and :meth:`fit` warns; drop the class's rows,
     merge it into another class, or add rows of it.
 
-    The maps are optimal in X's own Euclidean units (a feature in larger
-    units weighs more); the result is the same for any global rescaling of
-    X. Every fit accumulates weighted per-class moments (float64, in
-    per-feature power-of-two units, see ``skembed.utils._moments``), so
-    integer weights equal repeated rows and a weight of 0 drops a row.
+    The maps are optimal in standardised units (see ``"quadratic"`` above),
+    so the output does not depend on the features' units. Every fit
+    accumulates weighted per-class moments (float64, in per-feature
+    power-of-two units, see ``skembed.utils._moments``), so integer weights
+    equal repeated rows and a weight of 0 drops a row; the standardised
+    covariances are formed from them without squaring the data's entries,
+    so features of 1e-150 and 1e150 neither underflow nor overflow.
 
     Memory: the fitted eraser keeps 4 d x d float64 matrices per class (the
     scatter, for :meth:`partial_fit`, the covariance, the map and the
@@ -593,18 +687,21 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
 
     def _solve_quadratic(self):
         moments = self._class_moments
-        # One power of two above every class's entries: the covariances in
-        # its square neither overflow nor underflow, and a global rescaling
-        # of X changes only this unit.
-        unit = _common_unit(moments)
         priors = np.array([m.weight for m in moments])
         priors /= priors.sum()
         means = np.array([m.mean_x for m in moments])
+        # Everything is solved in standardised units: every feature divided
+        # by its pooled within-class standard deviation. The relative rank
+        # rule and the tolerance checks then judge each feature at its own
+        # scale (in the data's units, a feature 1e4 times smaller than
+        # another is lost in the rounding of the larger one), and rescaling
+        # a feature of X changes only its scale.
+        scale = _feature_scales(moments, priors)
         shrinkage = self._fitted_param("shrinkage")
         covariances = np.empty((len(moments), means.shape[1], means.shape[1]))
         rhos = np.zeros(len(moments))
         for k, class_moments in enumerate(moments):
-            covariances[k], rhos[k] = _class_covariance(class_moments, unit, shrinkage)
+            covariances[k], rhos[k] = _class_covariance(class_moments, scale, shrinkage)
         # Each class's eigendecomposition, once: for the barycenter's start,
         # the maps' square roots and the discriminant.
         decompositions = [psd_eigh(covariance) for covariance in covariances]
@@ -627,16 +724,21 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
             barycenter_covariance=barycenter,
             maps=maps,
             discriminant=GaussianDiscriminant.from_covariances(
-                means, covariances, priors, unit, decompositions=decompositions),
-            unit=unit,
+                means, covariances, priors, scale, decompositions=decompositions),
+            scale=scale,
             shrinkage=rhos,
             n_iter=n_iter,
         )
 
     def _check_transported_covariances(self, covariances, maps, barycenter):
-        """Warn when a class's transported covariance is not the barycenter's (singular)."""
-        scale = np.linalg.norm(barycenter)
-        if scale == 0:
+        """Warn when a class's transported covariance misses the barycenter's (singular).
+
+        The oracle promise, checked on the model: ``A C_k A`` against the
+        barycenter entry by entry, each in the units of its two features
+        (standardised units already; the discrepancy is relative to the
+        diagonal, so it holds whatever the features' scales).
+        """
+        if not barycenter.any():
             return
         points = np.array([not covariance.any() for covariance in covariances])
         if points.any():
@@ -649,18 +751,19 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
                 "another, or add rows of it.",
                 UserWarning,
             )
-        mismatch = np.array([np.linalg.norm(A @ S @ A - barycenter)
-                             for A, S in zip(maps, covariances)]) / scale
-        bad = (mismatch > _COVARIANCE_TOLERANCE) & ~points
+        mismatch = np.array([standardised_discrepancy(A @ S @ A, barycenter)
+                             for A, S in zip(maps, covariances)])
+        bad = (mismatch > ORACLE_TOLERANCE) & ~points
         if bad.any():
             names = [_plain(label) for label in self.classes_[bad]]
             warn(
                 f"the covariances of class(es) {names} are singular (no more rows than "
-                "features, or collinear features), so their transport maps give them "
-                "the barycenter's covariance only on the span of their own variance "
-                f"(relative mismatch up to {mismatch[bad].max():.1e}); the label-free "
-                "posteriors are then nearly hard. Pass shrinkage=True for full-rank "
-                "class covariances.",
+                "features, or collinear features) or nearly so, so their transport maps "
+                "give them the barycenter's covariance only on the span of their own "
+                "variance (mismatch up to "
+                f"{mismatch[bad].max():.1e} of the features' scales, over the "
+                f"{ORACLE_TOLERANCE:.0e} promised); the label-free posteriors are then "
+                "nearly hard. Pass shrinkage=True for full-rank class covariances.",
                 UserWarning,
             )
 
@@ -688,8 +791,7 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
     @property
     def covariances_(self):
         solution = self._fitted_solution()
-        with np.errstate(over="ignore"):
-            return solution.covariances * solution.unit**2
+        return _in_data_units(solution.covariances, solution.scale)
 
     @property
     def barycenter_mean_(self):
@@ -698,12 +800,19 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
     @property
     def barycenter_covariance_(self):
         solution = self._fitted_solution()
-        with np.errstate(over="ignore"):
-            return solution.barycenter_covariance * solution.unit**2
+        return _in_data_units(solution.barycenter_covariance, solution.scale)
 
     @property
     def maps_(self):
-        return self._fitted_solution().maps
+        solution = self._fitted_solution()
+        # x @ A = ((x / s) @ B) * s: A_ij = B_ij s_j / s_i.
+        with np.errstate(over="ignore"):
+            ratio = solution.scale[None, :] / solution.scale[:, None]
+            return solution.maps * ratio
+
+    @property
+    def scale_(self):
+        return self._fitted_solution().scale
 
     @property
     def shrinkage_(self):
@@ -740,12 +849,13 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
             if codes is None:
                 posteriors = solution.discriminant.posteriors(block)
                 return posterior_transport(block, solution.means, solution.maps,
-                                           solution.barycenter_mean, posteriors)
+                                           solution.barycenter_mean, posteriors,
+                                           solution.scale)
             moved = np.empty(block.shape)
             for k in np.unique(codes):
                 rows = codes == k
                 moved[rows] = transport(block[rows], solution.means[k], solution.maps[k],
-                                        solution.barycenter_mean)
+                                        solution.barycenter_mean, solution.scale)
             return moved
         raise AssertionError(method)  # pragma: no cover
 
@@ -766,7 +876,8 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
         Returns
         -------
         X_erased : ndarray of shape (n_samples, n_features)
-            In X's dtype (float32 stays float32).
+            In X's dtype: float32 stays float32, computed in float64 and
+            rounded once (see **Precision** in the class docstring).
         """
         self._fitted_solution()
         X = self._validate_X(X, reset=False)

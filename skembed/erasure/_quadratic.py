@@ -34,9 +34,14 @@ root, inverse square root and rank decision going through
 square roots are pseudo-inverses, so :math:`A_k` acts on the span of the
 class's variance only and :math:`A_k \Sigma_k A_k = P_k \bar\Sigma P_k`,
 with :math:`P_k` the projection onto that span (no affine map can give a
-class more variance directions than it has). The functions work on
-covariances in one common unit (the caller divides by a power of two), and
-know nothing of estimators.
+class more variance directions than it has). The functions know nothing of
+estimators. They work on covariances in standardised units: the caller
+divides each feature by a scale of its own (``NonlinearConceptEraser``, by
+its pooled within-class standard deviation), so the relative rank rule and
+the Frobenius stopping rule judge every feature at its own scale, and the
+maps are optimal for the mean squared edit in those units; :func:`transport`
+and :func:`posterior_transport` take the rows in the data's units and the
+scales, and return the rows in the data's units.
 """
 
 from dataclasses import dataclass
@@ -123,7 +128,8 @@ def wasserstein_barycenter(covariances, weights, *, tol=1e-8, max_iter=100,
     Parameters
     ----------
     covariances : ndarray of shape (n_classes, d, d)
-        Symmetric PSD matrices, in one common unit.
+        Symmetric PSD matrices, in one common unit (standardised features:
+        the relative stopping rule weighs every feature alike).
     weights : ndarray of shape (n_classes,)
         Non-negative weights (normalised here).
     tol : float, default=1e-8
@@ -219,10 +225,20 @@ def transport_maps(covariances, barycenter, *, decompositions=None):
     return maps
 
 
-def transport(X, mean, transport_map, barycenter_mean, *, out=None):
-    """``barycenter_mean + (X - mean) @ transport_map``, in float64 (written to ``out``)."""
+def transport(X, mean, transport_map, barycenter_mean, scale=1.0, *, out=None):
+    """``barycenter_mean + ((X - mean) / scale) @ transport_map * scale``, in float64.
+
+    ``X``, ``mean`` and ``barycenter_mean`` in the data's units,
+    ``transport_map`` in the standardised units of ``scale`` (one per
+    feature, or one for all); the result is written to ``out`` when given.
+    The rows are centred in their own units (no rounding of the mean beyond
+    the data's) and only then divided, so features of 1e-150 and 1e150 meet
+    in the product as numbers of order 1.
+    """
     centred = np.asarray(X, dtype=np.float64) - mean
+    centred /= scale
     result = np.matmul(centred, transport_map, out=out)
+    result *= scale
     result += barycenter_mean
     return result
 
@@ -239,28 +255,33 @@ class GaussianDiscriminant:
     normalised in log space (log-sum-exp). A singular :math:`\Sigma_k` has
     its eigenvalues floored at ``floor``, the variance under which the rank
     rule calls a direction empty (``d eps`` times the largest eigenvalue of
-    all classes), so its density stays finite: a point off the class's
-    affine span is penalised by its squared distance to it over the floor,
-    the degenerate Gaussian's limit (posteriors near 0 or 1, decided by the
-    distance to each class's span). Shrinkage avoids that regime.
+    all classes, in the covariances' units), so its density stays finite: a
+    point off the class's affine span is penalised by its squared distance
+    to it over the floor, the degenerate Gaussian's limit (posteriors near 0
+    or 1, decided by the distance to each class's span). Shrinkage avoids
+    that regime.
 
     Build it with :meth:`from_covariances`.
     """
 
-    means: np.ndarray  #: (k, d), in the data's unit divided by ``unit``
+    means: np.ndarray  #: (k, d), in the data's units divided by ``unit``
     bases: tuple  #: per class, eigenvectors (d, r_k) on the support
     variances: tuple  #: per class, the floored eigenvalues (r_k,)
     floor: float  #: the variance given to directions off a class's support
     log_priors: np.ndarray  #: (k,)
     log_normalisers: np.ndarray  #: (k,) log prior - (log det + d log 2 pi) / 2
-    unit: float  #: a power of two: rows are divided by it first
+    unit: object  #: float or (d,) array: rows are divided by it first
 
     @classmethod
     def from_covariances(cls, means, covariances, priors, unit, *, decompositions=None):
-        """The discriminant of ``covariances`` (in ``unit**2``) and ``means`` (data units).
+        """The discriminant of ``covariances`` (in ``unit``'s units) and ``means`` (data's).
 
-        ``decompositions``: ``psd_eigh`` of each covariance, when the caller
-        has them.
+        ``unit``: one scale for every feature (a float), or one per feature
+        (shape (d,)): entry (i, j) of the covariances is in units of
+        ``unit[i] * unit[j]``, and rows are divided by ``unit`` before their
+        distances are taken (the posteriors do not depend on it, their
+        rounding does). ``decompositions``: ``psd_eigh`` of each covariance,
+        when the caller has them.
         """
         n_features = covariances.shape[1]
         if decompositions is None:
@@ -281,8 +302,9 @@ class GaussianDiscriminant:
         with np.errstate(divide="ignore"):
             log_priors = np.log(priors / priors.sum())
         log_normalisers = log_priors - (np.array(log_dets) + n_features * _LOG_2PI) / 2
+        unit = float(unit) if np.ndim(unit) == 0 else np.asarray(unit, dtype=np.float64)
         return cls(np.asarray(means, dtype=np.float64) / unit, tuple(bases), tuple(variances),
-                   float(floor), log_priors, log_normalisers, float(unit))
+                   float(floor), log_priors, log_normalisers, unit)
 
     def log_posteriors(self, X):
         """``log p(k | x)`` for each row of X, shape (n, k)."""
@@ -305,31 +327,40 @@ class GaussianDiscriminant:
         return np.exp(self.log_posteriors(X))
 
 
-def posterior_transport(X, means, maps, barycenter_mean, posteriors):
+def posterior_transport(X, means, maps, barycenter_mean, posteriors, scale=1.0):
     r"""``sum_k p(k | x) T_k(x)`` for each row: the label-free quadratic eraser.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
+        Rows in the data's units.
     means : ndarray of shape (k, d)
+        In the data's units.
     maps : ndarray of shape (k, d, d)
+        In the standardised units of ``scale``.
     barycenter_mean : ndarray of shape (d,)
+        In the data's units.
     posteriors : ndarray of shape (n, k)
         Rows summing to 1.
+    scale : float or ndarray of shape (d,), default=1.0
+        The units of the maps.
 
     Returns
     -------
     moved : ndarray of shape (n, d), float64
-        :math:`\bar\mu + \sum_k p(k \mid x) A_k (x - \mu_k)`.
+        :math:`\bar\mu + D \sum_k p(k \mid x) B_k D^{-1} (x - \mu_k)`, with
+        :math:`D` the diagonal of ``scale`` and :math:`B_k` the maps.
     """
-    moved = np.empty((X.shape[0], X.shape[1]))
-    work = np.empty_like(moved)
-    moved[:] = barycenter_mean
+    standardised = np.zeros((X.shape[0], X.shape[1]))
+    work = np.empty_like(standardised)
     for k in range(len(maps)):
         if not posteriors[:, k].any():
             continue
         np.subtract(X, means[k], out=work)
+        work /= scale
         shifted = work @ maps[k]
         shifted *= posteriors[:, k, None]
-        moved += shifted
-    return moved
+        standardised += shifted
+    standardised *= scale
+    standardised += barycenter_mean
+    return standardised

@@ -54,6 +54,8 @@ __all__ = [
     "pseudo_inverse",
     "root_mean_square_norm",
     "safe_reciprocal",
+    "standardise_columns_by_powers_of_two",
+    "standardised_discrepancy",
 ]
 
 _EPS = np.finfo(np.float64).eps
@@ -464,3 +466,89 @@ def root_mean_square_norm(X):
     """
     exponent = power_of_two_exponent(X)
     return float(np.ldexp(np.sqrt(mean_squared_norm(np.ldexp(np.asarray(X), -exponent))), exponent))
+
+
+def standardise_columns_by_powers_of_two(X):
+    """X with each column divided by the power of two above its :func:`column_scales`.
+
+    Dividing by a power of two changes only the exponent of each entry, so it
+    is exact: the result has columns of root mean square in ``[0.5, 1)``
+    whatever their units (1e-150 or 1e150), their squares neither overflow
+    nor underflow, and multiplying a column of X by any power of two gives
+    the same bits. Any other factor gives the same result up to one rounding
+    per entry. All-zero columns stay zero. Dense X only; the dtype is kept.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+
+    Returns
+    -------
+    scaled : ndarray of shape (n_samples, n_features)
+        A new array, in X's floating dtype (float64 for other dtypes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import standardise_columns_by_powers_of_two
+    >>> X = np.array([[3.0, 1.0], [-4.0, 0.0]])
+    >>> standardise_columns_by_powers_of_two(X)
+    array([[ 0.75,  1.  ],
+           [-1.  ,  0.  ]])
+    >>> bool(np.all(standardise_columns_by_powers_of_two(X * [2.0**600, 2.0**-900])
+    ...             == standardise_columns_by_powers_of_two(X)))
+    True
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    # column_scales is 1 for an all-zero column (exponent 1: zeros stay zeros).
+    exponents = np.frexp(column_scales(X))[1]
+    return np.ldexp(X, -exponents.astype(np.int32))
+
+
+def standardised_discrepancy(matrix, target):
+    r"""Largest entrywise difference of two PSD matrices, each entry in its own units.
+
+    .. math::
+
+        \max_{ij} \frac{|M_{ij} - T_{ij}|}{\sqrt{d_i d_j}}, \qquad
+        d_i = \max(M_{ii}, T_{ii}),
+
+    the difference of two covariance matrices as a correlation: entry (i, j)
+    is judged in the units of features i and j, not of the largest feature,
+    so a feature a 1e12 times smaller than another is held to the same
+    relative standard (a Frobenius or spectral norm of the difference, over
+    that of the target, ignores it). Features without variance in either
+    matrix (``d_i = 0``, whose rows are zero in both when they are PSD) are
+    left out. Computed without squaring entries, so it does not overflow.
+
+    Parameters
+    ----------
+    matrix, target : ndarray of shape (d, d)
+        Symmetric positive semi-definite (covariances), in the same units.
+
+    Returns
+    -------
+    discrepancy : float
+        0 for equal matrices; at least ``|M_ii - T_ii| / max(M_ii, T_ii)``,
+        so 1 when a feature has variance in one matrix and none in the other.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skembed.utils.extmath import standardised_discrepancy
+    >>> target = np.diag([1.0, 2.0**-80])
+    >>> standardised_discrepancy(np.diag([1.0, 2.0**-78]), target)  # invisible in a norm
+    0.75
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if matrix.size == 0:
+        return 0.0
+    inverse_root = safe_reciprocal(np.sqrt(np.maximum(
+        np.maximum(matrix.diagonal(), target.diagonal()), 0.0)))
+    difference = np.abs(matrix - target)
+    difference *= inverse_root[:, None]
+    difference *= inverse_root[None, :]
+    return float(difference.max())
