@@ -12,6 +12,7 @@ from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
 
 from skembed.cluster import (
     SubspaceClusterer,
@@ -30,6 +31,7 @@ from skembed.cluster._out_of_sample import collaborative_labels, ridge_map
 from skembed.cluster._spectral import (
     count_components,
     default_power_rank,
+    embedding_kmeans,
     relative_eigengap,
     top_eigenpairs,
 )
@@ -902,16 +904,24 @@ def test_relative_eigengap_and_the_default_rank():
     assert default_power_rank(X, 20) == 21  # at least k + 1
 
 
-def test_default_selects_by_the_relative_eigengap_and_records_it(subspaces):
+def test_default_selects_by_the_embedding_distortion_and_records_it(subspaces):
     X, y = subspaces
     model = SubspaceClusterer(5, random_state=0).fit(X)
     assert clustering_accuracy(y, model.labels_) == 1.0
-    scores = [c["relative_eigengap"] for c in model.candidates_]
-    assert len(scores) == 6 and model.relative_eigengap_ == max(scores)
-    best = model.candidates_[int(np.argmax(scores))]
+    distortions = [c["embedding_distortion"] for c in model.candidates_]
+    assert len(distortions) == 6 and model.embedding_distortion_ == min(distortions)
+    assert all(0.0 <= d <= 2.0 for d in distortions)
+    best = model.candidates_[int(np.argmin(distortions))]
+    assert model.relative_eigengap_ == best["relative_eigengap"]
     assert (best["method"], best["gamma"], best["affinity"], best["affinity_power"]) == (
         model.method_, model.gamma_, model.affinity_, model.affinity_power_)
     assert model.affinity_rank_ == best["affinity_rank"]
+    # The labels are the chosen candidate's spectral step: its embedding's
+    # k-means, whose distortion is the criterion.
+    W = model.affinity_matrix_
+    _, vectors = top_eigenpairs(W, 6, check_random_state(0))
+    _, distortion = embedding_kmeans(vectors, 5, n_init=10, random_state=0)
+    assert distortion == pytest.approx(model.embedding_distortion_, rel=0.05)
     # Given values leave one candidate; predict works for the chosen one.
     fixed = SubspaceClusterer(5, gamma=10.0, affinity_power=4.0, affinity_rank=20,
                               random_state=0).fit(X)

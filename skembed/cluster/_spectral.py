@@ -416,10 +416,32 @@ def spectral_labels(W, n_clusters, *, n_init, random_state, embedding=None):
     rng = check_random_state(random_state)
     if embedding is None:
         _, embedding = top_eigenpairs(W, n_clusters, rng)
+    return embedding_kmeans(embedding, n_clusters, n_init=n_init, random_state=rng)[0]
+
+
+def embedding_kmeans(embedding, n_clusters, *, n_init, random_state):
+    r"""k-means on the unit rows of a spectral embedding, and its distortion.
+
+    The last step of NJW spectral clustering: each row of the first
+    ``n_clusters`` eigenvectors is scaled to unit length, then k-means. Its
+    distortion, the mean squared distance of the unit rows to their centres
+    (between 0 and 2), measures how far the embedding is from the ideal
+    of k clusters without links between them, whose unit rows are exactly k
+    orthogonal points (distortion 0); it is the quantity the step minimises,
+    and the alignment criterion of self-tuning spectral clustering
+    (Zelnik-Manor & Perona, NIPS 2004) measures the same distance to k
+    orthogonal directions.
+
+    Returns
+    -------
+    labels : ndarray of int of shape (n_samples,)
+    distortion : float
+    """
     embedding = embedding[:, :n_clusters]
     # scikit-learn's normalize, not extmath.normalize_rows: an isolated point's
     # row is rounding noise (norm about 1e-16), which normalize's floor of 10
     # eps leaves at the origin instead of sending it to a random unit vector.
     embedding = normalize(embedding, norm="l2")
-    kmeans = KMeans(n_clusters, n_init=n_init, random_state=rng)
-    return kmeans.fit_predict(embedding).astype(np.intp)
+    kmeans = KMeans(n_clusters, n_init=n_init, random_state=random_state).fit(embedding)
+    distortion = float(kmeans.inertia_) / max(embedding.shape[0], 1)
+    return kmeans.labels_.astype(np.intp), distortion

@@ -22,9 +22,9 @@ from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._dask import (
     blockwise_transform,
-    dask_compute,
     import_dask_array,
     is_dask_array,
+    read_rows,
 )
 from ..utils._memory import check_fit_memory, float_bytes
 from ..utils._progress import ProgressLog
@@ -53,6 +53,7 @@ from ._spectral import (
     affinity_from_representation,
     count_components,
     default_power_rank,
+    embedding_kmeans,
     estimate_n_clusters,
     merge_components,
     power_embedding,
@@ -96,12 +97,19 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     among a small set of candidates: up to 5,000 points, LSR in closed form
     with ``gamma`` in {1, 10, 100} and the ``"power"`` affinity (the SSC /
     DSC-Net post-processing) with power in {4, 8}; above, SSC-OMP and TSC
-    with the symmetric affinity (SSC-OMP alone with ``affine=True``). The
-    candidate kept is the one whose graph has the
-    largest *relative eigengap* of its normalised Laplacian at k clusters,
+    with the symmetric affinity (SSC-OMP alone with ``affine=True``). Each
+    candidate's graph goes through the spectral step, and the candidate kept
+    is the one whose spectral embedding is closest to k clusters without
+    links between them: the least *embedding distortion*, the mean squared
+    distance of the embedding's unit rows to their k-means centres (0 for k
+    disconnected clusters, whose unit rows are k orthogonal points; the
+    quantity the spectral step's k-means minimises, and what the alignment
+    cost of self-tuning spectral clustering [11]_ measures). A graph with
+    more components than clusters ranks last. With ``n_clusters="auto"``,
+    where distortions at different k do not compare, the largest *relative
+    eigengap* of the normalised Laplacian decides,
     :math:`(\lambda_{k+1} - \lambda_k) / (\epsilon + \frac1k \sum_{i \le k}
-    \lambda_i)` (AutoSC [8]_): k clusters with few links between them give k
-    small eigenvalues and a jump. Every candidate and its criterion are in
+    \lambda_i)` (AutoSC [8]_). Every candidate and both criteria are in
     ``candidates_``; given ``gamma`` or ``affinity_power`` fix that part.
     Both candidate methods offer ``affine=True``.
 
@@ -251,7 +259,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     affinity_power : float, default=None
         Exponent p of the ``"power"`` affinity (> 0). None tries 4 and 8
         (DSC-Net's published settings are 3.5 for faces and 8 for objects)
-        and keeps the one of larger relative eigengap.
+        and keeps the one the selection criterion prefers (see above).
     n_neighbors : int, default=5
         Neighbours per point of the ``"knn"`` affinity; only used when the
         affinity (``affinity_``) is ``"knn"``. Accuracy depends on it: ``"ensc"`` on Extended Yale
@@ -327,7 +335,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         estimator, each line starting ``[SubspaceClusterer]`` and ending with
         the seconds since ``fit`` began. 0: silent. 1: a line as each stage
         ends: the candidate search (``n_candidates``), each representation,
-        each candidate of the selection with its relative eigengap (as in
+        each candidate of the selection with its criteria (as in
         ``candidates_``), the spectral step and the out-of-sample rule.
         2 and above: also each chunk of points of ``"ensc"`` and ``"omp"``
         (joblib's own messages when several jobs run them) and every 10 steps
@@ -397,12 +405,18 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     affinity_power_ : float or None
         Power of the ``"power"`` affinity; None with the others.
     relative_eigengap_ : float
-        The selection criterion of the candidate kept (see above).
+        The relative eigengap of the candidate kept (the selection
+        criterion with ``n_clusters="auto"``).
+    embedding_distortion_ : float or None
+        The embedding distortion of the candidate kept (the selection
+        criterion with a given ``n_clusters``; between 0 and 2); 0 when its
+        graph has at least k components, None when one candidate was fitted
+        and its graph is connected, or with ``n_clusters="auto"``.
     candidates_ : list of dict
         Every candidate fitted, in order: ``method``, ``gamma``,
         ``affinity``, ``affinity_rank``, ``affinity_power``, ``n_clusters``,
-        ``n_components`` (of its graph) and ``relative_eigengap``. One entry
-        for a fixed method and affinity.
+        ``n_components`` (of its graph), ``relative_eigengap`` and
+        ``embedding_distortion``. One entry for a fixed method and affinity.
     normalize_rows_ : bool
         Whether the rows were scaled to unit norm.
     n_distinct_rows_ : int
@@ -515,6 +529,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
        clustering networks." NIPS 2017.
     .. [10] B. D. Haeffele, C. You, R. Vidal. "A critique of self-expressive
        deep subspace clustering." ICLR 2021.
+    .. [11] L. Zelnik-Manor, P. Perona. "Self-tuning spectral clustering."
+       NIPS 2004.
 
     Examples
     --------
@@ -730,7 +746,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             indices = np.sort(sample_without_replacement(
                 n_rows, n_fit, random_state=check_random_state(self.random_state)))
         if on_dask:
-            rows = _read_rows(X, indices)
+            rows = read_rows(X, indices)
             progress.stage(f"read {n_fit:,} of {n_rows:,} rows of the dask array "
                            "(one compute, every block checked)")
             self._fit_rows(np.asarray(rows, dtype=np.float64), progress)
@@ -814,7 +830,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             n_distinct = int(group.max()) + 1 if group.size else 0
 
             best = self._select(fit_rows, rng, progress)
-            (candidate, settings, found, W, n_clusters, active, components, embedding) = best
+            (candidate, settings, found, W, n_clusters, active, components, embedding,
+             chosen_labels) = best
             n_components = int(components.max()) + 1 if components.size else 0
             if n_components > n_clusters:
                 warnings.warn(
@@ -838,6 +855,9 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                     labels[isolated] = labels[active][np.argmax(cosines, axis=1)]
                 progress.stage(f"spectral step: {n_clusters} clusters from the graph's "
                                f"{n_components} components")
+            elif chosen_labels is not None:  # the selection ran the spectral step
+                labels = chosen_labels
+                progress.stage(f"spectral step: {n_clusters} clusters")
             else:
                 labels = spectral_labels(W, n_clusters, n_init=self.n_init, random_state=rng,
                                          embedding=embedding)
@@ -932,6 +952,11 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 "affinity='symmetric' (or 'auto'), or fit on a sample and predict the rest."
             )
         k_asked = 1 if self.n_clusters == "auto" else int(self.n_clusters)
+        # With k given, candidates compare by the distortion of their
+        # spectral embedding (see the class docstring); with k estimated per
+        # candidate, distortions at different k do not compare (more
+        # clusters, less distortion), and the relative eigengap decides.
+        compare_distortion = self.n_clusters != "auto" and len(candidates) > 1
         max_clusters = max(1, min(n_samples // 2, MAX_AUTO_CLUSTERS))
         self.candidates_ = []
         best, best_score = None, -np.inf
@@ -971,35 +996,49 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                                            min_clusters=n_components)
             else:
                 k = k_asked
-            vectors, score = None, 0.0
+            vectors, gap, distortion, labels = None, 0.0, None, None
             if active.size > k:
                 eigenvalues, vectors = top_eigenpairs(W_active, k + 1, rng)
-                score = relative_eigengap(eigenvalues, k)
+                gap = relative_eigengap(eigenvalues, k)
+            if n_components >= k:
+                distortion = 0.0  # k components: k orthogonal unit rows
+            elif vectors is not None and compare_distortion:
+                labels, distortion = embedding_kmeans(vectors, k, n_init=self.n_init,
+                                                      random_state=rng)
             self.candidates_.append({
                 "method": candidate.method, "gamma": settings.gamma,
                 "affinity": candidate.affinity,
                 "affinity_rank": rank if candidate.affinity == "power" else None,
                 "affinity_power": candidate.power, "n_clusters": int(k),
-                "n_components": int(n_components), "relative_eigengap": score,
+                "n_components": int(n_components), "relative_eigengap": gap,
+                "embedding_distortion": distortion,
             })
             if progress.verbose:
                 described = _describe(candidate.method, settings.gamma, candidate.affinity,
                                       rank, candidate.power)
-                progress.stage(f"candidate {number}/{len(candidates)}: {described}: relative "
-                               f"eigengap {score:.4g} at {k} clusters, {n_components} "
-                               "component(s)")
+                measured = "" if distortion is None else f"embedding distortion {distortion:.4g}, "
+                progress.stage(f"candidate {number}/{len(candidates)}: {described}: "
+                               f"{measured}relative eigengap {gap:.4g} at {k} clusters, "
+                               f"{n_components} component(s)")
+            # Fewer components than clusters beat more (whose extra
+            # components are merged by a heuristic), then the criterion.
+            score = (n_components <= k,
+                     -distortion if compare_distortion and distortion is not None else gap)
             if best is None or score > best_score:
                 best_score = score
+                whole = active.size == n_samples
                 best = (candidate, settings, found, W, k, active, components,
-                        vectors if active.size == n_samples else None)
+                        vectors if whole else None, labels if whole else None,
+                        gap, distortion)
         candidate, settings = best[0], best[1]
         self._resolve(candidate, n_samples)  # the chosen one's fitted attributes
         self.method_ = candidate.method
         self.affinity_ = candidate.affinity
         self.affinity_rank_ = rank if candidate.affinity == "power" else None
         self.affinity_power_ = candidate.power
-        self.relative_eigengap_ = best_score
-        return best
+        self.relative_eigengap_ = best[9]
+        self.embedding_distortion_ = best[10]
+        return best[:9]
 
     def _check_n_samples(self, shape):
         """One point per cluster, as for k-means: fewer rows cannot make k clusters.
@@ -1185,27 +1224,6 @@ def _canonical_rows(X, min_distinct, *, up_to_sign=False):
         return X[order], rep, order, np.ones(n_samples), group
     kept = order[new]
     return X[kept], group, kept, sign * sign[kept][group], group
-
-
-def _read_rows(X, indices):
-    """The rows ``indices`` of the dask array X (all rows for None), in memory.
-
-    One compute, which also reads every block the sample misses: the
-    finiteness check of ``validate_dask_X`` then covers every row, as an
-    in-memory fit's does, and each block is read once.
-    """
-    if indices is None:
-        (rows,) = dask_compute(X)
-        return rows
-    seen = X.map_blocks(_rows_of_block, dtype=np.intp, drop_axis=1,
-                        chunks=((1,) * X.numblocks[0],), meta=np.empty((0,), dtype=np.intp))
-    rows, _ = dask_compute(X[indices], seen)
-    return rows
-
-
-def _rows_of_block(block):
-    """One number per block (its rows): a task that reads, and so checks, the block."""
-    return np.array([block.shape[0]], dtype=np.intp)
 
 
 def _labels_as_dask(labels, row_chunks):
