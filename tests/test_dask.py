@@ -205,8 +205,6 @@ def test_top_k_refuses_dask():
 @pytest.mark.parametrize(
     "estimator, method",
     [
-        (RelativeRepresentation(5), "fit"),
-        (NNPreservingReducer(n_components=2), "fit"),
         (SensitivitySampler(n_samples=10, method="sensitivity"), "fit"),
     ],
     ids=lambda value: type(value).__name__ if not isinstance(value, str) else value,
@@ -443,7 +441,7 @@ def test_clusterer_memory_check_counts_the_sample(monkeypatch):
     def no_read(*args, **kwargs):
         raise AssertionError("the memory check passed")
 
-    monkeypatch.setattr(clusterer_module, "_read_rows", no_read)
+    monkeypatch.setattr(clusterer_module, "read_rows", no_read)
     monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 2**30)
     # 2,000,000 x 50, never read. LSR holds 8 dense n x n float64 matrices:
     # on every row, 233 TiB; on the default sample of a dense method (5,000

@@ -11,14 +11,15 @@ from sklearn.base import (
 )
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
+from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ..base import N_JOBS_CONSTRAINT, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Hidden, Interval, StrOptions, fit_context
-from ..utils._dask import is_dask_array
-from ..utils._memory import float_bytes
+from ..utils._dask import is_dask_array, read_rows
+from ..utils._memory import check_fit_memory, float_bytes
 from ..utils._optim import Adam
 from ..utils._progress import ProgressLog
 from ..utils.extmath import (
@@ -37,6 +38,9 @@ MIN_STEPS = 50
 DEFAULT_MAX_COMPONENTS = 64
 #: The default k of the kept neighbourhoods (fewer on fewer rows).
 DEFAULT_N_NEIGHBORS = 10
+#: Rows max_samples="auto" fits on for a dask array: the default max_queries,
+#: so that every sampled row is a query of the margin loss.
+DASK_MAX_SAMPLES = 20_000
 
 
 class NNPreservingReducer(
@@ -136,8 +140,30 @@ class NNPreservingReducer(
     tol : float, default=1e-4
         Stop when the best held-out recall has grown by less than ``tol`` for
         two epochs in a row.
+    max_samples : int, "auto" or None, default="auto"
+        Most rows :meth:`fit` learns from. With more rows, ``max_samples``
+        of them are drawn uniformly at random without replacement
+        (``random_state``; their indices, sorted, are ``sample_indices_``)
+        and the map is fitted exactly as ``fit(X[sample_indices_])`` would
+        fit it with the same ``random_state`` (``mean_``, the defaults of
+        ``n_components`` and ``n_neighbors`` included); it applies to every
+        row. The neighbourhoods kept are those of the sample, whose rows
+        are sparser than the full table's. The draw depends only on the
+        number of rows and the seed, so a dask array gives the same sample
+        however it is chunked. ``"auto"``: every row of an in-memory X
+        (nothing changes for it); 20,000 rows of a dask array (see *Dask
+        arrays* in the Notes), the default ``max_queries``, so that every
+        sampled row is a query (an epoch on 20,000 x 256 rows took about
+        20 s on 2 shared cores). An int: that many rows at most, for an
+        in-memory X as for a dask array (a dask fit then equals the
+        in-memory fit of the computed array). None: every row; a dask array
+        is then read whole into memory (the memory check of ``fit``
+        applies).
     random_state : int, RandomState instance or None, default=None
         Query sampling, negatives, held-out sample and ``init="random"``.
+        The rows of ``max_samples`` are drawn before, by a generator of
+        their own for an int seed, so that the seed gives the fit of
+        ``X[sample_indices_]`` with it.
     n_jobs : int, default=None
         Threads for the neighbour searches and matrix products (None: as the
         BLAS and OpenMP libraries are configured; -1: all cores).
@@ -169,6 +195,9 @@ class NNPreservingReducer(
         Epochs run.
     recall_history_ : list of float
         Held-out recall@k of the start and after each epoch.
+    sample_indices_ : ndarray of int of shape (max_samples,) or None
+        The rows the map was learnt from, sorted, when ``max_samples`` drew
+        a sample; None when every row was used.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -178,6 +207,7 @@ class NNPreservingReducer(
     --------
     sklearn.decomposition.PCA : The variance-preserving baseline.
     skembed.utils.estimate_fit_memory : The memory a fit needs.
+    skembed.metrics.knn_recall : The measure of kept neighbours.
 
     Notes
     -----
@@ -185,9 +215,17 @@ class NNPreservingReducer(
     row (the neighbour lists and their distances; ``"mpad"``: 3 copies, 12
     d x d matrices, 100 floats per row and 3 x 100 ``n_negatives`` pair
     differences of d floats), checked before any work. Fit on
-    a sample of the rows when the table is large: the learnt map applies to
-    every row, and :meth:`transform` takes a dask array.
-    skembed.metrics.knn_recall : The measure of kept neighbours.
+    a sample of the rows when the table is large (``max_samples``): the
+    learnt map applies to every row, and :meth:`transform` takes a dask
+    array.
+
+    **Dask arrays.** ``fit`` takes a :class:`dask.array.Array` of any row
+    chunking: shape and dtype are checked from its metadata,
+    ``max_samples`` rows (20,000 by default) are gathered into memory in
+    one compute that also checks every block for NaN and infinity (each
+    block read once), and the map is fitted on them in memory, as
+    ``fit(X[sample_indices_])`` fits it. Nothing else reads the array.
+    ``transform`` on a dask array is lazy and blockwise.
 
     References
     ----------
@@ -205,7 +243,8 @@ class NNPreservingReducer(
     (300, 5)
     """
 
-    _dask_methods = frozenset({"transform"})
+    #: fit reads a random sample of a dask array's rows; transform is blockwise.
+    _dask_methods = frozenset({"fit", "transform"})
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
@@ -221,6 +260,8 @@ class NNPreservingReducer(
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_queries": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
+                        None],
         "random_state": ["random_state"],
         "n_jobs": N_JOBS_CONSTRAINT,
         "verbose": ["verbose"],
@@ -246,6 +287,7 @@ class NNPreservingReducer(
         batch_size=BATCH_SIZE,
         max_queries=20_000,
         tol=1e-4,
+        max_samples="auto",
         random_state=None,
         n_jobs=None,
         verbose=0,
@@ -265,24 +307,46 @@ class NNPreservingReducer(
         self.batch_size = batch_size
         self.max_queries = max_queries
         self.tol = tol
+        self.max_samples = max_samples
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.objective = objective
 
     def _fit_memory_bytes(self, n_samples, n_features, n_targets=None):
-        """Peak working memory of a fit (see the class docstring's Notes)."""
+        """Peak working memory of a fit (see the class docstring's Notes).
+
+        An in-memory X of more rows than ``max_samples`` (an int) is fitted
+        on a copy of its sample.
+        """
+        n_fit = self._n_fit_rows(n_samples, on_dask=False)
+        sample = n_fit * n_features if n_fit < n_samples else 0
         method = self.method if self.objective == "deprecated" else self.objective
         if method == "mpad":
             # The pair differences of a step (100 n_negatives pairs) and their copies.
             pairs = 100 * self.n_negatives
-            return float_bytes(3 * n_samples * n_features, 3 * pairs * n_features,
-                               12 * n_features**2, 100 * n_samples)
-        return float_bytes(4 * n_samples * n_features, 400 * n_samples)
+            return float_bytes(3 * n_fit * n_features, 3 * pairs * n_features,
+                               12 * n_features**2, 100 * n_fit, sample)
+        return float_bytes(4 * n_fit * n_features, 400 * n_fit, sample)
+
+    def _check_fit_memory(self, X, method, n_targets=None):
+        """The memory check of a fit: on a dask array, the fit of its sample in memory.
+
+        A dask fit learns from ``max_samples`` rows (all rows for None) read
+        into memory; nothing else of the array is held.
+        """
+        if not is_dask_array(X):
+            return super()._check_fit_memory(X, method, n_targets)
+        n_rows, n_features = X.shape
+        n_fit = self._n_fit_rows(n_rows, on_dask=True)
+        # The sample's rows and their indices beside the fit of n_fit rows.
+        check_fit_memory(self, n_fit, n_features, self._caller(method),
+                         extra_bytes=float_bytes(n_fit * n_features, n_fit),
+                         total_rows=n_rows)
 
     def _memory_advice(self, n_samples, n_features):
-        return ("Fit on a random sample of the rows (the map it learns applies to every "
-                "row: transform takes a dask array of any size).")
+        return ("Fit on a random sample of the rows, with a smaller max_samples (the map "
+                "it learns applies to every row: transform takes a dask array of any size).")
 
     def _min_fit_samples(self):
         # k neighbours need k + 1 points; n_components axes need as many rows
@@ -310,10 +374,16 @@ class NNPreservingReducer(
     def fit(self, X, y=None):
         """Learn the map from the neighbourhoods of X.
 
+        With more rows than ``max_samples`` allows, the map is learnt from
+        ``max_samples`` of them drawn at random (``sample_indices_``).
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (e.g. the vectors of the collection to search).
+        X : {array-like, dask array} of shape (n_samples, n_features)
+            Training data (e.g. the vectors of the collection to search). A
+            dask array is read once, in one compute: the sampled rows are
+            gathered into memory and every block is checked for NaN and
+            infinity.
         y : None
             Ignored.
 
@@ -333,9 +403,46 @@ class NNPreservingReducer(
                 stacklevel=3,  # the caller of fit, past scikit-learn's fit wrapper
             )
             method = self.objective
+        n_rows = X.shape[0]
+        n_fit = self._n_fit_rows(n_rows, on_dask=is_dask_array(X))
+        indices = None
+        if n_fit < n_rows:
+            self._check_max_samples(n_fit, X.shape)
+            # Drawn in memory from the number of rows and random_state alone:
+            # the same rows whatever the chunking of a dask array. Sorted, so
+            # the rows are gathered in storage order (and the fit is the fit
+            # of X[sample_indices_]).
+            indices = np.sort(sample_without_replacement(
+                n_rows, n_fit, random_state=check_random_state(self.random_state)))
+        if is_dask_array(X):
+            X = read_rows(X, indices)  # every block read once, and checked
+        elif indices is not None:
+            X = X[indices]
         limits = None if self.n_jobs is None or self.n_jobs < 0 else self.n_jobs
         with threadpool_limits(limits=limits), self._named_errors("fit"):
-            return self._fit(X, method)
+            self._fit(X, method)
+        self.sample_indices_ = indices
+        return self
+
+    def _n_fit_rows(self, n_rows, *, on_dask):
+        """Rows a fit learns from (see ``max_samples``)."""
+        if self.max_samples is None:
+            return n_rows
+        if self.max_samples == "auto":
+            return min(n_rows, DASK_MAX_SAMPLES) if on_dask else n_rows
+        return min(n_rows, int(self.max_samples))
+
+    def _check_max_samples(self, n_fit, shape):
+        """A sample must hold the rows a fit needs (k + 1 points, n_components axes)."""
+        needed = self._min_fit_samples()
+        if n_fit >= needed:
+            return
+        raise ValueError(
+            f"NNPreservingReducer.fit: max_samples={self.max_samples!r} fits on {n_fit} of "
+            f"the {shape[0]} rows, but n_neighbors={self.n_neighbors!r} and n_components="
+            f"{self.n_components!r} need at least {needed}. Pass max_samples >= {needed}, "
+            "or None for all rows."
+        )
 
     def _fit(self, X, method):
         progress = ProgressLog(self, self.verbose)
@@ -492,13 +599,13 @@ class NNPreservingReducer(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, dask array} of shape (n_samples, n_features)
             Data to reduce.
 
         Returns
         -------
         X_reduced : ndarray of shape (n_samples, `n_components_`)
-            In X's dtype.
+            In X's dtype; a lazy dask array of X's row chunks when X is one.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)

@@ -10,13 +10,28 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
-from ..utils._dask import is_dask_array
-from ..utils._memory import float_bytes
-from ..utils.extmath import normalize_rows, power_of_two_exponent, safe_reciprocal
+from ..utils._dask import (
+    blockwise_transform,
+    dask_compute,
+    is_dask_array,
+    lazy_rows,
+    read_rows,
+    tree_reduce,
+)
+from ..utils._memory import check_fit_memory, float_bytes
+from ..utils._moments import blockwise_moments, shrunk_covariance
+from ..utils.extmath import (
+    constant_columns,
+    normalize_rows,
+    power_of_two_exponent,
+    psd_inverse_sqrt,
+    safe_reciprocal,
+)
 from ._anchors import (
     explicit_anchors,
     fps_anchors,
@@ -30,6 +45,13 @@ from ._similarities import SIMILARITIES, PreparedAnchors, similarity_block
 #: Anchors chosen by default (Moschella et al. use 300 on most of their benchmarks).
 DEFAULT_N_ANCHORS = 300
 ANCHOR_STRATEGIES = ("random", "kmeans", "fps", "stratified")
+#: The strategies that choose among the rows themselves (in memory): on more
+#: rows than ``max_samples``, they choose among a random sample of them.
+ROW_STRATEGIES = ("kmeans", "fps")
+#: Rows max_samples="auto" gives "kmeans" and "fps" on a dask array: 20,000
+#: x 256 float32 rows took 25 s (k-means) and 3 s (farthest points) for 300
+#: anchors on 2 shared cores, 67 rows per k-means centroid.
+DASK_MAX_SAMPLES = 20_000
 
 #: Similarities in the units of the data (the others are unit-free).
 _DISTANCES = ("euclidean", "l1", "linf")
@@ -130,9 +152,31 @@ class RelativeRepresentation(
         Normalisation of the output: ``"l2"`` scales each row to unit length
         (after ``top_k``); ``"standard"`` standardises each column with its
         mean and standard deviation over the fit data (not with ``top_k``).
+    max_samples : int, "auto" or None, default="auto"
+        Most rows ``anchors="kmeans"`` and ``"fps"`` choose the anchors
+        among. With more rows, ``max_samples`` of them are drawn uniformly
+        at random without replacement (``random_state``; their indices,
+        sorted, are ``sample_indices_``), and the anchors are the rows
+        ``fit(X[sample_indices_])`` would choose with the same
+        ``random_state`` (``anchor_indices_`` are row numbers of X).
+        Everything else is fitted on every row: the scale, the whitening
+        and the statistics of ``normalize``. The draw depends only on the
+        number of rows and the seed, so a dask array gives the same sample
+        however it is chunked. ``"auto"``: every row of an in-memory X
+        (nothing changes for it); 20,000 rows of a dask array (see *Dask
+        arrays* in the Notes), on which k-means chose 300 anchors among
+        20,000 x 256 rows in 25 s and farthest-point sampling in 3 s on 2
+        cores. An int: that many rows at most, for an in-memory X as for a
+        dask array (the two fits then choose the same anchors). None: every
+        row; a dask array is then read whole into memory. Only used when
+        ``anchors`` is ``"kmeans"`` or ``"fps"``: the other strategies pick
+        row numbers without reading the rows, among all of them.
     random_state : int, RandomState instance or None, default=None
         Anchor draw (``"random"``, ``"stratified"``), k-means initialisation
-        (``"kmeans"``) and the first anchor of ``"fps"``.
+        (``"kmeans"``) and the first anchor of ``"fps"``. The rows of
+        ``max_samples`` are drawn before, by a generator of their own for
+        an int seed, so that the seed chooses the anchors of
+        ``X[sample_indices_]`` with it.
 
     Attributes
     ----------
@@ -141,6 +185,10 @@ class RelativeRepresentation(
         ``anchors=`` to the estimator of another space for parallel anchors.
     anchors_ : ndarray of shape (`n_anchors_`, n_features)
         The anchor vectors, as given (float64).
+    sample_indices_ : ndarray of int of shape (max_samples,) or None
+        The rows the anchors were chosen among, sorted, when ``max_samples``
+        drew a sample; None when every row was a candidate (and for the
+        strategies that do not read the rows).
     n_anchors_ : int
         Number of anchors.
     similarities_ : tuple of str
@@ -188,9 +236,25 @@ class RelativeRepresentation(
 
     Memory: ``fit`` holds the anchors twice and their similarities to each
     other, with ``whiten`` about 7 d x d float64 matrices, and while choosing
-    anchors about 3 copies of X (``"kmeans"``) or 2 (``"fps"``); checked
-    before any work (see :func:`skembed.utils.estimate_fit_memory`).
+    anchors about 3 copies of X (``"kmeans"``) or 2 (``"fps"``), of the
+    sample's rows with ``max_samples``; checked before any work (see
+    :func:`skembed.utils.estimate_fit_memory`).
     ``transform`` works in blocks of rows of about 2**22 entries.
+
+    **Dask arrays.** ``fit`` takes a :class:`dask.array.Array` of any row
+    chunking and never reads it whole (unless ``max_samples`` asks for
+    every row of ``"kmeans"`` or ``"fps"``). One compute gathers the rows
+    it needs and reduces every block: the anchor rows for ``"random"``,
+    ``"stratified"`` and explicit anchors (chosen from the number of rows,
+    or from ``y``, read into memory), or the ``max_samples`` rows
+    (20,000 by default) that ``"kmeans"`` and ``"fps"`` choose among in
+    memory; each column's largest absolute value (the scale, exact); with
+    ``whiten``, the moments of every row, merged in a tree with the exact
+    update of Chan et al. (float64, equal to the in-memory whitening to
+    rounding). ``normalize="standard"`` reads the array once more, for the
+    column moments of its representation. Every block is read once per
+    compute and checked for NaN and infinity. ``transform`` on a dask
+    array is lazy and blockwise (not with ``top_k``).
 
     References
     ----------
@@ -217,7 +281,9 @@ class RelativeRepresentation(
     True
     """
 
-    _dask_methods = frozenset({"transform"})
+    #: fit reads a dask array blockwise (the anchor rows, or a sample for
+    #: "kmeans" and "fps", and the moments); transform is blockwise.
+    _dask_methods = frozenset({"fit", "transform"})
     _parameter_constraints = {
         "n_anchors": [Interval(Integral, 1, None, closed="left"), None],
         "anchors": [StrOptions(set(ANCHOR_STRATEGIES)), "array-like"],
@@ -227,6 +293,8 @@ class RelativeRepresentation(
         "shrinkage": ["boolean", Interval(Real, 0, 1, closed="both")],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "normalize": [StrOptions({"l2", "standard"}), None],
+        "max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}),
+                        None],
         "random_state": ["random_state"],
     }
 
@@ -241,6 +309,7 @@ class RelativeRepresentation(
         shrinkage=False,
         top_k=None,
         normalize=None,
+        max_samples="auto",
         random_state=None,
     ):
         self.n_anchors = n_anchors
@@ -251,6 +320,7 @@ class RelativeRepresentation(
         self.shrinkage = shrinkage
         self.top_k = top_k
         self.normalize = normalize
+        self.max_samples = max_samples
         self.random_state = random_state
 
     def _explicit(self):
@@ -300,10 +370,16 @@ class RelativeRepresentation(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings; anchors are chosen among these rows.
+        X : {array-like, dask array} of shape (n_samples, n_features)
+            Embeddings; anchors are chosen among these rows. A dask array is
+            read in one compute (twice with ``normalize="standard"``), never
+            whole: the anchor rows (or the sample of ``max_samples``) are
+            gathered, the scale and the whitening moments reduced block by
+            block over every row, and every block checked for NaN and
+            infinity.
         y : array-like of shape (n_samples,), default=None
-            Class labels, used only by ``anchors="stratified"``.
+            Class labels, used only by ``anchors="stratified"`` (read into
+            memory when given as a dask array).
 
         Returns
         -------
@@ -321,7 +397,7 @@ class RelativeRepresentation(
         else:
             X = self._validate_X(X, reset=True)
         n_samples = X.shape[0]
-        rng = check_random_state(self.random_state)
+        on_dask = is_dask_array(X)
 
         caller = "RelativeRepresentation.fit"
         # Checked before any anchor is chosen (k-means anchors cost a clustering).
@@ -336,24 +412,54 @@ class RelativeRepresentation(
                 f"{caller}: top_k={self.top_k} exceeds the number of anchors "
                 f"({n_anchors}). Pass top_k <= {n_anchors}."
             )
+        sample = None
+        if self._chooses_among_rows():
+            n_fit = self._n_fit_rows(n_samples, on_dask=on_dask)
+            if n_fit < n_samples:
+                self._check_max_samples(n_fit, n_anchors, n_samples)
+                # Drawn in memory from the number of rows and random_state
+                # alone: the same rows whatever the chunking of a dask array.
+                # Sorted, so the anchors are those of X[sample_indices_].
+                sample = np.sort(sample_without_replacement(
+                    n_samples, n_fit, random_state=check_random_state(self.random_state)))
+            elif on_dask:
+                # The sample is every row: read them, and fit in memory.
+                X = read_rows(X, None)
+                on_dask = False
+        rng = check_random_state(self.random_state)
+
+        # The strategies that need only the number of rows (or y) pick row
+        # numbers first; "kmeans" and "fps" choose among the rows (or the
+        # sample's), below.
+        indices = None
         if self._explicit():
             with self._named_errors("fit"):
                 indices = explicit_anchors(self.anchors, n_samples)
         elif self.anchors == "random":
             indices = random_anchors(n_samples, n_anchors, rng)
-        elif self.anchors == "kmeans":
-            # Scaled by a power of two (exact): the same clustering, without
-            # squared distances overflowing for data of order 1e150.
-            unit_X = np.ldexp(X, -power_of_two_exponent(X))
-            indices = kmeans_anchors(unit_X, n_anchors, rng)
-        elif self.anchors == "fps":
-            indices = fps_anchors(X, n_anchors, rng)
-        else:
+        elif self.anchors == "stratified":
             indices = stratified_anchors(y, n_anchors, rng)
+
+        statistics = None
+        if on_dask:
+            # One compute: the rows wanted (anchors, or the sample to choose
+            # them from) and the blockwise moments, each block read once.
+            rows, statistics = self._read_dask(X, indices if indices is not None else sample)
+            if indices is None:
+                local = self._choose_anchors(rows, n_anchors, rng)
+                indices, rows = sample[local], rows[local]
+        else:
+            if indices is None:
+                among = X if sample is None else X[sample]
+                indices = self._choose_anchors(among, n_anchors, rng)
+                if sample is not None:
+                    indices = sample[indices]
+            rows = X[indices]
         n_anchors = indices.size
 
         self.anchor_indices_ = indices
-        self.anchors_ = np.array(X[indices], dtype=np.float64)
+        self.sample_indices_ = sample
+        self.anchors_ = np.array(rows, dtype=np.float64)
         self.n_anchors_ = n_anchors
         self.similarities_ = similarities
         self.center_ = (
@@ -365,7 +471,7 @@ class RelativeRepresentation(
             # computed, it is a few ulps of the mean, which cosine (and the
             # basis after scaling its columns) would read as a direction.
             centred[:, rounding_columns(self.center_, centred)] = 0.0
-        self._fit_preprocessing(X)
+        self._fit_preprocessing(X, statistics)
         self._prepared = PreparedAnchors(
             self._scale_and_whiten(centred), similarities, offset=self._centring_offset()
         )
@@ -380,7 +486,59 @@ class RelativeRepresentation(
             self._fit_output_statistics(X)
         return self
 
-    def _fit_preprocessing(self, X):
+    def _chooses_among_rows(self):
+        """Whether the anchor strategy reads the rows (and so may need a sample)."""
+        return not self._explicit() and self.anchors in ROW_STRATEGIES
+
+    def _n_fit_rows(self, n_rows, *, on_dask):
+        """Rows "kmeans" and "fps" choose the anchors among (see ``max_samples``)."""
+        if self.max_samples is None:
+            return n_rows
+        if self.max_samples == "auto":
+            return min(n_rows, DASK_MAX_SAMPLES) if on_dask else n_rows
+        return min(n_rows, int(self.max_samples))
+
+    def _check_max_samples(self, n_fit, n_anchors, n_rows):
+        """The sample must hold the anchors chosen among it."""
+        if n_fit >= n_anchors:
+            return
+        raise ValueError(
+            f"RelativeRepresentation.fit: max_samples={self.max_samples!r} draws {n_fit} of "
+            f"the {n_rows} rows to choose {n_anchors} anchors among (anchors="
+            f"{self.anchors!r}). Pass max_samples >= {n_anchors}, fewer n_anchors, or None "
+            "for all rows."
+        )
+
+    def _choose_anchors(self, X, n_anchors, rng):
+        """Anchors chosen among the rows of X by "kmeans" or "fps" (row numbers of X)."""
+        if self.anchors == "kmeans":
+            # Scaled by a power of two (exact): the same clustering, without
+            # squared distances overflowing for data of order 1e150.
+            unit_X = np.ldexp(X, -power_of_two_exponent(X))
+            return kmeans_anchors(unit_X, n_anchors, rng)
+        return fps_anchors(X, n_anchors, rng)
+
+    def _read_dask(self, X, indices):
+        """The rows ``indices`` of a dask X and its moments, in one compute.
+
+        Returns the rows (in memory, X's dtype) and the statistics
+        :meth:`_fit_preprocessing` needs: each column's largest absolute
+        value (the scale, exactly as in memory) and, with ``whiten``, the
+        moments of every row (a tree of Chan et al.'s exact merges, in
+        float64). Every block is read once, and so checked for NaN and
+        infinity.
+        """
+        from dask import delayed
+
+        peaks = tree_reduce(
+            [delayed(_column_peaks, pure=True)(block) for block in X.to_delayed().ravel()],
+            np.maximum,
+        )
+        moments = blockwise_moments(X, {}, None) if self.whiten else None
+        rows, peaks, moments = dask_compute(lazy_rows(X, indices), peaks, moments)
+        return rows, (peaks, moments)
+
+    def _fit_preprocessing(self, X, statistics=None):
         """The whitening, and the powers of two that keep every square in range.
 
         Without ``whiten`` the rows are scaled by one power of two, from the
@@ -391,17 +549,26 @@ class RelativeRepresentation(
         units (``_distance_exponent``); cosine and basis are unit-free.
         With ``whiten`` each column is scaled by its own power of two and the
         whitened coordinates are unit-free.
+
+        For a dask X, ``statistics`` are what :meth:`_read_dask` reduced:
+        the same powers of two, and the moments of every row.
         """
         self.whitening_, self.shrinkage_, self._unit_whitening = None, 0.0, None
         if self.whiten:
-            rows = self._block_rows(X.shape[1], width=X.shape[1])
-            self._column_exponents, self._unit_whitening, self.shrinkage_ = (
-                correlation_whitening(X, self.shrinkage, rows)
-            )
+            if statistics is None:
+                rows = self._block_rows(X.shape[1], width=X.shape[1])
+                whitening = correlation_whitening(X, self.shrinkage, rows)
+            else:
+                whitening = _whitening_from_moments(*statistics, self.shrinkage)
+            self._column_exponents, self._unit_whitening, self.shrinkage_ = whitening
             self.whitening_ = np.ldexp(self._unit_whitening, -self._column_exponents[:, None])
             self._distance_exponent = 0
             return
-        exponent = power_of_two_exponent(X)
+        if statistics is None:
+            exponent = power_of_two_exponent(X)
+        else:
+            top = float(statistics[0].max(initial=0.0))
+            exponent = int(np.frexp(top)[1]) if top > 0 else 0
         self._column_exponents = np.full(X.shape[1], exponent, dtype=np.intc)
         self._distance_exponent = exponent
 
@@ -466,8 +633,17 @@ class RelativeRepresentation(
         Accumulated block by block in float64 around the first block's means
         (a shift that keeps the one-pass variance free of cancellation), in
         the units the output is computed in (no square overflows), and
-        stored in the output's units.
+        stored in the output's units. A dask X is read once more: each
+        block's representation gives its moments, merged in a tree with
+        Chan et al.'s exact update.
         """
+        if is_dask_array(X):
+            values = blockwise_transform(X, self._output_values, self._n_features_out,
+                                         np.float64)
+            (moments,) = dask_compute(blockwise_moments(values, {}, None,
+                                                        track_covariance=False))
+            self._set_output_statistics(moments.mean_x, moments.variance)
+            return
         total = shift = sum_ = sum_sq = None
         for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1])):
             block = np.concatenate(self._blocks(X[rows]), axis=1).astype(np.float64)
@@ -480,8 +656,17 @@ class RelativeRepresentation(
             sum_sq += np.einsum("ij,ij->j", block, block)
         mean = sum_ / total
         variance = np.maximum(sum_sq / total - mean**2, 0.0)
+        self._set_output_statistics(shift + mean, variance)
+
+    def _output_values(self, X):
+        """The representation of X before ``normalize``, in float64, in blocks of rows."""
+        parts = [np.concatenate(self._blocks(X[rows]), axis=1).astype(np.float64)
+                 for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1]))]
+        return np.concatenate(parts, axis=0) if parts else np.empty((0, self._n_features_out))
+
+    def _set_output_statistics(self, mean, variance):
+        """``output_mean_`` and ``output_scale_`` from the columns' moments (output units)."""
         scale = np.sqrt(variance)
-        mean = shift + mean
         # A column counts as constant (scale 1: centred, it stays 0) when its
         # deviation is at most 1e-12 of max(|mean|, 1). Not
         # extmath.constant_columns, whose (64 eps |mean|)^2 bounds only the
@@ -506,14 +691,51 @@ class RelativeRepresentation(
         # Choosing the anchors (measured with tracemalloc): k-means works on
         # a rescaled copy of X and its distances, farthest-point sampling on
         # a copy and its running distances; the others pick row numbers.
-        choosing = {"kmeans": 3, "fps": 2}.get(self.anchors, 0) if not self._explicit() else 0
-        return float_bytes(whitening, choosing * n_samples * n_features,
+        # With max_samples, on a copy of the sample.
+        choosing, n_choose = 0, 0
+        if self._chooses_among_rows():
+            choosing = {"kmeans": 3, "fps": 2}[self.anchors]
+            n_choose = self._n_fit_rows(n_samples, on_dask=False)
+        sample = n_choose * n_features if n_choose < n_samples else 0
+        return float_bytes(whitening, choosing * n_choose * n_features, sample,
                            2 * n_anchors * n_features, n_blocks * n_anchors**2 / 2)
+
+    def _check_fit_memory(self, X, method, n_targets=None):
+        """The memory check of a fit: on a dask array, what it holds at once.
+
+        A dask fit holds the rows it gathers (the ``max_samples`` rows that
+        ``"kmeans"`` and ``"fps"`` choose among, with the strategy's copies of
+        them; otherwise the anchors alone), and, one at a time, a block with
+        its float64 copy and its moments (with ``normalize="standard"``, its
+        representation); ``y`` of ``"stratified"`` is read whole.
+        """
+        if not is_dask_array(X):
+            return super()._check_fit_memory(X, method, n_targets)
+        n_rows, n_features = X.shape
+        block = max(X.chunks[0])
+        if self._chooses_among_rows():
+            n_work = self._n_fit_rows(n_rows, on_dask=True)
+            gathered = n_work * n_features
+        else:
+            n_work, gathered = min(block, n_rows), 0
+        width = 0
+        if self.normalize == "standard":
+            n_blocks = 1 if isinstance(self.similarity, str) else len(self.similarity)
+            width = self._requested_anchors(n_rows) * n_blocks
+        labels = 8 * n_rows if not self._explicit() and self.anchors == "stratified" else 0
+        check_fit_memory(self, n_work, n_features, self._caller(method),
+                         extra_bytes=float_bytes(gathered, 2 * block * n_features,
+                                                 block * width) + labels,
+                         total_rows=n_rows)
 
     def _memory_advice(self, n_samples, n_features):
         if self.whiten:
             return ("whiten=True works with n_features x n_features matrices; use "
                     "whiten=False or reduce the features first.")
+        if self._chooses_among_rows():
+            return (f"anchors={self.anchors!r} works on copies of the rows it chooses "
+                    "among: choose among a sample of them (a smaller max_samples), or "
+                    "use anchors='random'.")
         return super()._memory_advice(n_samples, n_features)
 
     def _block_rows(self, n_features, width=None):
@@ -585,14 +807,15 @@ class RelativeRepresentation(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, dask array} of shape (n_samples, n_features)
             Embeddings in the same space as the fit data.
 
         Returns
         -------
         X_relative : ndarray or CSR matrix of shape (n_samples, `n_anchors_` * n_blocks)
             Blocks in the order of ``similarities_``, anchors in the order of
-            ``anchor_indices_``; in X's dtype; sparse with ``top_k``.
+            ``anchor_indices_``; in X's dtype; sparse with ``top_k``; a lazy
+            dask array of X's row chunks when X is one.
         """
         check_is_fitted(self, "anchors_")
         X = self._validate_X(X, reset=False)
@@ -616,3 +839,45 @@ class RelativeRepresentation(
         if self._fitted_param("top_k") is not None:
             return sp.vstack(parts, format="csr")
         return np.concatenate(parts, axis=0)
+
+
+def _column_peaks(block):
+    """Each column's largest absolute value over a block (float64; 0 without rows).
+
+    The maximum over blocks is the in-memory value: the scale of
+    :func:`~skembed.utils.extmath.power_of_two_exponent` (the largest entry)
+    and the per-column scale of the whitening.
+    """
+    if block.shape[0] == 0:
+        return np.zeros(block.shape[1])
+    return np.maximum(block.max(axis=0), -block.min(axis=0)).astype(np.float64)
+
+
+def _whitening_from_moments(peaks, moments, shrinkage):
+    """:func:`~._linalg.correlation_whitening` from the moments of a dask X.
+
+    ``peaks`` are the columns' largest absolute values, ``moments`` the
+    :class:`~skembed.utils._moments.WeightedMoments` of every row (in
+    their own units, powers of two). The moments are brought to the
+    units of the whitening's column exponents (exactly: a ratio of powers
+    of two) and the rest is the in-memory computation.
+    """
+    exponents = np.frexp(peaks)[1]
+    units = np.ldexp(1.0, exponents)
+    ratio = moments.scale_x / units  # a power of two (1: both are the peak's)
+    mean = moments.mean_x / units
+    variance = moments.scaled_variance * ratio**2
+    n_features = peaks.size
+    varying = np.flatnonzero(~constant_columns(mean, variance) & (variance > 0))
+    unit_whitening = np.zeros((n_features, n_features))
+    rho = 0.0
+    if varying.size:
+        deviation = np.sqrt(variance[varying])
+        correlation = moments.scaled_covariance[np.ix_(varying, varying)]
+        correlation *= np.outer(ratio[varying], ratio[varying])
+        correlation /= np.outer(deviation, deviation)
+        correlation, rho = shrunk_covariance(correlation, moments.weight, shrinkage)
+        unit_whitening[np.ix_(varying, varying)] = (
+            psd_inverse_sqrt(correlation) / deviation[:, None]
+        )
+    return exponents, unit_whitening, rho

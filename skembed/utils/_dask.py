@@ -10,12 +10,13 @@ returns a lazy array of the same row chunks. This is the pattern of dask-ml's
 dask stays optional: it is imported only when a dask array arrives, and
 recognising one does not import it.
 
-What stays in memory: the fitted attributes (d x d at most), and the
+What stays in memory: the fitted attributes (d x d at most), the
 per-row vectors a fit needs in full (class labels, sample weights), which
-are read into memory first. Validation never materialises X: its dtype,
-shape and feature count come from the array's metadata, and the finiteness
-check runs inside the same compute as the fit (or the transform), on each
-block as it is read.
+are read into memory first, and the rows a fit gathers (a sample, the
+anchors: :func:`read_rows`, :func:`lazy_rows`). Validation never
+materialises X: its dtype, shape and feature count come from the array's
+metadata, and the finiteness check runs inside the same compute as the fit
+(or the transform), on each block as it is read.
 """
 
 import numbers
@@ -142,6 +143,86 @@ def dask_compute(*collections):
 def row_offsets(X):
     """Start row of each row chunk of a dask array, and the total."""
     return np.concatenate([[0], np.cumsum(X.chunks[0])])
+
+
+def lazy_rows(X, indices):
+    """The rows ``indices`` of the dask array X (all rows for None), as one delayed array.
+
+    One task per block of X, each reading its block (so the finiteness
+    check :func:`validate_dask_X` attached runs on every block, as an
+    in-memory fit checks every row) and keeping the requested rows it
+    holds; a last task puts them together in the order of ``indices``
+    (any order; repeats allowed). Compute it in one :func:`dask_compute`
+    with the fit's other reductions over ``X.to_delayed()`` (such as
+    :func:`tree_reduce` or ``blockwise_moments``): they share the block
+    tasks, so each block is read once. A dask *array* computed beside it
+    would be optimised apart (dask fuses its reads into its own tasks) and
+    read the blocks again.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        With one chunk of columns (as :func:`validate_dask_X` returns it).
+    indices : array-like of int of shape (n_rows,) or None
+        Row numbers of X, from 0 to ``n_samples - 1``; None: every row.
+
+    Returns
+    -------
+    rows : dask.delayed.Delayed
+        Computes to an ndarray of shape (n_rows, n_features) in X's dtype
+        (``(n_samples, n_features)`` for None).
+    """
+    from dask import delayed
+
+    order = None
+    if indices is not None:
+        indices = np.asarray(indices, dtype=np.intp).ravel()
+        wanted, inverse = np.unique(indices, return_inverse=True)
+        if wanted.size != indices.size or np.any(wanted != indices):
+            order = inverse.ravel()  # read sorted and distinct, then put in order
+    offsets = row_offsets(X)
+    parts = []
+    for index, block in enumerate(X.to_delayed().ravel()):
+        local = None
+        if indices is not None:
+            start, stop = np.searchsorted(wanted, offsets[index:index + 2])
+            local = wanted[start:stop] - offsets[index]
+        parts.append(delayed(_rows_of_block, pure=True)(block, local))
+    return delayed(_stack_rows, pure=True)(parts, order)
+
+
+def read_rows(X, indices):
+    """The rows ``indices`` of the dask array X (all rows for None), in memory.
+
+    One compute of :func:`lazy_rows`: every block is read once, and so
+    checked for NaN and infinity by the check :func:`validate_dask_X`
+    attached to X (its :class:`NonFiniteBlockError` names the estimator),
+    including the blocks that hold none of the rows.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        As :func:`validate_dask_X` returns it.
+    indices : array-like of int of shape (n_rows,) or None
+        Row numbers (any order); None: every row.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_rows, n_features)
+        In X's dtype.
+    """
+    (rows,) = dask_compute(lazy_rows(X, indices))
+    return rows
+
+
+def _rows_of_block(block, local):
+    """The rows ``local`` of one block (the whole block for None)."""
+    return block if local is None else block[local]
+
+
+def _stack_rows(parts, order):
+    rows = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    return rows if order is None else rows[order]
 
 
 def tree_reduce(parts, merge):
