@@ -27,6 +27,7 @@ from .utils._dask import (
     to_numpy_vector,
     validate_dask_X,
 )
+from .utils._dask_targets import validate_lazy_targets
 from .utils._memory import check_fit_memory
 from .utils._messages import calling_estimator
 
@@ -428,6 +429,7 @@ class ValidationMixin:
         method="fit",
         dtype=FLOAT_DTYPES,
         min_classes=2,
+        lazy_targets=False,
     ):
         """Validate data with its target (and optional sample weights).
 
@@ -456,20 +458,37 @@ class ValidationMixin:
         min_classes : int, default=2
             Fewest classes accepted in label targets (1 for a chunk passed to
             ``partial_fit``, which may hold a single class).
+        lazy_targets : bool, default=False
+            With a dask X, keep a ``y`` or ``sample_weight`` given as a dask
+            array lazy (for ``y_kind`` "labels" or "concept"): each comes
+            back as a :class:`~skembed.utils._dask_targets.LazyTarget`
+            aligned with X's row chunks, checked from its metadata and one
+            compute over the targets alone (see that module). For
+            estimators whose fit reads them block by block beside X; the
+            others read them into memory.
 
         Returns
         -------
         X : ndarray or sparse matrix
-        y : ndarray
+        y : ndarray or LazyTarget
             Labels keep their type; continuous values are float, of X's
             dtype.
-        sample_weight : ndarray of X's dtype, or None
+        sample_weight : ndarray of X's dtype, LazyTarget, or None
             None when no weights were given.
         """
         caller = self._caller(method)
         _refuse_other_dask_collections(X, caller)
         if is_dask_array(X):
             X = self._validate_dask_X(X, reset=reset, method=method, dtype=dtype)
+            if lazy_targets and y_kind != "continuous" and (
+                is_dask_array(y) or is_dask_array(sample_weight)
+            ):
+                checked = self._validate_lazy_targets(X, y, sample_weight, caller, y_kind,
+                                                      min_classes)
+                if reset:
+                    self._check_fit_memory(X, method, n_targets=_n_columns(checked[1]))
+                    self._remember_params()
+                return checked
             y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
             sample_weight = to_numpy_vector(sample_weight, caller, "sample_weight")
         else:
@@ -493,6 +512,30 @@ class ValidationMixin:
             self._check_fit_memory(X, method, n_targets=_n_columns(checked[1]))
             self._remember_params()
         return checked
+
+    def _validate_lazy_targets(self, X, y, sample_weight, caller, y_kind, min_classes):
+        """The targets beside a dask X with ``lazy_targets``: dask ones stay lazy.
+
+        A dask ``y`` or ``sample_weight`` becomes a ``LazyTarget`` (see
+        :func:`~skembed.utils._dask_targets.validate_lazy_targets`: one
+        compute over the dask targets, never over X); one given in memory
+        gets the checks of the in-memory path.
+        """
+        lazy_y, lazy_weights = is_dask_array(y), is_dask_array(sample_weight)
+        if not lazy_y:
+            y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
+            _, y, _ = self._check_target_and_weights(X, y, y_kind, None, caller, min_classes)
+        elif not lazy_weights and sample_weight is not None:
+            # The weight checks alone: an empty continuous stand-in for y.
+            stand_in = np.empty((0, 1), dtype=X.dtype)
+            _, _, sample_weight = self._check_target_and_weights(
+                X, stand_in, "continuous", sample_weight, caller, min_classes
+            )
+        kept_y, kept_weights = validate_lazy_targets(
+            X, y if lazy_y else None, sample_weight if lazy_weights else None,
+            caller=caller, y_kind=y_kind, min_classes=min_classes,
+        )
+        return X, kept_y if lazy_y else y, kept_weights if lazy_weights else sample_weight
 
     @staticmethod
     def _validate_dask_y(y, n_samples, caller, y_kind):

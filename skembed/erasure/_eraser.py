@@ -14,12 +14,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..base import ValidationMixin, validate_array
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._dask import blockwise_transform, is_dask_array
+from ..utils._dask_targets import LazyTarget, blockwise_moments_aligned
 from ..utils._memory import float_bytes
 from ..utils._messages import warn
 from ..utils._moments import (
     MOMENT_BLOCK_ROWS,
     WeightedMoments,
-    blockwise_moments,
     correlation_matrix,
     shrink_in_place,
 )
@@ -490,6 +490,9 @@ default=None
             method=method,
             # A chunk of a stream may hold a single class; a fit may not.
             min_classes=1 if method == "partial_fit" else 2,
+            # Beside a dask X, a dask y or sample_weight stays lazy and is read
+            # block by block with X (the moment methods' single pass).
+            lazy_targets=self.method in MOMENT_METHODS,
         )
         # Every valid batch records the parameters its update (and the lazy
         # solve after it) uses, as a first fit does.
@@ -501,12 +504,15 @@ default=None
                 "method='leace', 'orth' or 'splice' (one blockwise pass over the "
                 "moments), or fit on a sample: X[:n].compute()."
             )
-        if sample_weight is not None:
+        if is_dask_array(X):
+            # A dask fit passes the weights to its blocks as given, or none
+            # (a float per row of tens of millions would sit in the client
+            # for nothing); its moments are all it keeps.
+            weights = None
+        elif sample_weight is not None:
             weights = sample_weight.astype(float)
         else:
-            # A dask fit passes no weights to its blocks (one float per row
-            # of tens of millions would sit in the client for nothing).
-            weights = None if is_dask_array(X) else np.ones(X.shape[0])
+            weights = np.ones(X.shape[0])
         if first_call and classes is not None and y.ndim == 1:
             self.classes_ = np.unique(np.asarray(classes))
         concept, concept_rank = self._encode_concept(
@@ -548,7 +554,8 @@ default=None
             name: side if isinstance(side, tuple) else (_as_float64, side)
             for name, side in sides.items()
         }
-        lazy = blockwise_moments(
+        # Lazy labels and weights (LazyTarget) go block by block beside X's.
+        lazy = blockwise_moments_aligned(
             X, encoded, sample_weight, track_covariance=self.method in COVARIANCE_METHODS
         )
         (moments,) = dask.compute(lazy)
@@ -603,19 +610,24 @@ default=None
                     "batches. Pass the same concept in every batch."
                 )
             return y, y.shape[1]
+        # Lazy labels (a dask y) bring their distinct values, found in validation.
+        labels = y.classes if isinstance(y, LazyTarget) else y
         if reset and not hasattr(self, "classes_"):
-            self.classes_ = np.unique(y)
+            self.classes_ = np.unique(labels)
         if not hasattr(self, "classes_"):
             raise ValueError(
                 f"{caller}: y holds labels, but earlier batches had continuous "
                 "values. Pass the same concept in every batch."
             )
-        unknown = ~np.isin(y, self.classes_)
+        unknown = ~np.isin(labels, self.classes_)
         if unknown.any():
             raise ValueError(
-                f"{caller}: y has labels {np.unique(y[unknown]).tolist()} not seen in "
+                f"{caller}: y has labels {np.unique(labels[unknown]).tolist()} not seen in "
                 "the first batch. Pass every class with classes=... on the first call."
             )
+        if isinstance(y, LazyTarget):
+            encoder = partial(_one_hot, n_classes=len(self.classes_))
+            return (encoder, y.codes(self.classes_)), len(self.classes_) - 1
         if compact:
             # The smallest integer type of the codes (uint8 below 256 classes),
             # filled in slices: they travel in the graph, one slice per block.
