@@ -360,3 +360,36 @@ def test_in_memory_defaults_are_unchanged():
     for estimator in (RelativeRepresentation(6, anchors="fps", random_state=0),
                       NNPreservingReducer(**REDUCER)):
         assert clone(estimator).fit(X).sample_indices_ is None
+
+
+def test_blocks_without_rows_are_skipped():
+    # X[keep] after compute_chunk_sizes() leaves an empty block wherever a
+    # whole block was dropped: every path gives the in-memory result.
+    from skembed import CoresetEstimator, SensitivitySampler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = X @ rng.normal(size=5) + rng.normal(size=400)
+    lazy = da.from_array(X, chunks=((200, 0, 200), (5,)))
+    sampled = SensitivitySampler(50, method="leverage", random_state=0).fit(lazy, y)
+    in_memory = SensitivitySampler(50, method="leverage", random_state=0).fit(X, y)
+    np.testing.assert_array_equal(sampled.sample_indices_, in_memory.sample_indices_)
+    relative = RelativeRepresentation(10, random_state=0).fit(X)
+    np.testing.assert_allclose(relative.transform(lazy).compute(), relative.transform(X))
+    coreset = CoresetEstimator(random_state=0).fit(X, y)
+    np.testing.assert_allclose(coreset.predict(lazy).compute(), coreset.predict(X))
+    fitted = CoresetEstimator(random_state=0).fit(lazy, y)
+    np.testing.assert_allclose(fitted.predict(X), coreset.predict(X))
+
+
+def test_fit_resample_takes_targets_by_position():
+    # A Series whose index is not 0..n-1 is indexed by position, as for NumPy X.
+    import pandas as pd
+
+    from skembed import SensitivitySampler
+
+    X = np.random.default_rng(1).normal(size=(1000, 4))
+    y = pd.Series(X.sum(axis=1), index=np.arange(1000)[::-1])
+    X_res, y_res = SensitivitySampler(50, method="leverage", random_state=0).fit_resample(
+        da.from_array(X, chunks=100), y)
+    np.testing.assert_allclose(np.asarray(y_res), X_res.sum(axis=1))

@@ -732,6 +732,8 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             The fitted clusterer.
         """
         X = self._validate_X(X, reset=True)
+        with self._named_errors("fit"):
+            self._check_options()  # before a dask array's sample is read
         on_dask = is_dask_array(X)
         n_rows = X.shape[0]
         n_fit = self._n_fit_rows(n_rows, on_dask=on_dask)

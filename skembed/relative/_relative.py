@@ -830,6 +830,8 @@ class RelativeRepresentation(
         return self._represent_in_blocks(X)
 
     def _represent_in_blocks(self, X):
+        if X.shape[0] == 0:  # an empty dask block
+            return self._represent(X)
         parts = [
             self._represent(X[rows])
             for rows in gen_batches(X.shape[0], self._block_rows(X.shape[1]))

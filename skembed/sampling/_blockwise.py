@@ -39,7 +39,9 @@ from ..utils.extmath import column_scales, numerical_rank
 def _design_block(block, target, weights, fit_intercept, p):
     parts = [np.asarray(block, dtype=np.float64)]
     if target is not None:
-        parts.append(np.asarray(target, dtype=np.float64).reshape(block.shape[0], -1))
+        target = np.asarray(target, dtype=np.float64)
+        # (n,) or (n, k): a column per target (reshape(0, -1) fails on 0 rows).
+        parts.append(target[:, None] if target.ndim == 1 else target)
     if fit_intercept:
         parts.append(np.ones((block.shape[0], 1)))
     design = np.hstack(parts) if len(parts) > 1 else parts[0].copy()

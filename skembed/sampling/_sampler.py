@@ -373,7 +373,8 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             # in memory, in the order of sample_indices_.
             (X_res,) = dask_compute(X[self.sample_indices_])
             y = to_numpy_vector(y, "SensitivitySampler.fit_resample", "y")
-            return X_res, None if y is None else y[self.sample_indices_]
+            # By position, as for in-memory X (a Series' index is not looked up).
+            return X_res, None if y is None else safe_indexing(y, self.sample_indices_)
         X_res = safe_indexing(X, self.sample_indices_)
         y_res = None if y is None else safe_indexing(y, self.sample_indices_)
         return X_res, y_res

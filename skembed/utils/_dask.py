@@ -20,6 +20,7 @@ metadata, and the finiteness check runs inside the same compute as the fit
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
 
@@ -250,12 +251,22 @@ def blockwise_transform(X, transform_block, n_columns, dtype):
     X's row chunks and has ``n_columns`` columns in one chunk, or is 1-D
     (one value per row, e.g. ``predict``) when ``n_columns`` is None.
     """
+    # A block without rows (``X[keep]`` after ``compute_chunk_sizes`` drops a
+    # whole block) gets an empty output: estimators refuse zero rows.
+    guarded = partial(_skip_empty_block, transform_block=transform_block,
+                      n_columns=n_columns, dtype=dtype)
     if n_columns is None:
-        return X.map_blocks(transform_block, dtype=dtype, chunks=(X.chunks[0],), drop_axis=1,
+        return X.map_blocks(guarded, dtype=dtype, chunks=(X.chunks[0],), drop_axis=1,
                             meta=np.empty((0,), dtype=dtype))
     return X.map_blocks(
-        transform_block,
+        guarded,
         dtype=dtype,
         chunks=(X.chunks[0], (n_columns,)),
         meta=np.empty((0, n_columns), dtype=dtype),
     )
+
+
+def _skip_empty_block(block, transform_block, n_columns, dtype):
+    if block.shape[0] == 0:
+        return np.empty((0,) if n_columns is None else (0, n_columns), dtype=dtype)
+    return transform_block(block)
