@@ -195,10 +195,20 @@ def _lazy_output_for_dask(method, name):
                 "set_output(transform='pandas') for a lazy dask DataFrame, or 'default' "
                 "for a lazy dask array."
             )
+        # Before any work: dask's DataFrame needs pandas and pyarrow, which
+        # the dask extra (dask arrays) does not install.
+        try:
+            import dask.dataframe as dd
+        except ImportError as exc:
+            raise ImportError(
+                f"{self._caller(name)}: set_output(transform='pandas') on a dask array "
+                f"gives a dask DataFrame, and dask.dataframe cannot be imported ({exc}). "
+                "Install it with pip install 'dask[dataframe]', or use "
+                "set_output(transform='default') for a lazy dask array."
+            ) from exc
         result = unwrapped(self, X, *args, **kwargs)
         if not is_dask_array(result):
             return result  # already a frame (a fit_transform through transform)
-        import dask.dataframe as dd
 
         columns = list(self.get_feature_names_out()) if result.ndim == 2 else None
         return dd.from_dask_array(result, columns=columns)

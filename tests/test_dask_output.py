@@ -70,6 +70,26 @@ def test_polars_output_of_a_dask_input_is_refused():
         eraser.transform(da.from_array(X, chunks=100))
 
 
+def test_pandas_output_without_dask_dataframe_is_refused_before_any_work(monkeypatch):
+    import builtins
+    import sys
+
+    X, y = _data(3)
+    eraser = LinearConceptEraser().fit(X, y).set_output(transform="pandas")
+    real_import = builtins.__import__
+
+    def no_dataframe(name, *args, **kwargs):
+        if name.startswith("dask.dataframe"):
+            raise ImportError("No module named 'pyarrow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "dask.dataframe", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_dataframe)
+    lazy = da.from_array(X, chunks=100).map_blocks(_forbid_compute, dtype=X.dtype)
+    with pytest.raises(ImportError, match=r"LinearConceptEraser.transform: .*dask\[dataframe\]"):
+        eraser.transform(lazy)
+
+
 def test_default_output_and_numpy_input_are_unchanged():
     X, y = _data(3)
     eraser = LinearConceptEraser().fit(X, y)
