@@ -393,3 +393,16 @@ def test_fit_resample_takes_targets_by_position():
     X_res, y_res = SensitivitySampler(50, method="leverage", random_state=0).fit_resample(
         da.from_array(X, chunks=100), y)
     np.testing.assert_allclose(np.asarray(y_res), X_res.sum(axis=1))
+
+
+def test_latent_translator_refuses_to_read_a_dask_target_or_score_whole():
+    from skembed.relative import LatentTranslator
+
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(200, 6)), rng.normal(size=(200, 4))
+    translator = LatentTranslator().fit(X, Y)
+    with pytest.raises(ValueError, match=r"LatentTranslator\.fit: y is a dask array"):
+        LatentTranslator().fit(X, da.from_array(Y, chunks=50))
+    with pytest.raises(ValueError, match=r"LatentTranslator\.score: a dask array"):
+        translator.score(da.from_array(X, chunks=50), Y)
+    assert translator.score(X, Y) == pytest.approx(LatentTranslator().fit(X, Y).score(X, Y))

@@ -174,6 +174,12 @@ class LatentTranslator(
         self : LatentTranslator
             The fitted translator.
         """
+        if is_dask_array(y):
+            raise ValueError(
+                f"{self._caller('fit')}: y is a dask array; the anchors' target vectors "
+                "are read whole into memory, as the source anchors are. Pass them in "
+                "memory (y.compute(): one row per anchor)."
+            )
         X, Y, _ = self._validate_X_y(X, y, y_kind="continuous")
         source = np.asarray(X, dtype=np.float64)
         target = np.asarray(Y, dtype=np.float64).reshape(source.shape[0], -1)
@@ -291,6 +297,12 @@ class LatentTranslator(
         """
         from sklearn.metrics import r2_score
 
+        if is_dask_array(X) or is_dask_array(y):
+            raise ValueError(
+                f"{self._caller('score')}: a dask array would be read whole into memory "
+                "to score it. Score a sample in memory (X[rows].compute()), or compute "
+                "the R^2 blockwise from transform(X), which is lazy."
+            )
         translated = self.transform(X)
         target = np.asarray(y, dtype=np.float64).reshape(translated.shape[0], -1)
         return float(r2_score(target, translated, sample_weight=sample_weight))
