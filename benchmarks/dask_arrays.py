@@ -39,11 +39,31 @@ Parts (each records its own section in RESULTS.md):
    row labelled blockwise by ``predict``): time of the fit (sample gathered
    in one compute + clustering), time of computing ``labels_``, accuracy of
    all labels, and equality with the in-memory fit of the same sample.
+6. ``coreset-20m``: ``CoresetEstimator(LinearRegression)`` and
+   ``CoresetEstimator(QuantileRegressor(quantile=0.5, alpha=0,
+   solver="highs"))`` (LAD), each with its default sampler at n_samples =
+   5,000, on a dask array of N x 50 float64 (default N = 20,000,000;
+   500,000-row chunks) generated blockwise inside the tasks (heavy-tailed
+   rows, never held whole). Times the whole fit (scores, draw, gather of
+   the sample, fit on it) against a bare pass over the table, and the
+   excess full-data objective: least squares against the exact optimum
+   (normal equations in one blockwise pass); LAD against an LP-duality
+   lower bound of the optimum built from the generating coefficients'
+   residuals (so an upper bound of the excess), and against the best
+   objective evaluated.
+7. ``client-memory``: LinearConceptEraser (LEACE) fit of a lazily generated
+   N x 256 float32 dask array (default N = 26,000,000; 100,000-row chunks,
+   made on the workers) with 3-class labels, on
+   ``distributed.LocalCluster(n_workers=2, threads_per_worker=1)``: y as a
+   lazy dask array vs y in memory. Reports the client's and each worker's
+   peak RSS, the time and the number of ``dask.compute`` calls of each fit,
+   and whether the two fits agree.
 
 Needs the ``dask`` extra (and ``zarr`` for part 2).
 
 Run: ``python benchmarks/dask_arrays.py --part
-moments|out-of-core|leverage|throughput|clusterer [--rows N] [--store DIR] [--no-record]``
+moments|out-of-core|leverage|throughput|clusterer|coreset-20m|client-memory [--rows N]
+[--store DIR] [--no-record]``
 """
 
 import argparse
@@ -133,13 +153,22 @@ def part_moments(n_rows, do_record):
             da.store(dask_fit.transform(lazy), out)
         return out
 
-    times = []
-    for _ in range(3):
-        expected, tn = timed(transform_numpy)
-        _, tn_one = timed(transform_numpy_one_thread)
-        got, td = timed(transform_dask)
-        times.append((tn, tn_one, td))
-    tn, tn_one, td = np.median(times, axis=0)
+    # Each run's 1 GB output is dropped before the next run starts, and the
+    # order alternates. Holding the outputs of the earlier runs (as this part
+    # once did) made the last run of each repeat, dask's, fault its output
+    # into memory that had not been used for a while, which a virtual
+    # machine that hands freed memory back to its host serves several times
+    # slower (up to 2 s of system time per GB here, against 0.1 s for memory
+    # freed just before).
+    runs = {"numpy": transform_numpy, "numpy_one": transform_numpy_one_thread,
+            "dask": transform_dask}
+    times = {name: [] for name in runs}
+    for repeat in range(3):
+        for name in (list(runs) if repeat % 2 == 0 else list(runs)[::-1]):
+            times[name].append(timed(runs[name])[1])
+    tn, tn_one, td = (float(np.median(times[name])) for name in runs)
+    expected = transform_numpy()
+    got = transform_dask()
     table = [
         {"step": "fit", "numpy_s": t_numpy, "numpy_1_blas_thread_s": t_numpy_one,
          "dask_s": t_dask, "ratio": t_dask / t_numpy},
@@ -173,8 +202,10 @@ def part_moments(n_rows, do_record):
         f"LEACE on {n_rows:,} x {n_features} float32 in memory: NumPy (BLAS on {N_CORES} "
         "cores, and pinned to one thread) vs a dask array of 100,000-row chunks "
         f"(threaded scheduler, {N_CORES} tasks, "
-        "one BLAS thread each); medians of 3 interleaved runs; ratio = dask / NumPy on "
-        f"{N_CORES} BLAS threads.\n\n"
+        "one BLAS thread each); medians of 3 interleaved runs (transform: each run's "
+        "output dropped before the next, order alternating); ratio = dask / NumPy on "
+        f"{N_CORES} BLAS threads. The dask transform is written by da.store into a "
+        "preallocated array.\n\n"
         + format_table(table)
         + f"\n\nLargest relative difference of the float32 outputs: {float32_gap:.2e}.\n\n"
         "float64, 20,000 x 64, awkward chunkings against the in-memory fit:\n\n"
@@ -572,10 +603,446 @@ def part_clusterer(n_rows, do_record, repeat=2):
                body)
 
 
+#: Seed of the coreset-20m table (its rows, noise and coefficients).
+CORESET_TABLE_SEED = 11
+
+
+def _heavy_regression_block(block_id, chunk, n_features, seed):
+    """Row block ``block_id`` of the coreset-20m table: ``(X_block, y_block)``, deterministic.
+
+    Gaussian rows scaled by Student-t(3) factors (sampling.py's heavy-tailed
+    rows: a few rows carry most of the norm), column 0 in other units
+    (x 1e-6, as in the leverage part), y = X @ coef + Student-t(3) noise
+    (coef: ``_regression_coef``, intercept 0). The noise is symmetric and
+    independent of X, so coef is the population optimum of both least
+    squares and LAD. SFC64 keeps the generation of a block cheap: every
+    pass over the table regenerates it.
+    """
+    rng = np.random.Generator(np.random.SFC64([seed, block_id]))
+    X = rng.standard_normal((chunk, n_features))
+    X *= rng.standard_t(3, size=(chunk, 1))
+    X[:, 0] *= 1e-6
+    y = X @ _regression_coef(n_features, seed) + rng.standard_t(3, size=chunk)
+    return X, y
+
+
+def _regression_coef(n_features, seed):
+    return np.random.RandomState(seed).normal(size=n_features)
+
+
+def _heavy_regression_rows(block_id, chunk, n_features, seed):
+    return _heavy_regression_block(block_id, chunk, n_features, seed)[0]
+
+
+def _with_ones(X):
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+def _target_and_gram(block_id, chunk, n_features, seed):
+    """The block's y and the Gram matrix of its [X, 1, y] (float64)."""
+    X, y = _heavy_regression_block(block_id, chunk, n_features, seed)
+    design = np.hstack([_with_ones(X), y[:, None]])
+    return y, design.T @ design
+
+
+def _dual_setup(X1, y, coef_true, whiten, h_cap, deltas):
+    """Residuals r at coef_true, whitened rows Z, and per delta the box point
+    u = clip(r / delta, -1, 1), its correction rows (|r| < delta, leverage <= h_cap)
+    and their slack 1 - |u|."""
+    r = y - X1 @ coef_true
+    Z = X1 @ whiten
+    low = np.einsum("ij,ij->i", Z, Z) <= h_cap
+    for delta in deltas:
+        u = np.clip(r / delta, -1.0, 1.0)
+        mask = low & (np.abs(r) < delta)
+        yield r, Z, u, mask, 1.0 - np.abs(u[mask])
+
+
+def _dual_moments(block_id, chunk, n_features, seed, coef_true, whiten, h_cap, deltas):
+    """Per delta: Z^T u and Z_D^T S Z_D of the block (LAD dual certificate, pass 1)."""
+    X, y = _heavy_regression_block(block_id, chunk, n_features, seed)
+    g, M = [], []
+    for _, Z, u, mask, slack in _dual_setup(_with_ones(X), y, coef_true, whiten, h_cap,
+                                            deltas):
+        g.append(Z.T @ u)
+        M.append(Z[mask].T @ (Z[mask] * slack[:, None]))
+    return np.array(g), np.array(M)
+
+
+def _objectives_and_dual(block_id, chunk, n_features, seed, coefs, coef_true, whiten, h_cap,
+                         deltas, corrections):
+    """Sums of squared and absolute residuals of each coefficient column, and the
+    corrected dual points' pieces per delta: max |u'|, u'^T r, Z^T u'."""
+    X, y = _heavy_regression_block(block_id, chunk, n_features, seed)
+    X1 = _with_ones(X)
+    residuals = y[:, None] - X1 @ coefs
+    squares, absolutes = (residuals ** 2).sum(axis=0), np.abs(residuals).sum(axis=0)
+    dual = []
+    for (r, Z, u, mask, slack), z in zip(_dual_setup(X1, y, coef_true, whiten, h_cap,
+                                                     deltas), corrections):
+        u[mask] -= slack * (Z[mask] @ z)
+        dual.append((np.abs(u).max(initial=0.0), u @ r, Z.T @ u))
+    return squares, absolutes, dual
+
+
+class _StampedLines:
+    """A stdout stand-in that prints through and notes when each line ended."""
+
+    def __init__(self, out):
+        import time
+
+        self.out, self.lines, self._partial, self._clock = out, [], "", time.perf_counter
+
+    def write(self, text):
+        self.out.write(text)
+        now = self._clock()
+        *done, self._partial = (self._partial + text).split("\n")
+        self.lines.extend((now, line) for line in done)
+        return len(text)
+
+    def flush(self):
+        self.out.flush()
+
+    def first(self, needle):
+        return next(t for t, line in self.lines if needle in line)
+
+
+def _coreset_fit_in_steps(estimator, lazy, y, n_samples):
+    """CoresetEstimator(estimator) fitted on the dask array, its sampler the default
+    one for the estimator's loss with ``n_samples`` rows; the whole fit timed, and
+    its steps from the progress lines and a timed gather."""
+    import contextlib
+    import sys
+    import time
+    import warnings
+
+    from skembed.sampling import _coreset
+
+    coreset = CoresetEstimator(estimator, random_state=0)
+    sampler = coreset._make_sampler(width=lazy.shape[1] + 2)  # [X, y, 1]: the default
+    sampler.set_params(n_samples=n_samples, verbose=2)
+    coreset.set_params(sampler=sampler, verbose=1)
+    gather = {}
+    compute = _coreset.dask_compute
+
+    def timed_gather(*collections):
+        gather["start"] = time.perf_counter()
+        out = compute(*collections)
+        gather["stop"] = time.perf_counter()
+        return out
+
+    lines = _StampedLines(sys.stdout)
+    _coreset.dask_compute = timed_gather
+    try:
+        with contextlib.redirect_stdout(lines), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            coreset.fit(lazy, y)
+            stop = time.perf_counter()
+    finally:
+        _coreset.dask_compute = compute
+    scored, drawn = lines.first("] scores:"), lines.first("] sample drawn")
+    steps = {
+        "scores_s": scored - start,
+        "draw_s": drawn - scored,
+        "gather_s": gather["stop"] - gather["start"],
+        "fit_on_sample_s": lines.first("fitted on") - gather["stop"],
+        "whole_fit_s": stop - start,
+    }
+    n_iter = sum("Lewis iteration" in line for _, line in lines.lines)
+    notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return coreset, steps, n_iter, notes
+
+
+def _jacobi_cholesky(gram):
+    """``(scales, L)`` with diag(scales) gram diag(scales) = L L^T (columns in comparable units)."""
+    import scipy.linalg
+
+    scales = 1 / np.sqrt(np.diag(gram))
+    return scales, scipy.linalg.cholesky(gram * scales[:, None] * scales, lower=True)
+
+
+def part_coreset_20m(n_rows, do_record, chunk=500_000, n_samples=5_000,
+                     deltas=(0.025, 0.05, 0.1, 0.2, 0.4)):
+    import scipy.linalg
+    from sklearn.linear_model import LinearRegression, QuantileRegressor
+
+    load_start = os.getloadavg()
+    n_features, seed = 50, CORESET_TABLE_SEED
+    sizes = [min(chunk, n_rows - start) for start in range(0, n_rows, chunk)]
+    lazy = da.concatenate([
+        da.from_delayed(dask.delayed(_heavy_regression_rows, pure=True)(b, size, n_features,
+                                                                        seed),
+                        shape=(size, n_features), dtype=np.float64)
+        for b, size in enumerate(sizes)
+    ])
+
+    def blockwise(function, *args):
+        """``function(b, size, n_features, seed, *args)`` of every block, in one compute."""
+        task = dask.delayed(function, pure=True)
+        return dask.compute(*[task(b, size, n_features, seed, *args)
+                              for b, size in enumerate(sizes)])
+
+    with threadpool_limits(1), dask.config.set(scheduler="threads", num_workers=N_CORES):
+        # A bare pass (generate every block, sum its columns): the unit of the other times.
+        _, bare_s = timed(lambda: dask.compute(lazy.sum(axis=0)))
+        print(f"bare pass {bare_s:.1f} s", flush=True)
+        # Setup pass: y (into memory, as CoresetEstimator reads a target beside a dask X)
+        # and the Gram matrix of [X, 1, y].
+        parts, setup_s = timed(lambda: blockwise(_target_and_gram))
+        y = np.concatenate([part[0] for part in parts])
+        gram = sum(part[1] for part in parts)
+        del parts
+        print(f"setup pass {setup_s:.1f} s", flush=True)
+        fits = {}
+        for name, estimator in [
+            ("LinearRegression", LinearRegression()),
+            ("QuantileRegressor(0.5, alpha=0, highs)",
+             QuantileRegressor(quantile=0.5, alpha=0, solver="highs")),
+        ]:
+            fits[name] = _coreset_fit_in_steps(estimator, lazy, y, n_samples)
+            print(name, fits[name][1], flush=True)
+
+        # Least-squares optimum from the normal equations (Jacobi-scaled, so
+        # the 1e-6 column costs no digits): f* = L[-1, -1]^2 in y's units.
+        scales, L = _jacobi_cholesky(gram)
+        ls_optimum = float(L[-1, -1] / scales[-1]) ** 2
+        coef_ls = scales[:-1] / scales[-1] * scipy.linalg.solve_triangular(
+            L[:-1, :-1].T, L[-1, :-1], lower=False)
+        # LAD: a lower bound from LP duality. For every u with |u_i| <= 1 and
+        # [X, 1]^T u = 0, sum_i u_i y_i <= sum_i |y_i - x_i b - b0| for all (b, b0).
+        # u = clip(r / delta, -1, 1), r the residuals at the generating
+        # coefficients, corrected by u_i -= (1 - |u_i|) z_i^T c on the rows with
+        # |r| < delta and low leverage, c chosen so that the whitened [X, 1]^T u
+        # is 0 (inside the box while |z_i^T c| <= 1); then scaled into the box.
+        scales_x, L_x = _jacobi_cholesky(gram[:-1, :-1])
+        whiten = scales_x[:, None] * scipy.linalg.solve_triangular(
+            L_x.T, np.eye(n_features + 1), lower=False)  # Z = [X, 1] @ whiten: Z^T Z = I
+        h_cap = 2 * (n_features + 1) / n_rows  # 2 x the mean leverage
+        coef_true = np.append(_regression_coef(n_features, seed), 0.0)
+        parts, dual_s = timed(lambda: blockwise(_dual_moments, coef_true, whiten, h_cap,
+                                                deltas))
+        g = sum(part[0] for part in parts)
+        M = sum(part[1] for part in parts)
+        corrections = [scipy.linalg.lstsq(M[k], g[k])[0] for k in range(len(deltas))]
+        models = {"generating coefficients": coef_true, "least-squares optimum": coef_ls}
+        for name, (coreset, *_) in fits.items():
+            fitted = coreset.estimator_
+            models[f"coreset {name}"] = np.append(fitted.coef_, fitted.intercept_)
+        coefs = np.column_stack(list(models.values()))
+        parts, evaluate_s = timed(lambda: blockwise(
+            _objectives_and_dual, coefs, coef_true, whiten, h_cap, deltas, corrections))
+    squares = dict(zip(models, sum(part[0] for part in parts)))
+    absolutes = dict(zip(models, sum(part[1] for part in parts)))
+    lad_true = absolutes["generating coefficients"]
+    bounds = []
+    for k, delta in enumerate(deltas):
+        largest = max(part[2][k][0] for part in parts)
+        inner = sum(part[2][k][1] for part in parts)
+        residual = np.linalg.norm(sum(part[2][k][2] for part in parts))
+        scale = max(1.0, largest)
+        # sum u_i r_i over the box-scaled u, less what the leftover Z^T u can
+        # move it: |e^T (c* - c_true)| <= |e| |Z (c* - c_true)|_1 <= 2 |e| f(coef_true).
+        bounds.append({"delta": delta, "max |u'|": largest,
+                       "lower bound": (inner - 2 * residual * lad_true) / scale,
+                       "|Z^T u'|": residual})
+    lad_lower = max(row["lower bound"] for row in bounds)
+    lad_upper_name = min(absolutes, key=absolutes.get)
+    lad_upper = absolutes[lad_upper_name]
+    load_end = os.getloadavg()
+
+    rows = []
+    for name, (coreset, steps, n_iter, notes) in fits.items():
+        sampler = coreset.sampler_
+        coef = f"coreset {name}"
+        if name == "LinearRegression":
+            excess = {"excess objective": squares[coef] / ls_optimum - 1,
+                      "against": "exact optimum"}
+        else:
+            excess = {"excess objective": absolutes[coef] / lad_lower - 1,
+                      "against": "dual lower bound",
+                      "excess vs best known": absolutes[coef] / lad_upper - 1}
+        rows.append({
+            "estimator": name,
+            "sampler": f"{sampler.method} p={sampler.p:g}, m={sampler.n_samples:,}",
+            "rows drawn": int(sampler.sample_indices_.size),
+            "Lewis iterations": n_iter if sampler.method == "lewis" else "",
+            **steps,
+            "whole fit / bare pass": steps["whole_fit_s"] / bare_s,
+            **excess,
+        })
+        for note in notes:
+            print(f"{name}: {note}")
+    objective_rows = [{"coefficients": name, "sum of squares": squares[name],
+                       "/ LS optimum - 1": squares[name] / ls_optimum - 1,
+                       "sum of |residuals|": absolutes[name],
+                       "/ LAD lower bound - 1": absolutes[name] / lad_lower - 1}
+                      for name in models]
+    notes = [f"{name}: {note}" for name, (*_, notes) in fits.items() for note in notes]
+    body = (
+        f"CoresetEstimator on a dask array of {n_rows:,} x {n_features} float64 "
+        f"({n_rows * n_features * 8 / 1e9:.1f} GB, {len(sizes)} blocks of {chunk:,} rows) "
+        "generated blockwise inside the tasks (never held whole: every pass regenerates "
+        "each block): Gaussian rows scaled by Student-t(3) factors, column 0 x 1e-6, y = X "
+        "@ coef + Student-t(3) noise; y is in memory (as the coreset reads a continuous "
+        f"target beside a dask X). Threaded scheduler, {N_CORES} workers, one BLAS thread "
+        f"per task. Each estimator's default sampler with n_samples = {n_samples:,} "
+        "(random_state=0); the whole fit() timed once, its steps read from the progress "
+        "lines and a timed gather (scores: every pass of the sampler; gather: the one "
+        "compute of the sampled rows; fit on sample: the estimator on the gathered rows). "
+        f"A bare pass (generate every block, sum its columns) took {bare_s:.1f} s: "
+        "\"whole fit / bare pass\" is the fit in units of reading the table once.\n\n"
+        + format_table(rows)
+        + "\n\nExcess objective = full-data objective at the coreset's coefficients / "
+        "reference - 1, every objective summed blockwise over all rows. Least squares: "
+        "the reference is the exact optimum, from the normal equations accumulated in "
+        "one pass in float64 (Jacobi-scaled Cholesky; its coefficients evaluated over all "
+        "rows reproduce it, row \"least-squares optimum\" below). LAD: the exact optimum is "
+        "an LP over every row (QuantileRegressor(highs) did not finish at a million rows, "
+        "see \"SensitivitySampler (payoff)\"), so the excess is against a lower bound of "
+        "it, and is therefore an upper bound of the true excess; \"excess vs best known\" "
+        "is against the smallest LAD objective evaluated (an upper bound of the optimum), "
+        "so a lower bound of the true excess. The lower bound is LP duality: sum u_i y_i "
+        "<= sum |y_i - x_i b - b0| for every (b, b0) when |u_i| <= 1 and [X, 1]^T u = 0; "
+        "u = clip(r / delta, -1, 1) with r the residuals at the generating coefficients, "
+        "corrected by u_i -= (1 - |u_i|) z_i^T c on the rows with |r| < delta and "
+        "leverage below 2x the mean (z_i: row i of Z, the whitened [X, 1]; c solves "
+        "Z^T u = 0, one more pass), divided by max(1, max |u|), less 2 |Z^T u| "
+        "f(generating coefficients) for what the rounding leaves of Z^T u; the best of "
+        "these deltas is kept:\n\n"
+        + format_table(bounds)
+        + f"\n\nLAD: best known objective {lad_upper:.9e} ({lad_upper_name}), lower bound "
+        f"{lad_lower:.9e}: the optimum is known within {lad_upper / lad_lower - 1:.2e} "
+        "(relative). Full-data objectives of each coefficient vector:\n\n"
+        + format_table(objective_rows)
+        + f"\n\nReference passes: y and the Gram matrix {setup_s:.1f} s, dual certificate "
+        f"{dual_s:.1f} s, objectives {evaluate_s:.1f} s (not part of the fits).\n"
+        + (f"Warnings: {'; '.join(notes)}.\n" if notes else "")
+        + "Load average (1, 5, 15 min) at the start and the end: "
+        f"{', '.join(f'{x:.1f}' for x in load_start)}; "
+        f"{', '.join(f'{x:.1f}' for x in load_end)} (other jobs share its {N_CORES} cores).\n"
+    )
+    print(body)
+    if do_record:
+        record("dask: CoresetEstimator on a 20,000,000-row table (LS and LAD)", body)
+
+
+def _generated_labels(block_id, chunk, seed):
+    """Labels of row block ``block_id`` of the generated table (3 classes, int64)."""
+    return np.random.default_rng([seed, block_id, 0]).integers(3, size=chunk)
+
+
+def _generated_rows(block_id, chunk, n_features, seed):
+    """Row block ``block_id``: float32 Gaussian rows, the first 3 features shifted by the label.
+
+    The labels are drawn again from their own stream (cheap), so the rows
+    and the labels are generated by separate tasks and agree.
+    """
+    labels = _generated_labels(block_id, chunk, seed)
+    rng = np.random.default_rng([seed, block_id, 1])
+    block = rng.standard_normal((chunk, n_features), dtype=np.float32)
+    block += np.float32(5.0)
+    block[:, :3] += (labels[:, None] * 0.5).astype(np.float32)
+    return block
+
+
+def _vm_rss_mb():
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def part_client_memory(n_rows, do_record):
+    """Client and worker peaks of a LEACE fit of a dask X with y in memory vs y lazy."""
+    import gc
+
+    import distributed
+
+    n_features, chunk, seed = 256, 100_000, 11
+    n_blocks = -(-n_rows // chunk)
+    sizes = [min(chunk, n_rows - b * chunk) for b in range(n_blocks)]
+    load_before = os.getloadavg()[0]
+    # X and y generated lazily on the workers, block by block (nothing at rest).
+    X = da.concatenate([
+        da.from_delayed(dask.delayed(_generated_rows, pure=True)(b, size, n_features, seed),
+                        shape=(size, n_features), dtype=np.float32)
+        for b, size in enumerate(sizes)
+    ])
+    lazy_y = da.concatenate([
+        da.from_delayed(dask.delayed(_generated_labels, pure=True)(b, size, seed),
+                        shape=(size,), dtype=np.int64)
+        for b, size in enumerate(sizes)
+    ])
+    rows, fits = [], {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, memory_limit="4GB") as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(lambda: threadpool_limits(1) and None)
+        # Warm up the workers (imports, the first tasks) before either fit is timed.
+        LinearConceptEraser().fit(X[:2 * chunk], lazy_y[:2 * chunk])
+        original = dask.compute
+
+        def measured_fit(case, y):
+            computes = []
+
+            def counting_compute(*args, **kwargs):
+                computes.append(len(args))
+                return original(*args, **kwargs)
+
+            gc.collect()
+            before = _vm_rss_mb()
+            client.run(_reset_peak_rss)
+            _reset_peak_rss()
+            dask.compute = counting_compute
+            try:
+                eraser, seconds = timed(lambda: LinearConceptEraser().fit(X, y))
+            finally:
+                dask.compute = original
+            client_peak, _ = _peak_rss_mb()
+            workers = client.run(_peak_rss_mb)
+            fits[case] = eraser
+            rows.append({
+                "y": case, "fit_s": seconds, "client RSS before MB": before,
+                "client peak MB": client_peak,
+                "worker peaks MB": ", ".join(f"{mb:.0f}" for mb, _ in workers.values()),
+                "dask.compute calls": len(computes),
+            })
+            print(rows[-1])
+
+        # Lazy first: the in-memory labels are made for the second fit only.
+        measured_fit("lazy dask array", lazy_y)
+        in_memory = np.concatenate([_generated_labels(b, size, seed)
+                                    for b, size in enumerate(sizes)])
+        measured_fit(f"in memory (NumPy int64, {in_memory.nbytes / 1e6:.0f} MB)", in_memory)
+    first, second = fits.values()
+    gap = relative_difference(first.projection_, second.projection_)
+    same_classes = bool(np.array_equal(first.classes_, second.classes_))
+    body = (
+        f"LinearConceptEraser().fit (LEACE) of a lazily generated dask X of {n_rows:,} x "
+        f"{n_features} float32 ({n_blocks} blocks of {chunk:,} rows, made on the workers) "
+        "with 3-class labels y, on LocalCluster(n_workers=2, threads_per_worker=1), one BLAS "
+        "thread per worker: y as a lazy dask array (generated beside X) vs y in memory. "
+        "Peak RSS = VmHWM, reset before each fit; the client's includes what it held before "
+        "(the in-memory labels).\n\n"
+        + format_table(rows)
+        + f"\n\nThe two fits: largest relative difference of projection_ {gap:.1e}, "
+        f"classes_ identical: {same_classes}. With y lazy, the first dask.compute reads y "
+        "alone (its classes and checks), the second reads each block of X once with its "
+        "block of y. Load average (1 min) at the start and the end: "
+        f"{load_before:.1f}, {os.getloadavg()[0]:.1f} ({N_CORES} cores shared with other "
+        "jobs).\n"
+    )
+    print(body)
+    if do_record:
+        record("dask: client memory of a fit with y lazy vs in memory", body)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["moments", "out-of-core", "leverage", "throughput",
-                                           "clusterer"],
+                                           "clusterer", "coreset-20m", "client-memory"],
                         required=True)
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--store", default=None,
@@ -593,6 +1060,10 @@ def main():
         part_leverage(args.rows or 10_000_000, record_it)
     elif args.part == "clusterer":
         part_clusterer(args.rows or 200_000, record_it)
+    elif args.part == "coreset-20m":
+        part_coreset_20m(args.rows or 20_000_000, record_it)
+    elif args.part == "client-memory":
+        part_client_memory(args.rows or 26_000_000, record_it)
     else:
         part_throughput(args.rows or 1_000_000, record_it)
 
