@@ -406,3 +406,26 @@ def test_latent_translator_refuses_to_read_a_dask_target_or_score_whole():
     with pytest.raises(ValueError, match=r"LatentTranslator\.score: a dask array"):
         translator.score(da.from_array(X, chunks=50), Y)
     assert translator.score(X, Y) == pytest.approx(LatentTranslator().fit(X, Y).score(X, Y))
+
+
+@pytest.mark.parametrize("method, p", [("leverage", 2), ("lewis", 1), ("lewis", 3)])
+def test_sampler_scores_are_the_same_when_blocks_are_split_into_sub_blocks(monkeypatch, method,
+                                                                          p):
+    # Each task builds its design SUB_BLOCK_ROWS rows at a time; a block of
+    # several sub-blocks (here 7 rows each, some blocks ragged) gives the
+    # in-memory scores and the same sample.
+    from skembed import SensitivitySampler
+    from skembed.sampling import _blockwise
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(600, 6)) * rng.standard_t(3, size=(600, 1))
+    y = X @ rng.normal(size=6) + rng.standard_t(3, size=600)
+    monkeypatch.setattr(_blockwise, "SUB_BLOCK_ROWS", 7)
+    kwargs = dict(method=method, random_state=0, tol=1e-10)
+    if method == "lewis":
+        kwargs["p"] = p
+    lazy = SensitivitySampler(60, **kwargs).fit(da.from_array(X, chunks=(250, 6)), y)
+    in_memory = SensitivitySampler(60, **kwargs).fit(X, y)
+    np.testing.assert_allclose(lazy.scores_, in_memory.scores_, rtol=1e-8,
+                               atol=1e-12 * in_memory.scores_.max())
+    np.testing.assert_array_equal(lazy.sample_indices_, in_memory.sample_indices_)
