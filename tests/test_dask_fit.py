@@ -429,3 +429,14 @@ def test_sampler_scores_are_the_same_when_blocks_are_split_into_sub_blocks(monke
     np.testing.assert_allclose(lazy.scores_, in_memory.scores_, rtol=1e-8,
                                atol=1e-12 * in_memory.scores_.max())
     np.testing.assert_array_equal(lazy.sample_indices_, in_memory.sample_indices_)
+
+
+def test_reducer_refuses_too_many_components_before_reading_the_sample():
+    def unread(block):
+        raise AssertionError("a block was read")
+
+    X = np.random.default_rng(5).normal(size=(500, 6))
+    lazy = da.from_array(X, chunks=100).map_blocks(unread, dtype=X.dtype)
+    with pytest.raises(ValueError, match=r"NNPreservingReducer\.fit: n_components=6 must be "
+                                         r"smaller than n_features=6"):
+        NNPreservingReducer(n_components=6).fit(lazy)

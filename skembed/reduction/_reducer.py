@@ -406,6 +406,8 @@ class NNPreservingReducer(
         n_rows = X.shape[0]
         n_fit = self._n_fit_rows(n_rows, on_dask=is_dask_array(X))
         indices = None
+        # From the shape alone, before a dask array's sample is read.
+        self._check_n_components(n_fit, X.shape[1])
         if n_fit < n_rows:
             self._check_max_samples(n_fit, X.shape)
             # Drawn in memory from the number of rows and random_state alone:
@@ -423,6 +425,17 @@ class NNPreservingReducer(
             self._fit(X, method)
         self.sample_indices_ = indices
         return self
+
+    def _check_n_components(self, n_samples, n_features):
+        """The output dimension for this shape, which must be below n_features."""
+        n_components = self._resolve_n_components(n_samples, n_features)
+        if n_components >= n_features:
+            raise ValueError(
+                f"NNPreservingReducer.fit: n_components={n_components} must be "
+                f"smaller than n_features={n_features}. Pass a smaller n_components "
+                "(a reduction needs at least 2 features)."
+            )
+        return n_components
 
     def _n_fit_rows(self, n_rows, *, on_dask):
         """Rows a fit learns from (see ``max_samples``)."""
@@ -447,14 +460,8 @@ class NNPreservingReducer(
     def _fit(self, X, method):
         progress = ProgressLog(self, self.verbose)
         n_samples, n_features = X.shape
-        self.n_components_ = self._resolve_n_components(n_samples, n_features)
+        self.n_components_ = self._check_n_components(n_samples, n_features)
         self.n_neighbors_ = self._resolve_n_neighbors(n_samples)
-        if self.n_components_ >= n_features:
-            raise ValueError(
-                f"NNPreservingReducer.fit: n_components={self.n_components_} must be "
-                f"smaller than n_features={n_features}. Pass a smaller n_components "
-                "(a reduction needs at least 2 features)."
-            )
         rng = check_random_state(self.random_state)
         data = self._prepare(X).astype(np.float64, copy=False)
         # Neighbours, the PCA start and the margin loss do not depend on the
