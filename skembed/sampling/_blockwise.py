@@ -136,10 +136,15 @@ class BlockwiseDesign:
     def _slice(self, values, index):
         if values is None:
             return None
+        if isinstance(values, tuple):
+            return tuple(self._slice(part, index) for part in values)
         return values[int(self.offsets[index]): int(self.offsets[index + 1])]
 
     def map(self, function, *extra, per_block=None, combine):
         """Delayed ``function(design_rows, *extra, per_block[rows])`` for every block.
+
+        ``per_block`` is an array with a value (or row) per row of X, or a
+        tuple of them, each passed sliced to the block's rows.
 
         Inside each block's task the design is built and ``function`` applied
         :data:`SUB_BLOCK_ROWS` rows at a time, and ``combine`` merges the
@@ -185,7 +190,12 @@ def _in_sub_blocks(block, target, weights, fit_intercept, p, function, combine, 
                              None if target is None else target[start:stop],
                              None if weights is None else weights[start:stop],
                              fit_intercept, p)
-        args = list(extra) if per_block is None else [*extra, per_block[start:stop]]
+        if per_block is None:
+            args = list(extra)
+        elif isinstance(per_block, tuple):
+            args = [*extra, *(part[start:stop] for part in per_block)]
+        else:
+            args = [*extra, per_block[start:stop]]
         parts.append(function(rows, *args))
     return combine(parts)
 

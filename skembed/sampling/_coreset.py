@@ -127,7 +127,12 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         solution for least squares (``LinearRegression``, ``Ridge``),
         iteratively reweighted least squares for ``QuantileRegressor(alpha=0)``,
         Newton steps for binary ``LogisticRegression`` (l2 penalty or none).
-        Each pass costs O(n d^2). Other estimators raise a ValueError.
+        Each pass reads X once and costs O(n d^2); least squares takes one
+        pass, ``QuantileRegressor`` ``refine + 1`` at most (the first
+        evaluates the coreset solution), ``LogisticRegression`` two per
+        Newton step at most (every step size of the line search is tried in
+        the same pass). On a dask X each pass is one blockwise reduction
+        (one ``dask.compute``). Other estimators raise a ValueError.
     random_state : int, RandomState instance or None, default=None
         Seed of the default sampler. Only used when ``sampler`` is None (a
         given sampler keeps its own ``random_state``).
@@ -317,12 +322,6 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         if self.refine:
             with self._named_errors("fit"):
                 check_refinable(base)
-            if is_dask_array(X):
-                raise ValueError(
-                    "CoresetEstimator.fit: refine passes over every row, which is not yet "
-                    "blockwise for dask arrays. Pass refine=0 (the coreset fit), or a "
-                    "NumPy array."
-                )
         classifier = is_classifier(base)
         X, y, sample_weight = self._validate_X_y(
             X, y, y_kind="labels" if classifier else "continuous", sample_weight=sample_weight
@@ -363,7 +362,8 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         progress.stage(f"{type(estimator).__name__} fitted on {indices.size} rows")
         if self.refine:
             with self._named_errors("fit"):
-                refine_estimator(estimator, X, y, sample_weight, self.refine, progress)
+                refine_estimator(estimator, X, y, sample_weight, self.refine, progress,
+                                 sample=(sample, y[indices], sampler.sample_weight_))
             progress.stage(f"refined: {self.refine} full-data passes at most")
         self.estimator_ = estimator
         self.sampler_ = sampler

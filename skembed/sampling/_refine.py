@@ -27,12 +27,16 @@ a column to another's scale. Penalties are on the coefficients in X's units,
 so they are rescaled with them.
 """
 
+import functools
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.special import expit
 
+from ..utils._dask import is_dask_array, tree_reduce
 from ..utils.extmath import column_scales
+from ._blockwise import SUB_BLOCK_ROWS, BlockwiseDesign, _design_block
 
 __all__ = ["check_refinable", "refine_estimator"]
 
@@ -69,23 +73,54 @@ def check_refinable(estimator):
         )
 
 
-class _ScaledDesign:
-    """The design ``[X, 1]`` with columns divided by their scales, and the map back.
+class _FullDataPasses:
+    """Sums over every row of the design ``[X, 1]``, one read of X per call.
 
-    With ``A = A_s D`` (D the column scales), ``A b = A_s (D b)``: passes
-    solve for ``b_s = D b`` on A_s and :meth:`coefficients` returns b.
+    Each pass hands ``function`` the design's rows a block at a time, with
+    columns divided by ``scales`` (``A = A_s D``, D the column scales, so
+    ``A b = A_s (D b)``: the passes solve for ``b_s = D b`` on A_s and
+    :meth:`coefficients` maps back), with their targets and weights, and
+    sums what it returns over the blocks. A NumPy or sparse X is read
+    :data:`SUB_BLOCK_ROWS` rows at a time (the design is never formed
+    whole); a dask X block by block inside its tasks, the blocks' sums
+    merged in a tree, with one ``dask.compute`` per pass.
+
+    The scales come from the coreset's sampled rows (any positive scale per
+    column makes the solution independent of the columns' units, and
+    multiplying a column by a power of two multiplies its scale by exactly
+    that), so they cost no pass.
     """
 
-    def __init__(self, X, fit_intercept):
-        X = X.toarray() if sp.issparse(X) else X
-        if fit_intercept:
-            A = np.hstack([np.asarray(X, dtype=np.float64), np.ones((X.shape[0], 1))])
-        else:
-            A = np.array(X, dtype=np.float64)  # a copy: it is scaled in place
-        self.scales = column_scales(A)
-        A /= self.scales
-        self.A = A
+    def __init__(self, X, y, v, *, fit_intercept, scale_rows):
+        self.X, self.y, self.v = X, y, v
         self.fit_intercept = fit_intercept
+        rows = scale_rows.toarray() if sp.issparse(scale_rows) else np.asarray(scale_rows)
+        if fit_intercept:
+            rows = np.hstack([rows, np.ones((rows.shape[0], 1), dtype=rows.dtype)])
+        self.scales = column_scales(rows)
+        self.n_passes = 0
+
+    def __call__(self, function, *args):
+        """``sum over blocks of function(A_s rows, y rows, v rows, *args)`` (a tuple)."""
+        self.n_passes += 1
+        if is_dask_array(self.X):
+            import dask
+
+            design = BlockwiseDesign(self.X, None, None, fit_intercept=self.fit_intercept, p=1)
+            parts = design.map(_scaled_rows, function, self.scales, args,
+                               per_block=(self.y, self.v), combine=_sum_parts)
+            (total,) = dask.compute(tree_reduce(parts, _add_parts))
+            return total
+        parts = []
+        for start in range(0, max(self.X.shape[0], 1), SUB_BLOCK_ROWS):
+            block = self.X[start:start + SUB_BLOCK_ROWS]
+            if sp.issparse(block):
+                block = block.toarray()
+            rows = _design_block(block, None, None, self.fit_intercept, 1)
+            parts.append(_scaled_rows(rows, function, self.scales, args,
+                                      self.y[start:start + SUB_BLOCK_ROWS],
+                                      self.v[start:start + SUB_BLOCK_ROWS]))
+        return _sum_parts(parts)
 
     def start(self, estimator):
         """The fitted coefficients (and intercept) in scaled coordinates."""
@@ -104,6 +139,20 @@ class _ScaledDesign:
         return weights / self.scales / self.scales
 
 
+def _scaled_rows(rows, function, scales, args, y, v):
+    rows /= scales
+    return function(rows, np.asarray(y, dtype=np.float64), np.asarray(v, dtype=np.float64),
+                    *args)
+
+
+def _add_parts(first, second):
+    return tuple(a + b for a, b in zip(first, second))
+
+
+def _sum_parts(parts):
+    return functools.reduce(_add_parts, parts)
+
+
 def _solve(gram, rhs):
     try:
         return scipy.linalg.solve(gram, rhs, assume_a="pos")
@@ -120,19 +169,20 @@ def _set_linear(estimator, b, fit_intercept, coef_shape):
         estimator.intercept_ = np.array([intercept])
 
 
-def _least_squares(estimator, X, y, v):
-    design = _ScaledDesign(X, estimator.fit_intercept)
-    A = design.A
+def _normal_equations(A, y, v):
     Av = A * v[:, None]
-    gram = A.T @ Av
+    return A.T @ Av, Av.T @ y
+
+
+def _least_squares(estimator, passes):
+    gram, rhs = passes(_normal_equations)
     if getattr(estimator, "alpha", 0):
-        penalty = np.full(A.shape[1], float(estimator.alpha))
+        penalty = np.full(gram.shape[0], float(estimator.alpha))
         if estimator.fit_intercept:
             penalty[-1] = 0
-        gram = gram + np.diag(design.penalty(penalty))
-    y = np.asarray(y, dtype=np.float64)
+        gram = gram + np.diag(passes.penalty(penalty))
     # One solve for every target column (a matrix right-hand side).
-    b = design.coefficients(_solve(gram, Av.T @ y))
+    b = passes.coefficients(_solve(gram, rhs))
     if b.ndim == 1:
         _set_linear(estimator, b, estimator.fit_intercept, np.shape(estimator.coef_))
         return
@@ -146,101 +196,166 @@ def _report(progress, n_pass, value):
         progress.stage(f"refine pass {n_pass}: full-data objective {value:.6g}", level=2)
 
 
-def _quantile(estimator, X, y, v, n_passes, progress=None):
-    design = _ScaledDesign(X, estimator.fit_intercept)
-    A = design.A
+def _check_loss_sums(A, y, v, b, tau, delta):
+    """At coefficients b: the check-loss objective, sum v|r|, sum v, and (when
+    ``delta`` is given) the IRLS system of the majorizer with floor delta."""
+    r = y - A @ b
+    objective = v @ (r * (tau - (r < 0)))
+    magnitude = np.abs(r)
+    sums = (np.array([objective, v @ magnitude, v.sum()]),)
+    if delta is None:
+        return sums
+    omega = v / np.maximum(magnitude, delta)
+    Aw = A * omega[:, None]
+    return (*sums, A.T @ Aw, Aw.T @ y, A.T @ v)
+
+
+def _smoothing_floor(absolute_sum, weight_sum):
+    # The floor is relative to the residuals, in y's units (an absolute
+    # floor would swamp residuals of a target in tiny units): 1e-6 of their
+    # weighted mean, 0 for an exact fit (nothing left to improve).
+    return 1e-6 * absolute_sum / weight_sum if weight_sum > 0 else 0.0
+
+
+def _quantile(estimator, passes, sample, n_passes, progress=None):
+    """IRLS passes; each pass evaluates the current coefficients and builds their next system."""
     tau = estimator.quantile
-    y = np.asarray(y, dtype=np.float64)
-
-    def objective(b):
-        r = y - A @ b
-        return float(v @ (r * (tau - (r < 0))))
-
-    b = design.start(estimator)
-    best = objective(b)
-    linear_term = (2 * tau - 1) * (A.T @ v)
+    b = passes.start(estimator)
+    # The first floor from the sampled rows (weighted: they stand for all
+    # rows), so the first pass can build its system at once; later floors
+    # come from each pass's full-data residuals.
+    sample_rows, sample_y, sample_v = sample
+    (start,) = _check_loss_sums(sample_rows, sample_y, sample_v, b, tau, None)
+    delta = _smoothing_floor(start[1], start[2])
+    if not delta > 0:
+        return
+    (values, gram, rhs, linear) = passes(_check_loss_sums, b, tau, delta)
+    best = values[0]
     for n_pass in range(1, n_passes + 1):
-        r = np.abs(y - A @ b)
-        # The smoothing floor is relative to the residuals, in y's units
-        # (an absolute floor would swamp residuals of a target in tiny
-        # units); when most residuals are exactly 0, the largest sets it.
-        delta = 1e-6 * float(np.median(r))
-        if not delta > 0:
-            delta = 1e-6 * float(r.max(initial=0.0))
-        if not delta > 0:
-            break  # an exact fit: nothing to improve
-        omega = v / np.maximum(r, delta)
-        Aw = A * omega[:, None]
-        candidate = _solve(A.T @ Aw, Aw.T @ y + linear_term)
-        value = objective(candidate)
-        if not value < best:
+        candidate = _solve(gram, rhs + (2 * tau - 1) * linear)
+        delta = _smoothing_floor(values[1], values[2])
+        last = n_pass == n_passes or not delta > 0
+        # The last pass only needs the candidate's objective, not its system.
+        result = passes(_check_loss_sums, candidate, tau, None if last else delta)
+        values = result[0]
+        if not values[0] < best:
             break
-        b, best = candidate, value
+        b, best = candidate, values[0]
         _report(progress, n_pass, best)
-    _set_linear(estimator, design.coefficients(b), estimator.fit_intercept,
+        if last:
+            break
+        gram, rhs, linear = result[1:]
+    _set_linear(estimator, passes.coefficients(b), estimator.fit_intercept,
                 np.shape(estimator.coef_))
 
 
-def _logistic(estimator, X, y, v, n_passes, progress=None):
-    classes = estimator.classes_
-    if len(classes) != 2:
-        raise ValueError(
-            "refine supports binary LogisticRegression; "
-            f"this one has {len(classes)} classes. Use refine=0."
-        )
-    design = _ScaledDesign(X, estimator.fit_intercept)
-    A = design.A
-    t = (np.asarray(y) == classes[1]).astype(np.float64)
+#: Step sizes of the logistic line search, largest first (halving down to
+#: just above 1e-4), all evaluated in the pass that tries the step.
+_STEP_SIZES = 0.5 ** np.arange(14)
+
+
+def _logistic_sums(A, t, v, b, step, sizes):
+    """Objectives at ``b - s step`` for each size s, and the derivatives at ``b - step``."""
+    z = A @ b
+    dz = A @ step
+    shifted = z[:, None] - dz[:, None] * sizes[None, :]
+    # log(1 + exp(-s z)) with s = +-1, computed stably.
+    losses = v @ (np.logaddexp(0, shifted) - t[:, None] * shifted)
+    prob = expit(z - dz)
+    gradient = A.T @ (v * (prob - t))
+    hessian = A.T @ (A * (v * prob * (1 - prob))[:, None])
+    return losses, gradient, hessian
+
+
+def _logistic(estimator, passes, n_passes, progress=None):
+    """Damped Newton; a pass tries every step size at once and speculates the full step."""
     C = float(estimator.C)
     # penalty=None means no penalty whatever C says.
     unpenalised = np.isinf(C) or getattr(estimator, "penalty", "l2") is None
-    ridge = np.zeros(A.shape[1]) if unpenalised else np.ones(A.shape[1])
+    n_columns = passes.scales.shape[0]
+    ridge = np.zeros(n_columns) if unpenalised else np.ones(n_columns)
     if estimator.fit_intercept:
         ridge[-1] = 0
-    ridge = design.penalty(ridge)
+    ridge = passes.penalty(ridge)
     scale = 1.0 if unpenalised else C
 
-    def objective(b):
-        z = A @ b
-        # log(1 + exp(-s z)) with s = +-1, computed stably.
-        loss = np.logaddexp(0, z) - t * z
-        return float(scale * (v @ loss) + 0.5 * ridge @ (b * b))
+    def derivatives(gradient, hessian, b):
+        return scale * gradient + ridge * b, scale * hessian + np.diag(ridge)
 
-    b = design.start(estimator)
-    value = objective(b)
+    b = passes.start(estimator)
+    no_step = np.zeros_like(b)
+    losses, gradient, hessian = passes(_logistic_sums, b, no_step, _STEP_SIZES[:1])
+    value = scale * losses[0] + 0.5 * ridge @ (b * b)
+    gradient, hessian = derivatives(gradient, hessian, b)
     for n_pass in range(1, n_passes + 1):
-        prob = expit(A @ b)
-        gradient = scale * (A.T @ (v * (prob - t))) + ridge * b
-        hessian = scale * (A.T @ (A * (v * prob * (1 - prob))[:, None])) + np.diag(ridge)
-        step = _solve(hessian + 1e-12 * np.eye(len(b)) * np.trace(hessian), gradient)
-        size = 1.0
-        while size > 1e-4:
-            candidate = b - size * step
-            new_value = objective(candidate)
-            if new_value < value:
-                break
-            size /= 2
-        else:
+        # A relative nudge of each diagonal entry, not of the trace: a
+        # penalty in X's units on a column of 1e-11 puts 1e22 on one entry,
+        # and 1e-12 of the trace on every other entry damped their steps
+        # to nothing.
+        step = _solve(hessian + 1e-12 * np.diag(hessian.diagonal()), gradient)
+        losses, full_gradient, full_hessian = passes(_logistic_sums, b, step, _STEP_SIZES)
+        candidates = b[None, :] - _STEP_SIZES[:, None] * step[None, :]
+        values = scale * losses + 0.5 * (candidates * candidates) @ ridge
+        lower = np.flatnonzero(values < value)
+        if lower.size == 0:
             break
-        b, value = candidate, new_value
+        chosen = lower[0]
+        b, value = candidates[chosen], values[chosen]
         _report(progress, n_pass, value)
-    _set_linear(estimator, design.coefficients(b), estimator.fit_intercept,
+        if n_pass == n_passes:
+            break
+        if chosen == 0:
+            gradient, hessian = derivatives(full_gradient, full_hessian, b)
+        else:
+            _, gradient, hessian = passes(_logistic_sums, b, no_step, _STEP_SIZES[:1])
+            gradient, hessian = derivatives(gradient, hessian, b)
+    _set_linear(estimator, passes.coefficients(b), estimator.fit_intercept,
                 np.shape(estimator.coef_))
 
 
-def refine_estimator(estimator, X, y, sample_weight, n_passes, progress=None):
+def refine_estimator(estimator, X, y, sample_weight, n_passes, progress=None, sample=None):
     """Polish the fitted ``estimator`` with ``n_passes`` full-data passes (in place).
 
-    ``progress`` (a :class:`~skembed.utils._progress.ProgressLog`) is told the
-    full-data objective after each pass that lowered it (printed from its
-    level 2 on).
+    ``X`` is a NumPy array, a sparse matrix or a dask array (then ``y`` and
+    ``sample_weight`` are in memory). ``sample`` is the coreset: ``(rows,
+    y_rows, weights)`` the estimator was fitted on; its rows give the
+    column scales and the first smoothing floor, so no pass is spent on
+    them (default: X itself, in memory only). ``progress`` (a
+    :class:`~skembed.utils._progress.ProgressLog`) is told the full-data
+    objective after each pass that lowered it (printed from its level 2 on),
+    and the number of passes over X.
     """
-    v = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    n_samples = X.shape[0]
+    v = (np.ones(n_samples) if sample_weight is None
+         else np.asarray(sample_weight, dtype=np.float64))
     kind = _kind(estimator)
-    if kind == "least_squares":
-        _least_squares(estimator, X, y, v)
-    elif kind == "quantile":
-        _quantile(estimator, X, y, v, n_passes, progress)
+    if kind == "logistic":
+        classes = estimator.classes_
+        if len(classes) != 2:
+            raise ValueError(
+                "refine supports binary LogisticRegression; "
+                f"this one has {len(classes)} classes. Use refine=0."
+            )
+        y = (np.asarray(y) == classes[1]).astype(np.float64)
     else:
-        _logistic(estimator, X, y, v, n_passes, progress)
+        y = np.asarray(y, dtype=np.float64)
+    if sample is None:
+        sample = (X, y, v)
+    elif kind == "logistic":
+        sample = (sample[0], (np.asarray(sample[1]) == classes[1]).astype(np.float64), sample[2])
+    passes = _FullDataPasses(X, y, v, fit_intercept=estimator.fit_intercept,
+                             scale_rows=sample[0])
+    if kind == "least_squares":
+        _least_squares(estimator, passes)
+    elif kind == "quantile":
+        rows = sample[0].toarray() if sp.issparse(sample[0]) else sample[0]
+        rows = _design_block(rows, None, None, estimator.fit_intercept, 1) / passes.scales
+        sample = (rows, np.asarray(sample[1], dtype=np.float64),
+                  np.asarray(sample[2], dtype=np.float64))
+        _quantile(estimator, passes, sample, n_passes, progress)
+    else:
+        _logistic(estimator, passes, n_passes, progress)
+    if progress is not None:
+        progress.stage(f"refine: {passes.n_passes} pass{'' if passes.n_passes == 1 else 'es'} "
+                       "over the data", level=2)
     return estimator
