@@ -605,6 +605,10 @@ def part_clusterer(n_rows, do_record, repeat=2):
 
 #: Seed of the coreset-20m table (its rows, noise and coefficients).
 CORESET_TABLE_SEED = 11
+#: Lewis weights' stopping tolerance in the coreset-20m part (see its text).
+LEWIS_TOL = 1e-2
+#: Refinement passes of the LAD coreset in the coreset-20m part.
+LAD_REFINE = 2
 
 
 def _heavy_regression_block(block_id, chunk, n_features, seed):
@@ -707,23 +711,24 @@ class _StampedLines:
         return next(t for t, line in self.lines if needle in line)
 
 
-def _coreset_fit_in_steps(estimator, lazy, y, n_samples):
-    """CoresetEstimator(estimator) fitted on the dask array, its sampler the default
-    one for the estimator's loss with ``n_samples`` rows; the whole fit timed, and
-    its steps from the progress lines and a timed gather."""
+def _coreset_fit_in_steps(estimator, lazy, y, sampler, refine):
+    """CoresetEstimator(estimator, sampler=sampler, refine=refine) fitted on the dask
+    array; the whole fit timed, its steps from the progress lines and a timed gather,
+    and a copy of the estimator as fitted on the sample, before the refinement."""
     import contextlib
+    import copy
     import sys
     import time
     import warnings
 
+    from sklearn.base import clone
+
     from skembed.sampling import _coreset
 
-    coreset = CoresetEstimator(estimator, random_state=0)
-    sampler = coreset._make_sampler(width=lazy.shape[1] + 2)  # [X, y, 1]: the default
-    sampler.set_params(n_samples=n_samples, verbose=2)
-    coreset.set_params(sampler=sampler, verbose=1)
-    gather = {}
-    compute = _coreset.dask_compute
+    sampler = clone(sampler).set_params(verbose=2)
+    coreset = CoresetEstimator(estimator, sampler=sampler, refine=refine, verbose=2)
+    gather, before_refine = {}, {}
+    compute, refine_estimator = _coreset.dask_compute, _coreset.refine_estimator
 
     def timed_gather(*collections):
         gather["start"] = time.perf_counter()
@@ -731,8 +736,12 @@ def _coreset_fit_in_steps(estimator, lazy, y, n_samples):
         gather["stop"] = time.perf_counter()
         return out
 
+    def kept_refine(fitted, *args, **kwargs):
+        before_refine["estimator"] = copy.deepcopy(fitted)
+        return refine_estimator(fitted, *args, **kwargs)
+
     lines = _StampedLines(sys.stdout)
-    _coreset.dask_compute = timed_gather
+    _coreset.dask_compute, _coreset.refine_estimator = timed_gather, kept_refine
     try:
         with contextlib.redirect_stdout(lines), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -740,18 +749,24 @@ def _coreset_fit_in_steps(estimator, lazy, y, n_samples):
             coreset.fit(lazy, y)
             stop = time.perf_counter()
     finally:
-        _coreset.dask_compute = compute
+        _coreset.dask_compute, _coreset.refine_estimator = compute, refine_estimator
     scored, drawn = lines.first("] scores:"), lines.first("] sample drawn")
+    fitted = lines.first("fitted on")
     steps = {
         "scores_s": scored - start,
         "draw_s": drawn - scored,
         "gather_s": gather["stop"] - gather["start"],
-        "fit_on_sample_s": lines.first("fitted on") - gather["stop"],
+        "fit_on_sample_s": fitted - gather["stop"],
+        "refine_s": lines.first("refined:") - fitted if refine else 0.0,
         "whole_fit_s": stop - start,
     }
     n_iter = sum("Lewis iteration" in line for _, line in lines.lines)
+    n_passes = sum(line.count("refine pass") for _, line in lines.lines)
+    reads = next((line for _, line in lines.lines if "passes over the data" in line
+                  or "pass over the data" in line), "")
     notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    return coreset, steps, n_iter, notes
+    return (coreset, before_refine.get("estimator", coreset.estimator_), steps, n_iter,
+            (n_passes, reads.split("refine: ")[-1].split(" pass")[0]), notes)
 
 
 def _jacobi_cholesky(gram):
@@ -795,13 +810,16 @@ def part_coreset_20m(n_rows, do_record, chunk=500_000, n_samples=5_000,
         del parts
         print(f"setup pass {setup_s:.1f} s", flush=True)
         fits = {}
-        for name, estimator in [
-            ("LinearRegression", LinearRegression()),
+        for name, estimator, sampler, refine in [
+            ("LinearRegression", LinearRegression(),
+             SensitivitySampler(n_samples, method="leverage", p=2, random_state=0), 1),
             ("QuantileRegressor(0.5, alpha=0, highs)",
-             QuantileRegressor(quantile=0.5, alpha=0, solver="highs")),
+             QuantileRegressor(quantile=0.5, alpha=0, solver="highs"),
+             SensitivitySampler(n_samples, method="lewis", p=1, tol=LEWIS_TOL,
+                                random_state=0), LAD_REFINE),
         ]:
-            fits[name] = _coreset_fit_in_steps(estimator, lazy, y, n_samples)
-            print(name, fits[name][1], flush=True)
+            fits[name] = _coreset_fit_in_steps(estimator, lazy, y, sampler, refine)
+            print(name, fits[name][2], flush=True)
 
         # Least-squares optimum from the normal equations (Jacobi-scaled, so
         # the 1e-6 column costs no digits): f* = L[-1, -1]^2 in y's units.
@@ -826,9 +844,11 @@ def part_coreset_20m(n_rows, do_record, chunk=500_000, n_samples=5_000,
         M = sum(part[1] for part in parts)
         corrections = [scipy.linalg.lstsq(M[k], g[k])[0] for k in range(len(deltas))]
         models = {"generating coefficients": coef_true, "least-squares optimum": coef_ls}
-        for name, (coreset, *_) in fits.items():
+        for name, (coreset, before, *_) in fits.items():
+            models[f"coreset {name}"] = np.append(before.coef_, before.intercept_)
             fitted = coreset.estimator_
-            models[f"coreset {name}"] = np.append(fitted.coef_, fitted.intercept_)
+            models[f"coreset {name}, refine={coreset.refine}"] = np.append(
+                fitted.coef_, fitted.intercept_)
         coefs = np.column_stack(list(models.values()))
         parts, evaluate_s = timed(lambda: blockwise(
             _objectives_and_dual, coefs, coef_true, whiten, h_cap, deltas, corrections))
@@ -852,25 +872,31 @@ def part_coreset_20m(n_rows, do_record, chunk=500_000, n_samples=5_000,
     load_end = os.getloadavg()
 
     rows = []
-    for name, (coreset, steps, n_iter, notes) in fits.items():
+    for name, (coreset, _, steps, n_iter, (n_passes, reads), notes) in fits.items():
         sampler = coreset.sampler_
-        coef = f"coreset {name}"
-        if name == "LinearRegression":
-            excess = {"excess objective": squares[coef] / ls_optimum - 1,
-                      "against": "exact optimum"}
-        else:
-            excess = {"excess objective": absolutes[coef] / lad_lower - 1,
-                      "against": "dual lower bound",
-                      "excess vs best known": absolutes[coef] / lad_upper - 1}
-        rows.append({
-            "estimator": name,
-            "sampler": f"{sampler.method} p={sampler.p:g}, m={sampler.n_samples:,}",
-            "rows drawn": int(sampler.sample_indices_.size),
-            "Lewis iterations": n_iter if sampler.method == "lewis" else "",
-            **steps,
-            "whole fit / bare pass": steps["whole_fit_s"] / bare_s,
-            **excess,
-        })
+        for refine in (0, coreset.refine):
+            coef = f"coreset {name}" + (f", refine={refine}" if refine else "")
+            if name == "LinearRegression":
+                excess = {"excess objective": squares[coef] / ls_optimum - 1,
+                          "against": "exact optimum"}
+            else:
+                excess = {"excess objective": absolutes[coef] / lad_lower - 1,
+                          "against": "dual lower bound",
+                          "excess vs best known": absolutes[coef] / lad_upper - 1}
+            whole = steps["whole_fit_s"] - (0.0 if refine else steps["refine_s"])
+            rows.append({
+                "estimator": name,
+                "sampler": (f"{sampler.method} p={sampler.p:g}, m={sampler.n_samples:,}"
+                            + (f", tol={sampler.tol:g}" if sampler.method == "lewis" else "")),
+                "rows drawn": int(sampler.sample_indices_.size),
+                "Lewis iterations": n_iter if sampler.method == "lewis" else "",
+                "refine": f"{refine} ({reads} reads)" if refine else "0",
+                **{key: value for key, value in steps.items() if key != "whole_fit_s"},
+                "refine_s": steps["refine_s"] if refine else 0.0,
+                "whole fit s": whole,
+                "whole fit / bare pass": whole / bare_s,
+                **excess,
+            })
         for note in notes:
             print(f"{name}: {note}")
     objective_rows = [{"coefficients": name, "sum of squares": squares[name],
@@ -886,10 +912,18 @@ def part_coreset_20m(n_rows, do_record, chunk=500_000, n_samples=5_000,
         "each block): Gaussian rows scaled by Student-t(3) factors, column 0 x 1e-6, y = X "
         "@ coef + Student-t(3) noise; y is in memory (as the coreset reads a continuous "
         f"target beside a dask X). Threaded scheduler, {N_CORES} workers, one BLAS thread "
-        f"per task. Each estimator's default sampler with n_samples = {n_samples:,} "
-        "(random_state=0); the whole fit() timed once, its steps read from the progress "
+        f"per task. Each estimator's default sampling method with n_samples = "
+        f"{n_samples:,} (random_state=0), the Lewis weights to a relative change of "
+        f"tol={LEWIS_TOL:g} (the sampler's default is 1e-6; the weights serve only as "
+        "sampling probabilities, and weights within a factor 1 +- tol change the "
+        "sample size a guarantee needs by that factor); one fit() per estimator with "
+        "refine=1 (least squares: one pass, the exact solution) and "
+        f"refine={LAD_REFINE} (LAD), timed once, its steps read from the progress "
         "lines and a timed gather (scores: every pass of the sampler; gather: the one "
-        "compute of the sampled rows; fit on sample: the estimator on the gathered rows). "
+        "compute of the sampled rows; fit on sample: the estimator on the gathered rows; "
+        "refine: the full-data passes, each one blockwise reduction). The refine=0 rows "
+        "are the same fits before their refinement (the model as fitted on the sample, "
+        "kept aside; whole fit without refine_s). "
         f"A bare pass (generate every block, sum its columns) took {bare_s:.1f} s: "
         "\"whole fit / bare pass\" is the fit in units of reading the table once.\n\n"
         + format_table(rows)
