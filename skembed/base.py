@@ -12,6 +12,7 @@ problem and the fix.
 import contextlib
 import functools
 import inspect
+import re
 import warnings
 from numbers import Integral
 
@@ -45,6 +46,8 @@ N_JOBS_CONSTRAINT = [
 
 #: Floating dtypes kept as they are; any other numeric input becomes float64.
 FLOAT_DTYPES = (np.float64, np.float32)
+#: A message that already names an estimator's method ("Estimator.method: ...").
+_NAMED_MESSAGE = re.compile(r"[A-Z]\w*\.\w+: ")
 
 # What to tell the user, keyed by a fragment of scikit-learn's own message.
 # scikit-learn's wording is kept in full (its common checks match on it) and
@@ -296,7 +299,10 @@ class ValidationMixin:
             yield
         except (ValueError, RuntimeError) as exc:
             message = str(exc)
-            if message.startswith(f"{type(self).__name__}."):
+            # Already named (by this estimator, or by the one whose check
+            # raised it inside this fit, e.g. a meta-estimator's NaN check
+            # of a dask block): one name, the one that found the problem.
+            if _NAMED_MESSAGE.match(message):
                 raise
             try:
                 named = type(exc)(f"{caller}: {message}")

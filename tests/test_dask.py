@@ -351,6 +351,27 @@ def test_uniform_sampling_still_checks_every_block():
         SensitivitySampler(50, method="uniform").fit_resample(da.from_array(X, chunks=41))
 
 
+def test_coreset_checks_each_block_once_and_names_itself(monkeypatch):
+    from sklearn.linear_model import LinearRegression
+
+    from skembed import CoresetEstimator
+    from skembed.utils import _dask
+
+    X, y = regression_data(31, n=3_000)
+    X[2_500, 1] = np.nan
+    checked = []
+    check = _dask._check_finite_block
+    monkeypatch.setattr(_dask, "_check_finite_block",
+                        lambda block, caller: (block.size and checked.append(caller))
+                        or check(block, caller))
+    with pytest.raises(ValueError, match=r"^CoresetEstimator\.fit: Input X contains NaN") as info:
+        CoresetEstimator(LinearRegression(), random_state=0).fit(
+            da.from_array(X, chunks=500), y)
+    assert "SensitivitySampler" not in str(info.value)
+    # The first pass stops at the bad block: every block up to it checked once.
+    assert checked == ["CoresetEstimator.fit"] * 6
+
+
 def test_a_dask_dataframe_is_refused_with_the_conversion_to_use():
     dd = pytest.importorskip("dask.dataframe")
     pd = pytest.importorskip("pandas")
