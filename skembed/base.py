@@ -18,7 +18,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_array, validate_data
 
 from .utils._compat import Interval, check_sample_weight, dense_output_config
@@ -29,7 +31,7 @@ from .utils._dask import (
     validate_dask_X,
 )
 from .utils._dask_targets import validate_lazy_targets
-from .utils._memory import check_fit_memory
+from .utils._memory import check_fit_memory, float_bytes
 from .utils._messages import calling_estimator
 
 __all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES", "N_JOBS_CONSTRAINT"]
@@ -68,7 +70,10 @@ _ADVICE = (
     ("feature names", "Pass data with the same columns as the data seen in fit."),
     ("Expected 2D array", "Reshape your data with X.reshape(-1, 1) if it has a "
      "single feature or X.reshape(1, -1) if it is a single sample."),
-    ("Sparse data", "Convert it with X.toarray() if it fits in memory."),
+    # scikit-learn's message already says to call .toarray(): add what
+    # to do when the dense matrix would not fit.
+    ("Sparse data", "If the dense matrix would not fit in memory, reduce the "
+     "columns first (e.g. sklearn.decomposition.TruncatedSVD)."),
 )
 
 
@@ -668,3 +673,61 @@ class ValidationMixin:
         if tags.transformer_tags is not None:
             tags.transformer_tags.preserves_dtype = list(self._preserves_dtype)
         return tags
+
+
+class FitSampleMixin:
+    """``max_samples``: a fit on a random sample of the rows.
+
+    For the estimators whose fit learns something that applies to every row
+    (clusters labelled by ``predict``, a map, anchors) from a sample of
+    them. ``max_samples`` is an int, ``"auto"`` or None: None fits on every
+    row, an int on at most that many, ``"auto"`` on every row of an
+    in-memory X and on at most :meth:`_dask_max_samples` rows of a dask
+    array (which is never read whole). Place it before
+    :class:`ValidationMixin` in the bases: a dask fit's memory check is the
+    fit of its sample.
+    """
+
+    def _dask_max_samples(self):
+        """Rows ``max_samples="auto"`` keeps of a dask array."""
+        raise NotImplementedError
+
+    def _n_fit_rows(self, n_rows, *, on_dask):
+        """Rows a fit uses (see ``max_samples``)."""
+        if self.max_samples is None:
+            return n_rows
+        if self.max_samples == "auto":
+            return min(n_rows, self._dask_max_samples()) if on_dask else n_rows
+        return min(n_rows, int(self.max_samples))
+
+    def _fit_sample_indices(self, n_rows, n_fit, *, needed, needs, other_fixes=""):
+        """Sorted indices of the ``n_fit`` rows a fit uses; None when it uses every row.
+
+        The sample must hold ``needed`` rows, for the reason ``needs`` gives
+        ("n_clusters=5 (one point per cluster) needs"): a ``ValueError``
+        before any work otherwise. The rows are drawn from the number of
+        rows and ``random_state`` alone, so a dask array gives the same rows
+        whatever its chunking; sorted, so they are gathered in storage order
+        and the fit is the fit of ``X[sample_indices_]``.
+        """
+        if n_fit >= n_rows:
+            return None
+        if n_fit < needed:
+            raise ValueError(
+                f"{self._caller('fit')}: max_samples={self.max_samples!r} keeps {n_fit} of "
+                f"the {n_rows} rows, but {needs} at least {needed}. Pass max_samples >= "
+                f"{needed}{other_fixes}, or None for all rows."
+            )
+        return np.sort(sample_without_replacement(
+            n_rows, n_fit, random_state=check_random_state(self.random_state)))
+
+    def _check_fit_memory(self, X, method, n_targets=None):
+        """On a dask array, the fit of its sample: the sample's rows and their
+        indices in memory beside the fit of that many rows."""
+        if not is_dask_array(X):
+            return super()._check_fit_memory(X, method, n_targets)
+        n_rows, n_features = X.shape
+        n_fit = self._n_fit_rows(n_rows, on_dask=True)
+        check_fit_memory(self, n_fit, n_features, self._caller(method),
+                         extra_bytes=float_bytes(n_fit * n_features, n_fit),
+                         total_rows=n_rows)

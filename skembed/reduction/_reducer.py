@@ -11,15 +11,14 @@ from sklearn.base import (
 )
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from ..base import N_JOBS_CONSTRAINT, ValidationMixin
+from ..base import N_JOBS_CONSTRAINT, FitSampleMixin, ValidationMixin
 from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Hidden, Interval, StrOptions, fit_context
 from ..utils._dask import is_dask_array, read_rows
-from ..utils._memory import check_fit_memory, float_bytes
+from ..utils._memory import float_bytes
 from ..utils._optim import Adam
 from ..utils._progress import ProgressLog
 from ..utils.extmath import (
@@ -44,7 +43,8 @@ DASK_MAX_SAMPLES = 20_000
 
 
 class NNPreservingReducer(
-    ValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    FitSampleMixin, ValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+    BaseEstimator
 ):
     r"""Linear dimensionality reduction that keeps each point's nearest neighbours.
 
@@ -329,21 +329,6 @@ class NNPreservingReducer(
                                12 * n_features**2, 100 * n_fit, sample)
         return float_bytes(4 * n_fit * n_features, 400 * n_fit, sample)
 
-    def _check_fit_memory(self, X, method, n_targets=None):
-        """The memory check of a fit: on a dask array, the fit of its sample in memory.
-
-        A dask fit learns from ``max_samples`` rows (all rows for None) read
-        into memory; nothing else of the array is held.
-        """
-        if not is_dask_array(X):
-            return super()._check_fit_memory(X, method, n_targets)
-        n_rows, n_features = X.shape
-        n_fit = self._n_fit_rows(n_rows, on_dask=True)
-        # The sample's rows and their indices beside the fit of n_fit rows.
-        check_fit_memory(self, n_fit, n_features, self._caller(method),
-                         extra_bytes=float_bytes(n_fit * n_features, n_fit),
-                         total_rows=n_rows)
-
     def _memory_advice(self, n_samples, n_features):
         return ("Fit on a random sample of the rows, with a smaller max_samples (the map "
                 "it learns applies to every row: transform takes a dask array of any size).")
@@ -405,17 +390,12 @@ class NNPreservingReducer(
             method = self.objective
         n_rows = X.shape[0]
         n_fit = self._n_fit_rows(n_rows, on_dask=is_dask_array(X))
-        indices = None
         # From the shape alone, before a dask array's sample is read.
         self._check_n_components(n_fit, X.shape[1])
-        if n_fit < n_rows:
-            self._check_max_samples(n_fit, X.shape)
-            # Drawn in memory from the number of rows and random_state alone:
-            # the same rows whatever the chunking of a dask array. Sorted, so
-            # the rows are gathered in storage order (and the fit is the fit
-            # of X[sample_indices_]).
-            indices = np.sort(sample_without_replacement(
-                n_rows, n_fit, random_state=check_random_state(self.random_state)))
+        indices = self._fit_sample_indices(
+            n_rows, n_fit, needed=self._min_fit_samples(),
+            needs=f"n_neighbors={self.n_neighbors!r} and n_components="
+                  f"{self.n_components!r} need")
         if is_dask_array(X):
             X = read_rows(X, indices)  # every block read once, and checked
         elif indices is not None:
@@ -437,25 +417,8 @@ class NNPreservingReducer(
             )
         return n_components
 
-    def _n_fit_rows(self, n_rows, *, on_dask):
-        """Rows a fit learns from (see ``max_samples``)."""
-        if self.max_samples is None:
-            return n_rows
-        if self.max_samples == "auto":
-            return min(n_rows, DASK_MAX_SAMPLES) if on_dask else n_rows
-        return min(n_rows, int(self.max_samples))
-
-    def _check_max_samples(self, n_fit, shape):
-        """A sample must hold the rows a fit needs (k + 1 points, n_components axes)."""
-        needed = self._min_fit_samples()
-        if n_fit >= needed:
-            return
-        raise ValueError(
-            f"NNPreservingReducer.fit: max_samples={self.max_samples!r} fits on {n_fit} of "
-            f"the {shape[0]} rows, but n_neighbors={self.n_neighbors!r} and n_components="
-            f"{self.n_components!r} need at least {needed}. Pass max_samples >= {needed}, "
-            "or None for all rows."
-        )
+    def _dask_max_samples(self):
+        return DASK_MAX_SAMPLES
 
     def _fit(self, X, method):
         progress = ProgressLog(self, self.verbose)

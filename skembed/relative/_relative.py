@@ -10,10 +10,9 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import ValidationMixin
+from ..base import FitSampleMixin, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._dask import (
     blockwise_transform,
@@ -62,7 +61,8 @@ _BLOCK_ELEMENTS = 2**22
 
 
 class RelativeRepresentation(
-    ValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    FitSampleMixin, ValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+    BaseEstimator
 ):
     r"""Represent each point by its similarities to a set of anchor points.
 
@@ -415,14 +415,11 @@ class RelativeRepresentation(
         sample = None
         if self._chooses_among_rows():
             n_fit = self._n_fit_rows(n_samples, on_dask=on_dask)
-            if n_fit < n_samples:
-                self._check_max_samples(n_fit, n_anchors, n_samples)
-                # Drawn in memory from the number of rows and random_state
-                # alone: the same rows whatever the chunking of a dask array.
-                # Sorted, so the anchors are those of X[sample_indices_].
-                sample = np.sort(sample_without_replacement(
-                    n_samples, n_fit, random_state=check_random_state(self.random_state)))
-            elif on_dask:
+            sample = self._fit_sample_indices(
+                n_samples, n_fit, needed=n_anchors,
+                needs=f"choosing {n_anchors} anchors among them (anchors={self.anchors!r}) "
+                      "needs", other_fixes=", fewer n_anchors")
+            if sample is None and on_dask:
                 # The sample is every row: read them, and fit in memory.
                 X = read_rows(X, None)
                 on_dask = False
@@ -490,24 +487,8 @@ class RelativeRepresentation(
         """Whether the anchor strategy reads the rows (and so may need a sample)."""
         return not self._explicit() and self.anchors in ROW_STRATEGIES
 
-    def _n_fit_rows(self, n_rows, *, on_dask):
-        """Rows "kmeans" and "fps" choose the anchors among (see ``max_samples``)."""
-        if self.max_samples is None:
-            return n_rows
-        if self.max_samples == "auto":
-            return min(n_rows, DASK_MAX_SAMPLES) if on_dask else n_rows
-        return min(n_rows, int(self.max_samples))
-
-    def _check_max_samples(self, n_fit, n_anchors, n_rows):
-        """The sample must hold the anchors chosen among it."""
-        if n_fit >= n_anchors:
-            return
-        raise ValueError(
-            f"RelativeRepresentation.fit: max_samples={self.max_samples!r} draws {n_fit} of "
-            f"the {n_rows} rows to choose {n_anchors} anchors among (anchors="
-            f"{self.anchors!r}). Pass max_samples >= {n_anchors}, fewer n_anchors, or None "
-            "for all rows."
-        )
+    def _dask_max_samples(self):
+        return DASK_MAX_SAMPLES
 
     def _choose_anchors(self, X, n_anchors, rng):
         """Anchors chosen among the rows of X by "kmeans" or "fps" (row numbers of X)."""
