@@ -10,6 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
@@ -412,6 +413,74 @@ def test_auto_n_clusters_from_the_eigengap():
     model = SubspaceClusterer("auto", random_state=0).fit(X)
     assert model.n_clusters_ == 4
     assert clustering_accuracy(y, model.labels_) >= 0.98
+
+
+@pytest.mark.parametrize("method, seed, noise", [("ensc", 0, 0.0), ("ensc", 0, 0.02),
+                                                  ("lsr", 2, 0.02)])
+def test_auto_n_clusters_reads_the_relative_eigengap(method, seed, noise):
+    # Connected graphs whose largest plain eigengap lies in the noisy tail
+    # (it gave 15, 24 and 16 clusters for these 4 subspaces); and never k = 1,
+    # which the relative eigengap's epsilon alone would make win.
+    X, y = make_subspaces(n_samples=400, n_features=30, n_subspaces=4, subspace_dim=3,
+                          noise=noise, random_state=seed)
+    model = SubspaceClusterer("auto", method=method, random_state=0).fit(X)
+    assert model.n_clusters_ == 4
+    assert clustering_accuracy(y, model.labels_) >= 0.98
+    assert all(candidate["n_clusters"] >= 2 for candidate in model.candidates_)
+
+
+def test_top_eigenpairs_recovers_when_the_subset_driver_returns_too_few(monkeypatch):
+    # LAPACK's subset driver returned 4 of 6 eigenpairs inside a cluster of
+    # equal eigenvalues (a graph of about 50 components), which crashed the
+    # relative eigengap with an IndexError.
+    from scipy import linalg
+
+    from skembed.cluster import _spectral
+
+    blocks = sparse.block_diag([np.ones((5, 5)) - np.eye(5)] * 8, format="csr")
+    eigh = linalg.eigh
+
+    def short_subset(matrix, **kwargs):
+        values, vectors = eigh(matrix, **kwargs)
+        if "subset_by_index" in kwargs:
+            return values[2:], vectors[:, 2:]
+        return values, vectors
+
+    monkeypatch.setattr(_spectral.linalg, "eigh", short_subset)
+    values, vectors = top_eigenpairs(blocks, 6, 0)
+    assert values.shape == (6,) and vectors.shape == (40, 6)
+    np.testing.assert_allclose(values, 0.0, atol=1e-12)
+
+
+def test_components_equally_far_apart_still_make_k_clusters():
+    # Six components on orthogonal coordinates: every pair is equally far
+    # (closeness 0), and a cut of the single-linkage tree by height returned
+    # one cluster for n_clusters=3.
+    rng = np.random.RandomState(0)
+    X = np.zeros((240, 18))
+    for piece in range(6):
+        X[40 * piece:40 * piece + 40, 3 * piece:3 * piece + 3] = rng.randn(40, 3)
+    with pytest.warns(UserWarning, match="6 connected components for 3 clusters"):
+        model = SubspaceClusterer(3, method="omp", random_state=0).fit(X)
+    assert np.unique(model.labels_).size == 3
+    for piece in range(6):  # each piece whole, in one cluster
+        assert np.unique(model.labels_[40 * piece:40 * piece + 40]).size == 1
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+@pytest.mark.parametrize("method", ["lrr", "lsr"])
+def test_copies_up_to_sign_do_not_make_labels_depend_on_row_order(method):
+    # Rounded rows repeat up to sign; the copy kept was whichever of x and -x
+    # came first, so the clustered rows (and the labels) followed the order.
+    X, _ = make_subspaces(n_samples=150, n_features=20, n_subspaces=3, subspace_dim=3,
+                          noise=0.02, random_state=1)
+    D = np.round(3 * X)
+    reference = SubspaceClusterer(3, method=method, random_state=0).fit(D)
+    for seed in (9, 1):
+        order = np.random.RandomState(seed).permutation(D.shape[0])
+        permuted = SubspaceClusterer(3, method=method, random_state=0).fit(D[order])
+        assert adjusted_rand_score(reference.labels_[order], permuted.labels_) == 1.0
+        assert permuted.n_distinct_rows_ == reference.n_distinct_rows_
 
 
 def test_spectral_step_on_disconnected_graph_is_exact():

@@ -39,12 +39,14 @@ accuracy reported for deep methods; applied to the closed form of LSR it
 gives the figures of ``benchmarks/RESULTS.md``. :math:`W` is dense: up to
 :data:`POWER_AFFINITY_LIMIT` points.
 
-With ``n_clusters="auto"`` the number of clusters is the position of the
-largest gap between consecutive eigenvalues of :math:`L` (the eigengap
-heuristic, von Luxburg 2007): a graph with k well separated clusters has k
-eigenvalues near 0 and then a jump. A graph with c > 1 connected components
-has c clusters: the eigengap is only read on a connected graph
-(:func:`estimate_n_clusters`).
+With ``n_clusters="auto"`` the number of clusters is the k >= 2 of largest
+*relative* eigengap of :math:`L` (:func:`relative_eigengap`, AutoSC's
+criterion; the eigengap heuristic of von Luxburg 2007 measured relative to
+the size of the first k eigenvalues): a graph with k well separated
+clusters has k eigenvalues near 0 and then a jump. The plain gap is not
+used: on noisy graphs the tail's gaps are larger than the jump after the
+small eigenvalues. A graph with c > 1 connected components has c clusters:
+the eigengap is only read on a connected graph (:func:`estimate_n_clusters`).
 
 A graph with more connected components than clusters has a null space of
 :math:`L` larger than k, whose basis (and so the labels) the eigensolver
@@ -54,7 +56,7 @@ largest absolute cosine between their points instead (single linkage).
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import cut_tree, linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
@@ -310,7 +312,11 @@ def merge_components(X, components, n_groups):
     np.fill_diagonal(closeness, 1.0)
     distance = 1.0 - np.clip(closeness, 0.0, 1.0)
     condensed = distance[np.triu_indices(n_components, k=1)]
-    groups = fcluster(linkage(condensed, method="single"), t=n_groups, criterion="maxclust")
+    # The tree cut after its last n_groups - 1 merges undone. Not fcluster's
+    # maxclust, which cuts at a height: when every pair is equally far (the
+    # components span orthogonal coordinates, closeness 0 everywhere) no
+    # height separates them, and it returned a single group.
+    groups = cut_tree(linkage(condensed, method="single"), n_clusters=n_groups).ravel()
     # Group numbers 0.. by the first component of each group.
     _, groups = np.unique(groups, return_inverse=True)
     return groups[components].astype(np.intp)
@@ -340,9 +346,17 @@ def top_eigenpairs(W, n_components, random_state):
     # decomposed faster dense than by Lanczos.
     mostly_dense = N.nnz > n_samples**2 // 4 and n_samples <= POWER_AFFINITY_LIMIT
     if n_samples <= DENSE_EIGEN_LIMIT or n_components >= n_samples // 2 or mostly_dense:
+        dense = N.toarray()
         values, vectors = linalg.eigh(
-            N.toarray(), subset_by_index=(n_samples - n_components, n_samples - 1)
+            dense, subset_by_index=(n_samples - n_components, n_samples - 1)
         )
+        if values.size < n_components:
+            # LAPACK's subset driver (syevr) can return fewer eigenvalues
+            # than asked when the wanted ones sit inside a cluster of equal
+            # ones (a graph of many components: eigenvalue 1 many times
+            # over); the full decomposition cannot.
+            values, vectors = linalg.eigh(dense, driver="evd")
+            values, vectors = values[-n_components:], vectors[:, -n_components:]
     else:
         rng = check_random_state(random_state)
         start = rng.uniform(-1, 1, n_samples)
@@ -357,7 +371,7 @@ def top_eigenpairs(W, n_components, random_state):
 
 
 def estimate_n_clusters(W, max_clusters, random_state, *, min_clusters=1):
-    """Number of clusters from the largest eigengap of the normalised Laplacian.
+    """Number of clusters (at least 2) from the largest relative eigengap of the Laplacian.
 
     A graph with c > 1 connected components (``min_clusters``) has c
     clusters: its Laplacian has c zero eigenvalues, and the eigengaps after
@@ -374,10 +388,15 @@ def estimate_n_clusters(W, max_clusters, random_state, *, min_clusters=1):
     n_samples = W.shape[0]
     if min_clusters > 1 or n_samples < 3:
         return max(int(min_clusters), 1), None
-    n_eigen = max(2, min(max_clusters + 1, n_samples - 1))
+    n_eigen = min(max(3, max_clusters + 1), n_samples)
     eigenvalues, _ = top_eigenpairs(W, n_eigen, random_state)
-    gaps = np.diff(eigenvalues)[: n_eigen - 1]
-    return int(np.argmax(gaps) + 1), eigenvalues
+    # The largest relative eigengap over k >= 2. The absolute gap favoured
+    # the noisy tail (0, 0, .0002, .0008, then .05 ... .11, .17: a jump of
+    # .06 at 15 beat the four small eigenvalues' .05), and k = 1, whose
+    # denominator is epsilon alone, would beat every k at any connected graph.
+    candidates = np.arange(2, n_eigen)
+    zeta = [relative_eigengap(eigenvalues, k) for k in candidates]
+    return int(candidates[int(np.argmax(zeta))]), eigenvalues
 
 
 def spectral_labels(W, n_clusters, *, n_init, random_state, embedding=None):

@@ -15,10 +15,9 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import N_JOBS_CONSTRAINT, ValidationMixin
+from ..base import N_JOBS_CONSTRAINT, FitSampleMixin, ValidationMixin
 from ..utils._compat import Interval, StrOptions, fit_context
 from ..utils._dask import (
     blockwise_transform,
@@ -26,7 +25,7 @@ from ..utils._dask import (
     is_dask_array,
     read_rows,
 )
-from ..utils._memory import check_fit_memory, float_bytes
+from ..utils._memory import float_bytes
 from ..utils._progress import ProgressLog
 from ..utils.extmath import normalize_rows, power_of_two_unit
 from ._chunked import MAX_CHUNK_ROWS
@@ -67,6 +66,7 @@ from ._spectral import (
 MAX_AUTO_CLUSTERS = 64
 #: Unit rows equal on this grid are one point (duplicates up to rounding).
 UNIT_ROW_GRID = 2.0**40
+_EPS = np.finfo(np.float64).eps
 #: Rows max_samples="auto" clusters of a dask array: the most points the
 #: per-point solvers handle exactly (n_candidates="auto" restricts them to
 #: candidates above this), in about 10 s (omp) to 1.5 min (ensc) on 2 cores.
@@ -76,7 +76,7 @@ DASK_MAX_SAMPLES = 10_000
 DASK_DENSE_MAX_SAMPLES = 5_000
 
 
-class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
+class SubspaceClusterer(FitSampleMixin, ValidationMixin, ClusterMixin, BaseEstimator):
     r"""Cluster points that lie near a union of linear (or affine) subspaces.
 
     Face images of one person under varying light, trajectories of one moving
@@ -111,7 +111,10 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     :math:`(\lambda_{k+1} - \lambda_k) / (\epsilon + \frac1k \sum_{i \le k}
     \lambda_i)` (AutoSC [8]_). Every candidate and both criteria are in
     ``candidates_``; given ``gamma`` or ``affinity_power`` fix that part.
-    Both candidate methods offer ``affine=True``.
+    With ``affine=True`` the candidates are those that offer it: LSR up to
+    5,000 points, SSC-OMP alone above (TSC has no affine form). With
+    ``n_clusters="auto"`` each candidate's k is the k >= 2 of largest
+    relative eigengap (a graph of c > 1 connected components: c).
 
     **Scale.** A point of a linear subspace stays in it when scaled, so the
     rows are scaled to unit norm before any method sees them
@@ -120,10 +123,13 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     scaling its points).
 
     **Duplicates and row order.** The rows are put in a canonical (sorted)
-    order and identical rows (after the scaling) are clustered once, each
-    copy taking its twin's label: a point expressed by its own copy is cut
-    from its subspace. The labels therefore do not depend on the order of
-    the rows. An affinity graph with more connected components than clusters
+    order and identical rows (after the scaling, so with normalised rows
+    copies up to a nonzero factor, when their unit rows agree on a grid of
+    2^-40: nearly always, but a copy whose unit row rounds to the other side
+    of a grid line stays apart) are clustered once, each copy taking its
+    twin's label: a point expressed by its own copy is cut from its
+    subspace. The partition therefore does not depend on the order of the
+    rows (the numbers given to the clusters may). An affinity graph with more connected components than clusters
     has its components grouped by single linkage on the absolute cosine
     between their points, with a warning (a graph of exactly k components
     gives them as the clusters); with ``n_clusters="auto"`` a graph
@@ -356,7 +362,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
     representation_matrix_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         The coefficients :math:`C`; row j expresses point j; at most
         ``n_nonzero`` entries per row for the sparse methods. Copies of
-        one point (with normalised rows: up to scale and sign) are clustered
+        one point (with normalised rows: up to a nonzero factor, see Notes) are clustered
         once: each copy has the row of the copy kept, times -1 for a
         negative copy, and coefficients are on the copies kept.
     affinity_matrix_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
@@ -658,22 +664,6 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                 + float_bytes(n_fit * n_features, self._PREDICT_BLOCKS * BLOCK_FLOATS,
                               n_samples))
 
-    def _check_fit_memory(self, X, method, n_targets=None):
-        """The memory check of a fit: on a dask array, the fit of its sample in memory.
-
-        A dask fit clusters ``max_samples`` rows (all rows for None) read
-        into memory in float64; the labels of the other rows are predicted
-        lazily, block by block, and need no memory during ``fit``.
-        """
-        if not is_dask_array(X):
-            return super()._check_fit_memory(X, method, n_targets)
-        n_rows, n_features = X.shape
-        n_fit = self._n_fit_rows(n_rows, on_dask=True)
-        # The sample's rows and their indices beside the fit of n_fit rows.
-        check_fit_memory(self, n_fit, n_features, self._caller(method),
-                         extra_bytes=float_bytes(n_fit * n_features, n_fit),
-                         total_rows=n_rows)
-
     def _clustering_memory_bytes(self, n_samples, n_features):
         """Peak working memory of clustering ``n_samples`` rows (no sample drawn)."""
         method = self._memory_method(n_samples)
@@ -738,15 +728,12 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         n_rows = X.shape[0]
         n_fit = self._n_fit_rows(n_rows, on_dask=on_dask)
         progress = ProgressLog(self, self.verbose)
-        indices = None
-        if n_fit < n_rows:
-            self._check_max_samples(n_fit, X.shape)
-            # Drawn in memory from the number of rows and random_state alone:
-            # the same rows whatever the chunking of a dask array. Sorted, so
-            # the rows are gathered in storage order (and the fit is the fit
-            # of X[sample_indices_]).
-            indices = np.sort(sample_without_replacement(
-                n_rows, n_fit, random_state=check_random_state(self.random_state)))
+        # A point per cluster, and the rows any fit needs.
+        needed = max(self._min_fit_samples(),
+                     0 if self.n_clusters == "auto" else int(self.n_clusters))
+        indices = self._fit_sample_indices(
+            n_rows, n_fit, needed=needed,
+            needs=f"n_clusters={self.n_clusters!r} (one point per cluster) needs")
         if on_dask:
             rows = read_rows(X, indices)
             progress.stage(f"read {n_fit:,} of {n_rows:,} rows of the dask array "
@@ -766,30 +753,11 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
         self.labels_ = labels
         return self
 
-    def _n_fit_rows(self, n_rows, *, on_dask):
-        """Rows a fit clusters (see ``max_samples``)."""
-        if self.max_samples is None:
-            return n_rows
-        if self.max_samples == "auto":
-            if not on_dask:
-                return n_rows
-            dense = self.method in self._DENSE_SQUARES and self.method != "auto"
-            limit = (DASK_DENSE_MAX_SAMPLES if dense or self.affinity == "power"
-                     else DASK_MAX_SAMPLES)
-            return min(n_rows, limit)
-        return min(n_rows, int(self.max_samples))
-
-    def _check_max_samples(self, n_fit, shape):
-        """A sample must hold a point per cluster and the rows any fit needs."""
-        needed = max(self._min_fit_samples(),
-                     0 if self.n_clusters == "auto" else int(self.n_clusters))
-        if n_fit >= needed:
-            return
-        raise ValueError(
-            f"{self._caller('fit')}: max_samples={self.max_samples!r} clusters {n_fit} of the "
-            f"{shape[0]} rows, but n_clusters={self.n_clusters!r} needs at least {needed} "
-            f"(one point per cluster). Pass max_samples >= {needed}, or None for all rows."
-        )
+    def _dask_max_samples(self):
+        """Rows ``max_samples="auto"`` clusters of a dask array: fewer for the dense graphs."""
+        dense = self.method in self._DENSE_SQUARES and self.method != "auto"
+        return (DASK_DENSE_MAX_SAMPLES if dense or self.affinity == "power"
+                else DASK_MAX_SAMPLES)
 
     def _label_rows(self):
         """The function labelling rows with the fitted out-of-sample rule."""
@@ -882,9 +850,11 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             self.n_clusters_ = int(n_clusters)
             self.labels_ = _relabel_by_first_appearance(labels)
             # Row j of the matrices is the row of the distinct point j stands
-            # for (times its sign relative to it); columns are the rows kept.
+            # for (times its sign relative to it); columns are the rows kept,
+            # each times the sign its row was folded by (the coefficients
+            # express rows in terms of the folded rows clustered).
             to_kept = sparse.csr_matrix(
-                (np.ones(kept.size), (np.arange(kept.size), kept)),
+                (sign[kept], (np.arange(kept.size), kept)),
                 shape=(kept.size, data.shape[0]))
             self.representation_matrix_ = sparse.csr_matrix(
                 sparse.diags(sign) @ sparse.csr_matrix(found.matrix)[rep] @ to_kept)
@@ -1024,8 +994,13 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
                                f"{n_components} component(s)")
             # Fewer components than clusters beat more (whose extra
             # components are merged by a heuristic), then the criterion.
+            # Distortions below one rounding unit are all "k exact clusters"
+            # (their values, about 1e-31, are rounding noise): ties, which
+            # the first candidate wins, so the choice does not flip with the
+            # rounding of the rows (copies folded by sign, rows reordered).
             score = (n_components <= k,
-                     -distortion if compare_distortion and distortion is not None else gap)
+                     -max(distortion, _EPS) if compare_distortion and distortion is not None
+                     else gap)
             if best is None or score > best_score:
                 best_score = score
                 whole = active.size == n_samples
@@ -1089,7 +1064,7 @@ class SubspaceClusterer(ValidationMixin, ClusterMixin, BaseEstimator):
             affine=self.affine,
             outlier_gamma=self.outlier_gamma,
         )
-        self.gamma_ = settings.gamma
+        self.gamma_ = None if settings.gamma is None else float(settings.gamma)
         self.tau_ = settings.tau
         self.n_nonzero_ = settings.n_nonzero
         self.n_candidates_ = settings.n_candidates
@@ -1182,13 +1157,17 @@ def _canonical_rows(X, min_distinct, *, up_to_sign=False):
     sorted rows are clustered. With ``up_to_sign`` (unit rows of linear
     subspaces), rows equal up to rounding (a grid of 2^-40) and up to sign
     are one point: x and -x lie in exactly the same subspaces, and one would
-    express the other alone. The row kept for a group is its smallest after
-    the sort, whatever the row order.
+    express the other alone. Each row is then first given the sign that
+    makes its first nonzero entry (on the grid) positive, and the rows
+    clustered are these sign-folded rows: which of x and -x comes first
+    cannot matter. The row kept for a group is its smallest after the sort,
+    whatever the row order.
 
     Returns
     -------
     fit_rows : ndarray of shape (m, n_features)
-        The rows clustered (rows of X, signs unchanged).
+        The rows clustered: rows of X, times -1 for the rows ``up_to_sign``
+        folded.
     rep : ndarray of int of shape (n_samples,)
         Row of ``fit_rows`` each original row stands as.
     kept : ndarray of int of shape (m,)
@@ -1223,9 +1202,9 @@ def _canonical_rows(X, min_distinct, *, up_to_sign=False):
     if np.count_nonzero(new) < min_distinct:
         rep = np.empty(n_samples, dtype=np.intp)
         rep[order] = np.arange(n_samples)
-        return X[order], rep, order, np.ones(n_samples), group
+        return folded[order], rep, order, sign, group
     kept = order[new]
-    return X[kept], group, kept, sign * sign[kept][group], group
+    return folded[kept], group, kept, sign, group
 
 
 def _labels_as_dask(labels, row_chunks):
