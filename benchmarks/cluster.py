@@ -554,11 +554,43 @@ def issue_inputs_part():
         row["row_order_accuracy"] = " ".join(f"{a:.3f}" for a in accuracies)
         row["same_partition_7_orders"] = all(same)
         print(row, flush=True)
+    # n_clusters="auto" on connected graphs (the k read from the relative
+    # eigengap), and copies up to sign in shuffled rows: the inputs of a
+    # review (4 subspaces: the plain eigengap gave 15, 16 and 24 clusters).
+    connected = []
+    for n, d, seed, noise in [(600, 30, 0, 0.0), (600, 30, 0, 0.02), (400, 20, 2, 0.02)]:
+        Xc, yc = make_subspaces(n_samples=n, n_features=d, n_subspaces=4, subspace_dim=3,
+                                noise=noise, random_state=seed)
+        for method in ("auto", "lsr", "ensc"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fitted = SubspaceClusterer("auto", method=method, random_state=0).fit(Xc)
+            connected.append({"data": f"{n} x {d}, 4 subspaces of dim 3, noise {noise}",
+                              "method": method, "n_clusters_": fitted.n_clusters_,
+                              "accuracy": clustering_accuracy(yc, fitted.labels_)})
+            print(connected[-1], flush=True)
+    signed, _ = make_subspaces(n_samples=150, n_features=20, n_subspaces=3, subspace_dim=3,
+                               noise=0.02, random_state=1)
+    signed = np.round(3 * signed)  # many rows repeat, up to sign
+    orders = []
+    for method in ("auto", "lsr", "lrr"):
+        reference = SubspaceClusterer(3, method=method, random_state=0).fit(signed).labels_
+        same = []
+        for seed in range(1, 7):
+            order = np.random.RandomState(seed).permutation(signed.shape[0])
+            fitted = SubspaceClusterer(3, method=method, random_state=0).fit(signed[order])
+            same.append(clustering_accuracy(reference[order], fitted.labels_) == 1.0)
+        orders.append({"method": method, "same_partition_6_orders": all(same)})
     return ("Degenerate inputs of issue 15: 3 random 3-dim subspaces of R^30, 40 points each, "
             "stacked twice (duplicates) and once (n_clusters='auto'); 120 points on 3 "
             "2-dim subspaces of R^12 in 7 row orders (the identity, then seeds 1-6); "
             "`warnings` counts the component warnings of the two fits:\n\n"
-            + format_table(rows))
+            + format_table(rows)
+            + "\n\nn_clusters='auto' on connected graphs of 4 subspaces (make_subspaces):\n\n"
+            + format_table(connected)
+            + "\n\nRows of round(3 X) (150 points on 3 3-dim subspaces of R^20; many rows "
+            "repeat up to sign) in 6 shuffled orders against the given order:\n\n"
+            + format_table(orders))
 
 
 def default_scaling_part(sizes):
