@@ -367,17 +367,19 @@ class ValidationMixin:
             self._remember_params()
         return X
 
-    def _check_fit_memory(self, X, method, n_targets=None):
+    def _check_fit_memory(self, X, method, n_targets=None, *, lazy_targets=False):
         """Refuse a fit whose working memory exceeds what is available, before any work.
 
         A dask array is fitted block by block, so the rows of its largest
-        block count (see :mod:`skembed.utils._memory`).
+        block count (see :mod:`skembed.utils._memory`), plus what stays in
+        memory per row (labels, weights, scores and probabilities: 6 floats
+        at most), unless the targets stay lazy (``lazy_targets``): then
+        nothing per row is held.
         """
         if is_dask_array(X):
-            # The largest block, plus what stays in memory per row: labels,
-            # weights, scores and probabilities (6 floats at most).
+            per_row = 0 if lazy_targets else 48
             check_fit_memory(self, max(X.chunks[0]), X.shape[1], self._caller(method),
-                             n_targets=n_targets, extra_bytes=48 * X.shape[0],
+                             n_targets=n_targets, extra_bytes=per_row * X.shape[0],
                              total_rows=X.shape[0])
         else:
             check_fit_memory(self, X.shape[0], X.shape[1], self._caller(method),
@@ -507,7 +509,8 @@ class ValidationMixin:
                 checked = self._validate_lazy_targets(X, y, sample_weight, caller, y_kind,
                                                       min_classes)
                 if reset:
-                    self._check_fit_memory(X, method, n_targets=_n_columns(checked[1]))
+                    self._check_fit_memory(X, method, n_targets=_n_columns(checked[1]),
+                                           lazy_targets=True)
                     self._remember_params()
                 return checked
             y = self._validate_dask_y(y, X.shape[0], caller, y_kind)
@@ -721,7 +724,7 @@ class FitSampleMixin:
         return np.sort(sample_without_replacement(
             n_rows, n_fit, random_state=check_random_state(self.random_state)))
 
-    def _check_fit_memory(self, X, method, n_targets=None):
+    def _check_fit_memory(self, X, method, n_targets=None, *, lazy_targets=False):
         """On a dask array, the fit of its sample: the sample's rows and their
         indices in memory beside the fit of that many rows."""
         if not is_dask_array(X):

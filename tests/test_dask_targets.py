@@ -238,3 +238,19 @@ def test_iterative_methods_and_in_memory_targets_unchanged():
         warnings.simplefilter("error")
         fitted = LinearConceptEraser().fit(on_dask, y)
     np.testing.assert_array_equal(fitted.classes_, np.unique(y))
+
+
+def test_lazy_targets_are_not_counted_in_the_client_memory_check(monkeypatch):
+    # With y lazy the client holds nothing per row: the memory check counts
+    # the largest block only. With y in memory it also counts 48 bytes a row.
+    from skembed.utils import _memory
+    from skembed.utils._memory import InsufficientMemoryError
+
+    n_rows = 1_000_000
+    X = da.random.RandomState(0).normal(size=(n_rows, 4), chunks=(100_000, 4))
+    labels = np.random.RandomState(1).randint(2, size=n_rows)
+    monkeypatch.setattr(_memory, "available_memory_bytes", lambda: 40 * 2**20)
+    with pytest.raises(InsufficientMemoryError, match=r"LinearConceptEraser\.fit"):
+        LinearConceptEraser().fit(X, labels)
+    eraser = LinearConceptEraser().fit(X, da.from_array(labels, chunks=100_000))
+    assert eraser.n_features_in_ == 4

@@ -681,7 +681,7 @@ class RelativeRepresentation(
         return float_bytes(whitening, choosing * n_choose * n_features, sample,
                            2 * n_anchors * n_features, n_blocks * n_anchors**2 / 2)
 
-    def _check_fit_memory(self, X, method, n_targets=None):
+    def _check_fit_memory(self, X, method, n_targets=None, *, lazy_targets=False):
         """The memory check of a fit: on a dask array, what it holds at once.
 
         A dask fit holds the rows it gathers (the ``max_samples`` rows that
