@@ -296,6 +296,20 @@ def _centred_one_hot_cross(erased_block, label_block, frequencies):
     return erased_block.astype(np.float64).T @ one_hot
 
 
+def _generated_labels_cross(erased_block, block_id, size, frequencies):
+    """``_centred_one_hot_cross`` of a block whose labels are generated in the task."""
+    return _centred_one_hot_cross(erased_block, _block_labels(block_id, size, 7), frequencies)
+
+
+def _lazy_block_labels(sizes):
+    """The labels of the concept table as a lazy dask array, made in the workers."""
+    return da.concatenate([
+        da.from_delayed(dask.delayed(_block_labels, pure=True)(b, size, 7), shape=(size,),
+                        dtype=np.int64)
+        for b, size in enumerate(sizes)
+    ])
+
+
 def part_out_of_core(n_rows, store, do_record):
     import distributed
     import zarr
@@ -325,7 +339,10 @@ def part_out_of_core(n_rows, store, do_record):
 
             _, write_s = timed(write_store)
             print(f"wrote the store in {write_s:.0f} s")
-        labels = np.load(labels_path)
+        # The labels stay lazy (a dask array generated block by block in the
+        # workers, as a label column stored beside X would be read): the
+        # client holds none of the 26 million.
+        labels = _lazy_block_labels(sizes)
         # Every read of a block of the store is logged (a block-read counter).
         read_log = os.path.join(store, "reads.log")
         open(read_log, "w").close()
@@ -372,12 +389,11 @@ def part_out_of_core(n_rows, store, do_record):
         erased = da.from_array(_ReadLogged(erased_array, read_log), chunks=erased_array.chunks,
                                name="erased-" + dask.base.tokenize(erased_path, n_rows),
                                asarray=True)
-        frequencies = np.bincount(labels, minlength=3) / n_rows
-        codes = labels.astype(np.int8)
-        bounds = np.concatenate([[0], np.cumsum(erased.chunks[0])])
+        frequencies = sum(dask.compute(*[
+            dask.delayed(np.bincount)(dask.delayed(_block_labels)(b, size, 7), minlength=3)
+            for b, size in enumerate(sizes)])) / n_rows
         cross, guard_s = timed(lambda: sum(dask.compute(*[
-            dask.delayed(_centred_one_hot_cross)(block, codes[bounds[b]:bounds[b + 1]],
-                                                 frequencies)
+            dask.delayed(_generated_labels_cross)(block, b, sizes[b], frequencies)
             for b, block in enumerate(erased.to_delayed().ravel())
         ])) / n_rows)
         end_step("guard check")
@@ -393,7 +409,9 @@ def part_out_of_core(n_rows, store, do_record):
         "LocalCluster(n_workers=2, threads_per_worker=1), one BLAS thread per worker.\n\n"
         + format_table(table)
         + "\n\nPeak RSS (VmHWM, reset before each step) of each worker and of the client "
-        f"(it holds the {n_rows:,} labels), and block reads in each step, counted in the "
+        f"(the {n_rows:,} labels are a lazy dask array made in the workers, as a stored "
+        "label column would be read: the client holds none), and block reads in each "
+        "step, counted in the "
         "workers (the store's; the erased copy's for the guard check; {times read: number of "
         "blocks}):\n\n"
         + format_table([
