@@ -333,6 +333,11 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             estimator_params = fit_params
 
+        if self.refine and classifier and np.unique(y).size != 2:
+            raise ValueError(
+                f"{caller}: refine supports binary LogisticRegression; y has "
+                f"{np.unique(y).size} classes. Use refine=0, or a binary target."
+            )
         progress = ProgressLog(self, self.verbose)
         n_targets = 0 if classifier else (1 if np.ndim(y) < 2 else y.shape[1])
         width = X.shape[1] + 1 + n_targets
@@ -364,7 +369,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             with self._named_errors("fit"):
                 refine_estimator(estimator, X, y, sample_weight, self.refine, progress,
                                  sample=(sample, y[indices], sampler.sample_weight_))
-            progress.stage(f"refined: {self.refine} full-data passes at most")
+            progress.stage(f"refined (refine={self.refine})")
         self.estimator_ = estimator
         self.sampler_ = sampler
         return self

@@ -45,19 +45,32 @@ def _kind(estimator):
     from sklearn.linear_model import (
         LinearRegression,
         LogisticRegression,
+        LogisticRegressionCV,
         QuantileRegressor,
         Ridge,
     )
 
     if isinstance(estimator, (LinearRegression, Ridge)):
+        # positive=True is a constrained problem (the passes solve the
+        # unconstrained one); one alpha per target is not supported.
+        if getattr(estimator, "positive", False):
+            return None
+        if np.ndim(getattr(estimator, "alpha", 0)) > 0:
+            return None
         return "least_squares"
     if isinstance(estimator, QuantileRegressor):
         return "quantile" if estimator.alpha == 0 else None
-    if isinstance(estimator, LogisticRegression):
+    if isinstance(estimator, LogisticRegression) and not isinstance(
+            estimator, LogisticRegressionCV):
         penalty = getattr(estimator, "penalty", "deprecated")
-        if estimator.l1_ratio not in (0, 0.0, None) or penalty in ("l1", "elasticnet"):
+        if getattr(estimator, "l1_ratio", None) not in (0, 0.0, None) or penalty in (
+                "l1", "elasticnet"):
             return None
         if estimator.class_weight is not None:
+            return None
+        # liblinear penalises the intercept too: the passes, which do not,
+        # would optimise another objective than the estimator's.
+        if estimator.solver == "liblinear":
             return None
         return "logistic"
     return None
@@ -67,38 +80,61 @@ def check_refinable(estimator):
     """Raise a ValueError before any work when ``estimator`` cannot be refined."""
     if _kind(estimator) is None:
         raise ValueError(
-            "refine supports LinearRegression, Ridge, QuantileRegressor(alpha=0) "
-            "and binary LogisticRegression with an l2 penalty or none (no class_weight); "
-            f"got {estimator!r}. Use refine=0 for other estimators."
+            "refine supports LinearRegression and Ridge (not positive=True, one "
+            "scalar alpha), QuantileRegressor(alpha=0) and binary LogisticRegression "
+            "with an l2 penalty or none (no class_weight, not liblinear, which "
+            f"penalises the intercept); got {estimator!r}. Use refine=0 for other "
+            "estimators."
         )
 
 
 class _FullDataPasses:
-    """Sums over every row of the design ``[X, 1]``, one read of X per call.
+    """Sums over every row of the design ``[X - m, 1]``, one read of X per call.
 
-    Each pass hands ``function`` the design's rows a block at a time, with
-    columns divided by ``scales`` (``A = A_s D``, D the column scales, so
-    ``A b = A_s (D b)``: the passes solve for ``b_s = D b`` on A_s and
-    :meth:`coefficients` maps back), with their targets and weights, and
-    sums what it returns over the blocks. A NumPy or sparse X is read
+    Each pass hands ``function`` the design's rows a block at a time, in
+    standardised coordinates: with an intercept, X's columns are centred on
+    ``m``, the means of the coreset's sampled rows (the model is the same,
+    ``x b + b0 = (x - m) b + (b0 + m b)``, but a column of offset 1e7 and
+    spread 1 no longer squares the Gram matrix's condition number: the
+    uncentred normal equations made refine=1 worse than the coreset fit),
+    then every column is divided by its scale (``A = A_s D``, D the column
+    scales of the centred sample, so ``A b = A_s (D b)``). The passes solve
+    for the coefficients of ``A_s``; :meth:`start` and :meth:`coefficients`
+    map to and from the estimator's. A NumPy or sparse X is read
     :data:`SUB_BLOCK_ROWS` rows at a time (the design is never formed
     whole); a dask X block by block inside its tasks, the blocks' sums
     merged in a tree, with one ``dask.compute`` per pass.
 
-    The scales come from the coreset's sampled rows (any positive scale per
-    column makes the solution independent of the columns' units, and
-    multiplying a column by a power of two multiplies its scale by exactly
-    that), so they cost no pass.
+    Centres and scales come from the coreset's sampled rows, so they cost
+    no pass. Any centre and positive scale per column leave the solution
+    the same; these make it independent of the columns' units (multiplying
+    a column by a power of two multiplies its centre and scale by exactly
+    that).
     """
 
-    def __init__(self, X, y, v, *, fit_intercept, scale_rows):
+    def __init__(self, X, y, v, *, fit_intercept, sample_rows):
         self.X, self.y, self.v = X, y, v
         self.fit_intercept = fit_intercept
-        rows = scale_rows.toarray() if sp.issparse(scale_rows) else np.asarray(scale_rows)
-        if fit_intercept:
-            rows = np.hstack([rows, np.ones((rows.shape[0], 1), dtype=rows.dtype)])
-        self.scales = column_scales(rows)
+        rows = sample_rows.toarray() if sp.issparse(sample_rows) else sample_rows
+        rows = np.asarray(rows, dtype=np.float64)
+        n_features = rows.shape[1]
+        self.offsets = np.zeros(n_features + int(fit_intercept))
+        if fit_intercept and rows.shape[0]:
+            # The mean of each column, computed in units of its largest
+            # entry (a column near 1e300 does not overflow when summed).
+            largest = np.abs(rows).max(axis=0)
+            unit = np.where(largest > 0, largest, 1.0)
+            self.offsets[:n_features] = (rows / unit).mean(axis=0) * unit
+        self.scales = column_scales(self.design(rows, scaled=False))
         self.n_passes = 0
+
+    def design(self, rows, *, scaled=True):
+        """The design rows ``(rows with a 1, centred) / scales`` of dense rows of X."""
+        design = _design_block(rows, None, None, self.fit_intercept, 1)
+        design -= self.offsets
+        if scaled:
+            design /= self.scales
+        return design
 
     def __call__(self, function, *args):
         """``sum over blocks of function(A_s rows, y rows, v rows, *args)`` (a tuple)."""
@@ -107,7 +143,7 @@ class _FullDataPasses:
             import dask
 
             design = BlockwiseDesign(self.X, None, None, fit_intercept=self.fit_intercept, p=1)
-            parts = design.map(_scaled_rows, function, self.scales, args,
+            parts = design.map(_standardised_rows, function, self.offsets, self.scales, args,
                                per_block=(self.y, self.v), combine=_sum_parts)
             (total,) = dask.compute(tree_reduce(parts, _add_parts))
             return total
@@ -117,21 +153,28 @@ class _FullDataPasses:
             if sp.issparse(block):
                 block = block.toarray()
             rows = _design_block(block, None, None, self.fit_intercept, 1)
-            parts.append(_scaled_rows(rows, function, self.scales, args,
-                                      self.y[start:start + SUB_BLOCK_ROWS],
-                                      self.v[start:start + SUB_BLOCK_ROWS]))
+            parts.append(_standardised_rows(rows, function, self.offsets, self.scales, args,
+                                            self.y[start:start + SUB_BLOCK_ROWS],
+                                            self.v[start:start + SUB_BLOCK_ROWS]))
         return _sum_parts(parts)
 
     def start(self, estimator):
-        """The fitted coefficients (and intercept) in scaled coordinates."""
+        """The fitted coefficients (and intercept) in the passes' coordinates."""
         coef = np.ravel(estimator.coef_)
-        b = np.append(coef, estimator.intercept_) if self.fit_intercept else coef.copy()
-        return b * self.scales
+        if not self.fit_intercept:
+            return coef * self.scales
+        n_features = coef.size
+        intercept = float(np.ravel(estimator.intercept_)[0]) + self.offsets[:n_features] @ coef
+        return np.append(coef, intercept) * self.scales
 
     def coefficients(self, b_scaled):
-        """Coefficients in X's units from scaled ones (a vector or one column per target)."""
+        """Coefficients (intercept last) in X's units, from the passes' (a vector or one
+        column per target)."""
         scales = self.scales if np.ndim(b_scaled) == 1 else self.scales[:, None]
-        return b_scaled / scales
+        b = b_scaled / scales
+        if self.fit_intercept:
+            b[-1] -= self.offsets[:-1] @ b[:-1]
+        return b
 
     def penalty(self, weights):
         """A diagonal penalty ``sum_j weights_j b_j^2`` expressed on the scaled coefficients."""
@@ -139,7 +182,8 @@ class _FullDataPasses:
         return weights / self.scales / self.scales
 
 
-def _scaled_rows(rows, function, scales, args, y, v):
+def _standardised_rows(rows, function, offsets, scales, args, y, v):
+    rows -= offsets
     rows /= scales
     return function(rows, np.asarray(y, dtype=np.float64), np.asarray(v, dtype=np.float64),
                     *args)
@@ -344,13 +388,12 @@ def refine_estimator(estimator, X, y, sample_weight, n_passes, progress=None, sa
     elif kind == "logistic":
         sample = (sample[0], (np.asarray(sample[1]) == classes[1]).astype(np.float64), sample[2])
     passes = _FullDataPasses(X, y, v, fit_intercept=estimator.fit_intercept,
-                             scale_rows=sample[0])
+                             sample_rows=sample[0])
     if kind == "least_squares":
         _least_squares(estimator, passes)
     elif kind == "quantile":
         rows = sample[0].toarray() if sp.issparse(sample[0]) else sample[0]
-        rows = _design_block(rows, None, None, estimator.fit_intercept, 1) / passes.scales
-        sample = (rows, np.asarray(sample[1], dtype=np.float64),
+        sample = (passes.design(rows), np.asarray(sample[1], dtype=np.float64),
                   np.asarray(sample[2], dtype=np.float64))
         _quantile(estimator, passes, sample, n_passes, progress)
     else:
