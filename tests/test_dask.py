@@ -544,3 +544,14 @@ def test_joblib_dask_backend_gives_the_same_clustering(method):
     # which older joblib/dask releases schedule in another order.
     difference = abs(on_cluster.representation_matrix_ - default.representation_matrix_)
     assert difference.max() <= 1e-8 * abs(default.representation_matrix_).max()
+
+
+def test_lewis_sample_is_the_same_on_dask_above_the_sketch_threshold():
+    # In memory above 50,000 rows the Lewis basis is sketched, which consumed
+    # numbers of the seed's stream before the draw: the dask path (exact
+    # basis) drew other rows for the same seed.
+    X = np.random.RandomState(0).standard_normal((60_000, 6))
+    in_memory = SensitivitySampler(500, p=1, random_state=0).fit(X)
+    on_dask = SensitivitySampler(500, p=1, random_state=0).fit(da.from_array(X, chunks=10_000))
+    assert in_memory.solvers_ != on_dask.solvers_  # sketched vs exact basis
+    np.testing.assert_array_equal(in_memory.sample_indices_, on_dask.sample_indices_)

@@ -393,7 +393,7 @@ def test_lewis_beats_uniform_on_a_coherent_design():
     ratios = {}
     for method in ("uniform", "lewis"):
         values = []
-        for seed in range(3):
+        for seed in range(9):  # a uniform sample holds a rare row 23% of the time
             sampler = SensitivitySampler(400, p=1, method=method, random_state=seed)
             coreset = CoresetEstimator(lad, sampler=sampler).fit(X, y)
             values.append(objective(coreset) / optimum)
@@ -1078,10 +1078,10 @@ def test_coreset_verbose_prints_each_stage(capsys):
     CoresetEstimator(lad, refine=2, random_state=0, verbose=2).fit(X, y)
     out = capsys.readouterr().out
     assert "Lewis iteration 1: largest relative change" in out
-    assert "refine pass 1: full-data objective" in out and "refined:" in out
+    assert "refine pass 1: full-data objective" in out and "refined (refine=2)" in out
     CoresetEstimator(lad, refine=2, random_state=0, verbose=1).fit(X, y)
     out = capsys.readouterr().out
-    assert "Lewis iteration" not in out and "refine pass" not in out and "refined:" in out
+    assert "Lewis iteration" not in out and "refine pass" not in out and "refined (refine=2)" in out
     # A given sampler keeps its own verbose.
     CoresetEstimator(sampler=SensitivitySampler(500, random_state=0), verbose=1).fit(X, y)
     assert "[SensitivitySampler]" not in capsys.readouterr().out

@@ -305,6 +305,11 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
         self._sparse_input = sp.issparse(X)
         X, target, sample_weight = self._validate(X, y, sample_weight)
         random_state = check_random_state(self.random_state)
+        # The draw has a stream of its own, seeded before any scoring: how
+        # many numbers a solver consumes (the sketch of a well-conditioned
+        # basis in memory above 50,000 rows; none on a dask array) must not
+        # change the rows drawn, which differed between the two paths.
+        draw_state = np.random.RandomState(random_state.randint(np.iinfo(np.int32).max))
         with self._named_errors("fit"):
             if is_dask_array(X):
                 scores, n_iter = self._dask_scores(X, target, sample_weight, progress)
@@ -332,7 +337,7 @@ class SensitivitySampler(ValidationMixin, BaseEstimator):
             self.total_sensitivity_ = float(scores.sum())
         self.n_iter_ = n_iter
         self.probabilities_ = unit_scores / unit_scores.sum()
-        self._draw(random_state, sample_weight)
+        self._draw(draw_state, sample_weight)
         progress.stage(f"sample drawn: {self.sample_indices_.size} of {scores.size} rows")
         return self
 
