@@ -792,7 +792,7 @@ def _coreset_fit_in_steps(estimator, lazy, y, sampler, refine):
         "draw_s": drawn - scored,
         "gather_s": gather["stop"] - gather["start"],
         "fit_on_sample_s": fitted - gather["stop"],
-        "refine_s": lines.first("refined:") - fitted if refine else 0.0,
+        "refine_s": lines.first("refined (") - fitted if refine else 0.0,
         "whole_fit_s": stop - start,
     }
     n_iter = sum("Lewis iteration" in line for _, line in lines.lines)

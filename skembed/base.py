@@ -121,7 +121,9 @@ def _refuse_other_dask_collections(X, caller):
         raise ValueError(
             f"{caller}: X is a {type(X).__name__} of dask, which would be read whole into "
             "memory. Pass a dask array: X.to_dask_array(lengths=True) (or "
-            "X.compute() if it fits in memory)."
+            "X.compute() if it fits in memory). In a pipeline of dask arrays, "
+            "set_output(transform='pandas') belongs on the last step only: on the "
+            "pipeline it hands each step the DataFrame of the one before."
         )
 
 
@@ -163,6 +165,14 @@ def validate_array(
         The validated array; the caller's own array when no conversion was
         needed.
     """
+    if type(X).__module__.split(".")[0] == "dask":
+        # Functions outside the estimators work on arrays in memory (exact
+        # neighbours, probes): NumPy would read a dask collection whole.
+        raise ValueError(
+            f"{caller}: {input_name} is a dask {type(X).__name__}, which would be read "
+            f"whole into memory. Pass a NumPy array: a sample of rows "
+            f"({input_name}[indices].compute()), or {input_name}.compute() if it fits."
+        )
     try:
         return check_array(
             X,

@@ -555,3 +555,13 @@ def test_lewis_sample_is_the_same_on_dask_above_the_sketch_threshold():
     on_dask = SensitivitySampler(500, p=1, random_state=0).fit(da.from_array(X, chunks=10_000))
     assert in_memory.solvers_ != on_dask.solvers_  # sketched vs exact basis
     np.testing.assert_array_equal(in_memory.sample_indices_, on_dask.sample_indices_)
+
+
+def test_metrics_refuse_dask_arrays_instead_of_reading_them_whole(refuse_materialising):
+    from skembed.metrics import guardedness_report, knn_recall
+
+    X = da.from_array(np.random.RandomState(0).normal(size=(500, 6)), chunks=100)
+    with pytest.raises(ValueError, match=r"^knn_recall: X_reference is a dask Array"):
+        knn_recall(X, X[:, :3])
+    with pytest.raises(ValueError, match=r"guardedness_report: X_erased is a dask Array"):
+        guardedness_report(X, np.arange(500) % 2)
