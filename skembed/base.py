@@ -187,6 +187,31 @@ def validate_array(
         _reraise_with_context(exc, caller)
 
 
+def _restored_after_failed_dask_fit(fit):
+    """``fit`` that leaves the estimator as it was when a fit on a dask array fails.
+
+    A dask array's NaN block (or a worker's failure) surfaces inside the
+    fit's compute, after validation has set ``n_features_in_`` for the new
+    data: without this, a failed refit left the new width beside the old
+    model. In memory the same checks fail before anything is set.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, X, *args, **kwargs):
+        if not is_dask_array(X):
+            return fit(self, X, *args, **kwargs)
+        before = dict(vars(self))
+        try:
+            return fit(self, X, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    wrapper._skembed_restores = True
+    return wrapper
+
+
 def _lazy_output_for_dask(method, name):
     """``method`` with set_output's container made lazy for a dask input.
 
@@ -286,6 +311,9 @@ class ValidationMixin:
             method = inspect.getattr_static(cls, name, None)
             if inspect.isfunction(method) and not getattr(method, "_skembed_dask_output", False):
                 setattr(cls, name, _lazy_output_for_dask(method, name))
+        fit = cls.__dict__.get("fit")
+        if inspect.isfunction(fit) and not getattr(fit, "_skembed_restores", False):
+            cls.fit = _restored_after_failed_dask_fit(fit)
 
     def _min_fit_samples(self):
         """Fewest rows that ``fit`` accepts (override to depend on parameters)."""

@@ -568,3 +568,31 @@ def test_metrics_refuse_dask_arrays_instead_of_reading_them_whole(refuse_materia
         knn_recall(X, X[:, :3])
     with pytest.raises(ValueError, match=r"guardedness_report: X_erased is a dask Array"):
         guardedness_report(X, np.arange(500) % 2)
+
+
+def test_a_failed_dask_refit_leaves_the_estimator_as_it_was():
+    # The NaN of a block is found inside the fit's compute, after validation
+    # set n_features_in_ for the new data: the old model sat beside the new
+    # width, refusing the data it was fitted on.
+    from sklearn.linear_model import LinearRegression
+
+    from skembed import CoresetEstimator
+
+    rng = np.random.RandomState(0)
+    X6, y = rng.normal(size=(3_000, 6)), rng.randint(2, size=3_000)
+    X8 = rng.normal(size=(3_000, 8))
+    X8[2_900, 3] = np.nan
+    lazy8 = da.from_array(X8, chunks=500)
+    cases = [
+        (NNPreservingReducer(2, max_iter=2, random_state=0), (X6,), (lazy8,), "transform"),
+        (RelativeRepresentation(10, random_state=0), (X6,), (lazy8,), "transform"),
+        (CoresetEstimator(LinearRegression(), sampler=SensitivitySampler(500, random_state=0)),
+         (X6, y.astype(float)), (lazy8, y.astype(float)), "predict"),
+        (SubspaceClusterer(2, method="lsr", random_state=0), (X6,), (lazy8,), "predict"),
+    ]
+    for estimator, fit_args, bad_args, method in cases:
+        expected = getattr(estimator.fit(*fit_args), method)(X6)
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            estimator.fit(*bad_args)
+        assert estimator.n_features_in_ == 6
+        np.testing.assert_array_equal(getattr(estimator, method)(X6), expected)
