@@ -32,7 +32,7 @@ from .utils._dask import (
 )
 from .utils._dask_targets import validate_lazy_targets
 from .utils._memory import check_fit_memory, float_bytes
-from .utils._messages import calling_estimator
+from .utils._messages import calling_estimator, user_stacklevel
 
 __all__ = ["ValidationMixin", "validate_array", "FLOAT_DTYPES", "N_JOBS_CONSTRAINT"]
 
@@ -670,7 +670,7 @@ class ValidationMixin:
             "shape (n_samples,) and read as labels. Pass y.ravel() to silence "
             "this warning.",
             DataConversionWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),  # the user's call, past any wrapper
         )
         return y.ravel()
 

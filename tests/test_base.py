@@ -174,3 +174,26 @@ def test_a_warning_turned_into_an_error_stops_the_solver_at_once():
                 warn("slow")
                 reached.append(True)
     assert reached == []
+
+
+def test_warnings_about_the_callers_arguments_point_at_the_callers_line():
+    # The warnings about what the caller passed name the caller's line,
+    # however many wrappers (scikit-learn's fit context, skembed's own) sit
+    # between it and the check.
+    import warnings
+
+    from sklearn.exceptions import DataConversionWarning
+
+    from skembed import LinearConceptEraser, NNPreservingReducer
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(200, 4)), rng.randint(2, size=200)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LinearConceptEraser().fit(X, y[:, None])
+        NNPreservingReducer(objective="margin", n_components=2, max_iter=1,
+                            random_state=0).fit(X)
+    about_arguments = [w for w in caught
+                       if issubclass(w.category, (DataConversionWarning, FutureWarning))]
+    assert len(about_arguments) == 2
+    assert all(w.filename == __file__ for w in about_arguments)

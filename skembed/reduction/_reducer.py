@@ -19,6 +19,7 @@ from ..utils import exact_kneighbors, neighbour_overlap
 from ..utils._compat import Hidden, Interval, StrOptions, fit_context
 from ..utils._dask import is_dask_array, read_rows
 from ..utils._memory import float_bytes
+from ..utils._messages import user_stacklevel
 from ..utils._optim import Adam
 from ..utils._progress import ProgressLog
 from ..utils.extmath import (
@@ -385,7 +386,7 @@ class NNPreservingReducer(
                 "in 0.1 and will be removed in 0.2; use "
                 f"method={self.objective!r}.",
                 FutureWarning,
-                stacklevel=3,  # the caller of fit, past scikit-learn's fit wrapper
+                stacklevel=user_stacklevel(),  # the user's call, past any wrapper
             )
             method = self.objective
         n_rows = X.shape[0]

@@ -29,6 +29,7 @@ from ..utils._compat import (
     routing_enabled,
 )
 from ..utils._dask import dask_compute, is_dask_array
+from ..utils._messages import user_stacklevel
 from ..utils._progress import ProgressLog
 from ._refine import check_refinable, refine_estimator
 from ._sampler import SensitivitySampler
@@ -271,7 +272,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
                 f"Fit {name} directly, or pass a sampler with a smaller n_samples. (This "
                 "warning is shown once per estimator.)",
                 CoresetSpeedWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),  # the user's call, past any wrapper
             )
             return
         crossover = CROSSOVER_ROWS.get(name)
@@ -285,7 +286,7 @@ class CoresetEstimator(ValidationMixin, MetaEstimatorMixin, BaseEstimator):
             f"takes longer than {name}().fit on every row. Fit {name} directly, or pass a "
             "sampler to keep the coreset. (This warning is shown once per estimator.)",
             CoresetSpeedWarning,
-            stacklevel=4,  # the caller of fit (through scikit-learn's fit wrapper)
+            stacklevel=user_stacklevel(),  # the user's call, past any wrapper
         )
 
     @fit_context(prefer_skip_nested_validation=False)

@@ -29,6 +29,8 @@ import numpy as np
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
+from ._messages import user_stacklevel
+
 __all__ = ["LazyTarget", "blockwise_moments_aligned", "validate_lazy_targets"]
 
 
@@ -355,7 +357,7 @@ def validate_lazy_targets(X, y, sample_weight, *, caller, y_kind, min_classes):
                     "shape (n_samples,) and read as labels. Pass y.ravel() to silence "
                     "this warning.",
                     DataConversionWarning,
-                    stacklevel=4,
+                    stacklevel=user_stacklevel(),  # the user's call, past any wrapper
                 )
                 y = y[:, 0]
             checked_y = LazyTarget(_aligned(y, X), classes)

@@ -11,9 +11,32 @@ filters (a warning turned into an error stops the fit at once).
 """
 
 import contextvars
+import os
+import sys
 import warnings
 
-__all__ = ["calling_estimator", "warn"]
+import sklearn
+
+__all__ = ["calling_estimator", "user_stacklevel", "warn"]
+
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+    for module in (sys.modules[__name__.split(".")[0]], sklearn)
+)
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that points a warning at the user's call.
+
+    For ``warnings.warn(..., stacklevel=user_stacklevel())`` in the function
+    calling this: the first frame up the stack outside skembed and
+    scikit-learn (whose fit and set_output wrappers sit in between), so the
+    warning names the user's line however many wrappers a method has.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
 
 #: "Estimator.method" of the fit running in this thread or task, or None.
 calling_estimator = contextvars.ContextVar("skembed_calling_estimator", default=None)
