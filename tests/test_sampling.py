@@ -788,9 +788,11 @@ def test_refine_is_exact_for_columns_far_from_zero(offset):
                                sampler=SensitivitySampler(600, random_state=0)).fit(X, y)
     centred = LinearRegression().fit(X - X.mean(axis=0), y)
     np.testing.assert_allclose(refined.estimator_.coef_, centred.coef_, rtol=1e-7)
+    # Predicting through rows of 1e9 cancels about 1e9 eps = 1e-7 per
+    # residual: the objectives agree to that, not to 1e-9.
     residual = y - refined.estimator_.predict(X)
     optimum = y - centred.predict(X - X.mean(axis=0))
-    assert residual @ residual <= (optimum @ optimum) * (1 + 1e-9)
+    assert residual @ residual <= (optimum @ optimum) * (1 + 1e-6)
 
 
 def test_refine_does_not_depend_on_column_units():
