@@ -296,6 +296,24 @@ def _centred_one_hot_cross(erased_block, label_block, frequencies):
     return erased_block.astype(np.float64).T @ one_hot
 
 
+def _timed_fit_counting_computes(X, y):
+    """``LinearConceptEraser().fit(X, y)`` timed, with the number of ``dask.compute``
+    calls it made: ``(eraser, seconds, n_computes)``."""
+    computes = []
+    original = dask.compute
+
+    def counting_compute(*args, **kwargs):
+        computes.append(len(args))
+        return original(*args, **kwargs)
+
+    dask.compute = counting_compute
+    try:
+        eraser, seconds = timed(lambda: LinearConceptEraser().fit(X, y))
+    finally:
+        dask.compute = original
+    return eraser, seconds, len(computes)
+
+
 def _generated_labels_cross(erased_block, block_id, size, frequencies):
     """``_centred_one_hot_cross`` of a block whose labels are generated in the task."""
     return _centred_one_hot_cross(erased_block, _block_labels(block_id, size, 7), frequencies)
@@ -363,19 +381,8 @@ def part_out_of_core(n_rows, store, do_record):
             reads[step] = _reads_per_block(read_log, n_blocks, chunk)
 
         worker_pids = client.run(os.getpid)
-        computes = []
-        original = dask.compute
-
-        def counting_compute(*args, **kwargs):
-            computes.append(len(args))
-            return original(*args, **kwargs)
-
         start_step()
-        dask.compute = counting_compute
-        try:
-            eraser, fit_s = timed(lambda: LinearConceptEraser().fit(X, labels))
-        finally:
-            dask.compute = original
+        eraser, fit_s, n_computes = _timed_fit_counting_computes(X, labels)
         end_step("fit")
         start_step()
         _, transform_s = timed(lambda: eraser.transform(X).to_zarr(erased_path, overwrite=True))
@@ -425,7 +432,7 @@ def part_out_of_core(n_rows, store, do_record):
            if restarted else "\n\n")
         + f"Largest |Cov(erased, concept)|: {np.abs(cross).max():.2e} "
         f"(data scale {float(np.abs(eraser.mean_).max()):.1f}).\n"
-        f"dask.compute calls during fit: {len(computes)} (the store has {n_blocks} "
+        f"dask.compute calls during fit: {n_computes} (the store has {n_blocks} "
         "blocks).\n"
     )
     print(body)
@@ -796,12 +803,11 @@ def _coreset_fit_in_steps(estimator, lazy, y, sampler, refine):
         "whole_fit_s": stop - start,
     }
     n_iter = sum("Lewis iteration" in line for _, line in lines.lines)
-    n_passes = sum(line.count("refine pass") for _, line in lines.lines)
     reads = next((line for _, line in lines.lines if "passes over the data" in line
                   or "pass over the data" in line), "")
     notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     return (coreset, before_refine.get("estimator", coreset.estimator_), steps, n_iter,
-            (n_passes, reads.split("refine: ")[-1].split(" pass")[0]), notes)
+            reads.split("refine: ")[-1].split(" pass")[0], notes)
 
 
 def _jacobi_cholesky(gram):
@@ -907,7 +913,7 @@ def part_coreset_20m(n_rows, do_record, chunk=500_000, n_samples=5_000,
     load_end = os.getloadavg()
 
     rows = []
-    for name, (coreset, _, steps, n_iter, (n_passes, reads), notes) in fits.items():
+    for name, (coreset, _, steps, n_iter, reads, notes) in fits.items():
         sampler = coreset.sampler_
         for refine in (0, coreset.refine):
             coef = f"coreset {name}" + (f", refine={refine}" if refine else "")
@@ -1051,24 +1057,13 @@ def part_client_memory(n_rows, do_record):
         client.run(lambda: threadpool_limits(1) and None)
         # Warm up the workers (imports, the first tasks) before either fit is timed.
         LinearConceptEraser().fit(X[:2 * chunk], lazy_y[:2 * chunk])
-        original = dask.compute
 
         def measured_fit(case, y):
-            computes = []
-
-            def counting_compute(*args, **kwargs):
-                computes.append(len(args))
-                return original(*args, **kwargs)
-
             gc.collect()
             before = _vm_rss_mb()
             client.run(_reset_peak_rss)
             _reset_peak_rss()
-            dask.compute = counting_compute
-            try:
-                eraser, seconds = timed(lambda: LinearConceptEraser().fit(X, y))
-            finally:
-                dask.compute = original
+            eraser, seconds, n_computes = _timed_fit_counting_computes(X, y)
             client_peak, _ = _peak_rss_mb()
             workers = client.run(_peak_rss_mb)
             fits[case] = eraser
@@ -1076,7 +1071,7 @@ def part_client_memory(n_rows, do_record):
                 "y": case, "fit_s": seconds, "client RSS before MB": before,
                 "client peak MB": client_peak,
                 "worker peaks MB": ", ".join(f"{mb:.0f}" for mb, _ in workers.values()),
-                "dask.compute calls": len(computes),
+                "dask.compute calls": n_computes,
             })
             print(rows[-1])
 
