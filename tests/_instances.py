@@ -28,6 +28,10 @@ CHECK_PARAMS = {
         # partial_fit (streaming needs final_leace=False) and shrunk covariances.
         {"final_leace": False, "shrinkage": True, "max_iter": 20},
     ],
+    "DensityMatchingEraser": [
+        {"max_iter": 20},  # every code path; the default 300 steps only take longer
+        {"n_components": 1, "max_iter": 5, "batch_size": 64, "random_state": 0},
+    ],
     "NNPreservingReducer": [
         {"max_iter": 2},  # the defaults, which adapt to the checks' small inputs
         {"n_components": 1, "n_neighbors": 3, "max_iter": 2},
@@ -94,6 +98,16 @@ _ITERATIVE_ERASER_FAILURES = {
     ),
 }
 
+_DENSITY_MATCHING_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "The check fits 15 rows in 30 features. With fewer rows than features the "
+        "Adam steps of the density matching amplify rounding: the same rows in "
+        "another order already give another projection (by up to 0.8 on the "
+        "check's data). With more rows than features, integer weights equal "
+        "repeated rows to 1e-13 (tests/test_erasure_leopard.py)."
+    ),
+}
+
 #: Estimators that test the shared machinery (ValidationMixin) on its own.
 REFERENCE_ESTIMATORS = [MeanCenterer(), MeanCenterer(with_std=True), ClassMeanProjector()]
 
@@ -128,4 +142,6 @@ def expected_failed_checks(estimator):
     if name == "SubspaceClusterer" and (
             estimator.method == "omp" or (estimator.method == "ssc" and not estimator.affine)):
         return _ANGULAR_CLUSTERER_FAILURES
+    if name == "DensityMatchingEraser":
+        return _DENSITY_MATCHING_FAILURES
     return EXPECTED_FAILED_CHECKS.get(name, {})

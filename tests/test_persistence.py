@@ -15,7 +15,7 @@ def _fit_data(estimator):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((60, 6))
     name = type(estimator).__name__
-    if name in ("LinearConceptEraser", "NonlinearConceptEraser"):
+    if name in ("DensityMatchingEraser", "LinearConceptEraser", "NonlinearConceptEraser"):
         return X, {"y": (X[:, 0] > 0).astype(int)}
     if name == "LatentTranslator":
         return X, {"y": X @ rng.standard_normal((6, 3))}
