@@ -387,6 +387,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         first, second = np.zeros_like(U), np.zeros_like(U)
         beta1, beta2 = _ADAM_BETAS
         losses = np.empty(self.max_iter)
+        gradient_scale = 0.0
         for step in range(self.max_iter):
             rows = np.concatenate([
                 rows_k if rows_k.size <= per_class
@@ -398,6 +399,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             losses[step], row_gradient = mmd_loss_and_gradient(
                 batch @ U, pair_weights, weights[rows], self.n_kernels)
             gradient = batch.T @ row_gradient
+            gradient_scale = max(gradient_scale, float(np.abs(gradient).max(initial=0.0)))
             # The Riemannian gradient: the component tangent to the Stiefel
             # manifold at U, G - U sym(U^T G).
             tangent = U.T @ gradient
@@ -406,13 +408,14 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             second = beta2 * second + (1 - beta2) * gradient**2
             spread = np.sqrt(second / (1 - beta2 ** (step + 1)))
             # Adam divides each entry by its own magnitude, so an entry that
-            # is rounding noise (exactly 0 in exact arithmetic, e.g. along
-            # directions the rows do not span) would take a full step in a
-            # random direction: entries below sqrt(eps) of the largest count
-            # as zero, so the fit does not depend on rounding (the rows'
-            # order, weights as repeats).
-            floor = _SQRT_EPS * spread.max() if spread.size else 0.0
-            step_direction = (first / (1 - beta1 ** (step + 1))) / (spread + floor + 1e-300)
+            # is rounding noise would take a full step in a random direction.
+            # The tangent is all rounding noise where U is stationary (when
+            # the rows span no more directions than are kept, the start
+            # already is): entries below sqrt(eps) of the largest Euclidean
+            # gradient seen count as zero, so the fit does not depend on
+            # rounding (the rows' order, weights as repeats).
+            floor = _SQRT_EPS * gradient_scale + np.finfo(np.float64).tiny
+            step_direction = (first / (1 - beta1 ** (step + 1))) / (spread + floor)
             Q, R = np.linalg.qr(U - self.learning_rate * step_direction)
             # QR's sign convention flips columns at random: keep R's diagonal positive.
             U = Q * np.where(np.diag(R) < 0, -1.0, 1.0)
