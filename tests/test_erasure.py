@@ -834,3 +834,21 @@ def balanced_probe_score_standardised(X, y):
 
     probe = make_pipeline(StandardScaler(), LogisticRegression())
     return cross_val_score(probe, X, y, scoring="balanced_accuracy", cv=5).mean()
+
+
+@pytest.mark.parametrize("method", ["leace", "orth"])
+def test_concept_with_exactly_equal_class_means_is_left_alone(method):
+    """Nothing to erase: every row's negation is in its class (the XOR of two signs), so
+    the class means are equal to rounding. The least-squares edit is none; a rank decision
+    on a cross-covariance of pure rounding used to erase a direction of noise, moving a
+    feature by 3.5 of its units and the nonlinear concept with it."""
+    rng = np.random.RandomState(0)
+    half = rng.normal(size=(500, 4))
+    signs = np.sign(half[:, 0] * half[:, 1])
+    X, y = np.vstack([half, -half]), np.concatenate([signs, signs])
+    eraser = LinearConceptEraser(method=method).fit(X, y)
+    assert eraser.rank_ == 0
+    np.testing.assert_array_equal(eraser.transform(X), X)
+    # A concept one part in a million of the spread away from guarded is still erased.
+    X_shifted = X + 1e-6 * (y == 1)[:, None]
+    assert LinearConceptEraser(method=method).fit(X_shifted, y).rank_ == 1

@@ -48,6 +48,15 @@ _EPS = np.finfo(np.float64).eps
 GUARD_TOLERANCE = np.sqrt(_EPS)
 
 
+def rounding_correlation(relative_mean, std):
+    """Largest correlation with a concept that is rounding, per feature.
+
+    :data:`GUARD_TOLERANCE` plus what centring a feature of mean m and
+    standard deviation s loses, ``64 eps |m| / s`` (both in the same units).
+    """
+    return GUARD_TOLERANCE + 64 * _EPS * np.abs(relative_mean) / std
+
+
 def _one_hot(codes, n_classes):
     """One-hot float64 columns of class codes 0 .. n_classes - 1."""
     return (codes[:, None] == np.arange(n_classes)[None, :]).astype(np.float64)
@@ -720,6 +729,16 @@ default=None
             "concept", active, stored_std, labels=hasattr(self, "classes_")
         )
         shrinkage = 0.0
+        relative_mean = moments.mean_x[active] / moments.scale_x[active]
+        if rank is None and np.all(
+                np.abs(guard) <= rounding_correlation(relative_mean, stored_std)[:, None]):
+            # Already guarded: every correlation with the concept is rounding,
+            # so the least-squares edit is none. A rank decision on a
+            # cross-covariance of pure rounding would erase a direction of
+            # noise (moving a feature by its whole spread: a concept whose
+            # class means are exactly equal, as for x and -x in one class).
+            nothing = np.zeros((n_features, 0))
+            return _ErasureMap(nothing, nothing.copy(), shrinkage)
         if method == "orth":
             readout, directions = orth_factors(
                 guard, feature_std, rank=rank, ranking=ranking

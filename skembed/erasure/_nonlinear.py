@@ -28,7 +28,7 @@ from ..utils.extmath import (
     psd_eigh,
     standardised_discrepancy,
 )
-from ._eraser import GUARD_TOLERANCE, LinearConceptEraser
+from ._eraser import LinearConceptEraser, rounding_correlation
 from ._quadratic import (
     GaussianDiscriminant,
     posterior_transport,
@@ -136,10 +136,9 @@ def _in_data_units(covariance, scale):
 def _linearly_guarded(X, codes, weights, n_classes):
     """Whether every correlation between a feature of X and a class indicator is rounding.
 
-    Rounding: below sqrt(eps) (:data:`GUARD_TOLERANCE`, what
-    :class:`LinearConceptEraser` accepts of its own output), plus what
-    centring a feature of mean m and standard deviation s loses,
-    ``64 eps |m| / s``. Constant features are left out.
+    Rounding: below ``rounding_correlation`` (sqrt(eps), what
+    :class:`LinearConceptEraser` accepts of its own output, plus what
+    centring a feature loses). Constant features are left out.
     """
     one_hot = (codes[:, None] == np.arange(n_classes)[None, :]).astype(np.float64)
     moments = WeightedMoments(X.shape[1], {"concept": n_classes}, track_covariance=False)
@@ -153,7 +152,7 @@ def _linearly_guarded(X, codes, weights, n_classes):
     side_std = np.where(side_std > 0, side_std, np.inf)
     correlation = moments.scaled_cross_covariance("concept")[active] / std[:, None]
     correlation /= side_std[None, :]
-    tolerance = GUARD_TOLERANCE + 64 * _EPS * np.abs(relative_mean[active]) / std
+    tolerance = rounding_correlation(relative_mean[active], std)
     return bool(np.all(np.abs(correlation) <= tolerance[:, None]))
 
 
