@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from skembed import DensityMatchingEraser, LinearConceptEraser
 from skembed.erasure._leopard import _pair_weights, mmd_loss_and_gradient
-from skembed.erasure._nonlinear import _linearly_guarded
 from skembed.metrics import guardedness_report
 
 FAST = {"max_iter": 150, "batch_size": 512, "random_state": 0}
@@ -88,7 +87,7 @@ def test_mmd_gradient_matches_finite_differences():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_samples=st.integers(4, 40),
-    n_features=st.integers(1, 12),
+    n_features=st.integers(1, 12),  # at least n_classes below: a direction is left
     exponents=st.lists(st.integers(-150, 150), min_size=12, max_size=12),
     zero_weights=st.integers(0, 3),
     duplicate=st.booleans(),
@@ -100,6 +99,7 @@ def test_linear_guard_projection_and_units_over_hostile_inputs(
     """The documented guarantees, on the fitted object: the training rows' class means
     equal (zero cross-covariance), a projection (idempotent, orthonormal components,
     1-Lipschitz in standardised units), and the features' units do not matter."""
+    n_features = max(n_features, n_classes)
     rng = np.random.RandomState(seed)
     y = np.arange(n_samples) % n_classes
     X = rng.normal(size=(n_samples, n_features)) + y[:, None] * rng.normal(size=n_features)
@@ -116,7 +116,16 @@ def test_linear_guard_projection_and_units_over_hostile_inputs(
     Z = eraser.transform(X_scaled)
     assert np.all(np.isfinite(Z))
     kept = weights > 0
-    assert _linearly_guarded(Z[kept], y[kept], weights[kept], n_classes)
+    # Every class's weighted mean the same, in standardised units, to rounding of the
+    # rows' own standardised magnitude (an output of rounding noise alone, when the
+    # linear step leaves the rows nothing, is still guarded).
+    standardised_rows = (X_scaled[kept] - eraser.mean_) / eraser.scale_
+    erased_rows = (Z[kept] - eraser.mean_) / eraser.scale_
+    class_means = np.array([np.average(erased_rows[y[kept] == k], axis=0,
+                                       weights=weights[kept][y[kept] == k])
+                            for k in range(n_classes)])
+    rounding = 1e-12 * (1 + np.abs(standardised_rows).max())
+    assert np.all(np.ptp(class_means, axis=0) <= rounding)
     V = eraser.components_
     np.testing.assert_allclose(V @ V.T, np.eye(V.shape[0]), atol=1e-10)
     standardised = (Z - eraser.mean_) / eraser.scale_
@@ -158,6 +167,21 @@ def test_integer_weights_equal_repeated_rows():
     np.testing.assert_allclose(weighted.transform(X), repeated.transform(X), atol=1e-10)
 
 
+@pytest.mark.parametrize("factor", [1e-300, 1e-200, 1e200, 1e300])
+def test_only_the_weights_ratios_matter(factor):
+    """Found by a hostile review: products of two weights underflowed (or overflowed), the
+    batch's mean distance became 0/0 and the density matching was silently skipped."""
+    X, y = _xor(300, np.random.RandomState(8))
+    plain = DensityMatchingEraser(n_components=9, max_iter=30, random_state=0).fit(X, y)
+    scaled = DensityMatchingEraser(n_components=9, max_iter=30, random_state=0).fit(
+        X, y, sample_weight=np.full(300, factor))
+    np.testing.assert_allclose(scaled.transform(X), plain.transform(X), atol=1e-10)
+    heavy = np.ones(300)
+    heavy[0] = factor
+    assert np.all(np.isfinite(DensityMatchingEraser(max_iter=5).fit(
+        X, y, sample_weight=heavy).components_))
+
+
 def test_weights_of_zero_drop_rows():
     X, y = _xor(400, np.random.RandomState(4))
     weights = np.ones(400)
@@ -176,14 +200,21 @@ def test_shares_and_counts_of_directions():
     assert eraser.loss_curve_.shape == (5,) and eraser.n_iter_ == 5
     whole = DensityMatchingEraser(n_components=1.0, max_iter=5).fit(X, y)
     assert whole.n_components_ == 11 and whole.n_iter_ == 0  # the linear step alone
-    # One feature whose class means differ: nothing is left to keep.
-    single = DensityMatchingEraser(max_iter=5).fit(X[:, :1] + y[:, None], y)
-    assert single.n_components_ == 0
-    np.testing.assert_allclose(single.transform(X[:, :1]), np.full((300, 1), single.mean_[0]))
 
 
 def test_bad_input_named_before_work():
     X, y = _spheres(100, np.random.RandomState(6))
+    # One feature whose class means differ: the linear step leaves nothing to keep.
+    with pytest.warns(UserWarning, match=r"DensityMatchingEraser\.fit: X has 1 feature\(s\) "
+                                         r"and the class means differ along all of them"):
+        single = DensityMatchingEraser().fit(X[:, :1] + y[:, None], y)
+    assert single.n_components_ == 0
+    np.testing.assert_allclose(single.transform(X[:, :1]), np.full((100, 1), single.mean_[0]))
+    with pytest.raises(ValueError, match=r"n_components=True is a bool"):
+        DensityMatchingEraser(n_components=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"DensityMatchingEraser\.fit: X has values up to "
+                                         r"1e\+307.*Rescale the features"):
+        DensityMatchingEraser().fit(np.where(np.arange(12) == 0, 1e307, X), y)
     with pytest.raises(ValueError, match=r"DensityMatchingEraser\.fit: n_components=12 but "
                                          r"only 11 directions"):
         DensityMatchingEraser(n_components=12).fit(X, y)

@@ -27,10 +27,11 @@ with two steps, as the paper's "cascade" form:
 
        L(U) = \sum_{k < l} \mathrm{MMD}^2\big(U^\top B^\top s \mid k,\;
        U^\top B^\top s \mid l\big),
-       \qquad \kappa(a, b) = \sum_{j} \exp\!\big(-\|a - b\|^2 / (2^{j} h)\big),
+       \qquad \kappa(a, b) = \sum_{j=0}^{m-1} \exp\!\big(-\|a - b\|^2 / (2^{j - \lfloor m/2 \rfloor} h)\big),
 
-   a sum of Gaussian kernels whose bandwidths are powers of two around the
-   mean squared distance ``h`` of the batch (the paper's mixture of five),
+   a sum of ``m = n_kernels`` Gaussian kernels whose bandwidths are powers
+   of two around the mean squared distance ``h`` of the batch (the paper's
+   mixture of five),
    estimated on class-balanced random batches of rows, by Adam steps on the
    Riemannian gradient of the Stiefel manifold followed by a QR retraction
    (the paper penalises :math:`\|U^\top U - I\|^2` instead; the retraction
@@ -58,6 +59,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ValidationMixin
 from ..utils._compat import Interval, fit_context
 from ..utils._memory import float_bytes
+from ..utils._messages import warn
 from ..utils._moments import MOMENT_BLOCK_ROWS, WeightedMoments
 from ..utils.extmath import orthonormal_basis, psd_eigh
 from ._nonlinear import _feature_scales
@@ -178,7 +180,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         by about this much per step).
     n_kernels : int, default=5
         Gaussian kernels in the mixture (bandwidths ``2**(j - n_kernels // 2)``
-        times the batch's mean squared distance).
+        times the batch's mean squared distance), at most 64.
     random_state : int, RandomState instance or None, default=None
         Draws the batches. An int makes fit reproducible.
 
@@ -201,11 +203,13 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
     n_linear_ : int
         Directions removed by the linear step (the rank of the class-mean
         differences, at most ``n_classes - 1``).
-    loss_curve_ : ndarray of shape (max_iter,)
+    loss_curve_ : ndarray of shape (n_steps,)
         The batch's :math:`\sum_{k<l} \mathrm{MMD}^2` at each step (a noisy
-        estimate: each step draws another batch).
+        estimate: each step draws another batch); ``n_steps`` is
+        ``n_iter_``.
     n_iter_ : int
-        Optimisation steps taken (``max_iter``).
+        Optimisation steps taken: ``max_iter``, or 0 when every direction
+        left after the linear step is kept (nothing to choose).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -221,15 +225,25 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
     Cost: ``max_iter`` steps of ``O(batch_size**2 * (n_kernels +
     n_components) + batch_size * n_features * n_components)``, plus one
     ``n_features`` x ``n_features`` eigendecomposition for the start and
-    one QR per step: about 20 s for 7,350 x 384 rows with the defaults on
-    2 cores. Memory: the rows in standardised units (one ``n_samples`` x
+    one QR per step, whatever the number of rows beyond a batch: on the
+    benchmark's MiniLM vectors (384 features), 17 to 53 s for 7,350 rows
+    and 33 s for 15,000 rows with the defaults and one BLAS thread, on a
+    shared machine (``benchmarks/RESULTS.md``). Small data pays the same
+    steps: lower ``max_iter`` to explore. Memory: the rows in standardised units (one ``n_samples`` x
     ``n_features`` float64 array) and a few ``batch_size`` x
     ``batch_size`` matrices.
 
     Sample weights weigh each row's share of its class in the batch's
-    discrepancy, the mean, the scales and the start; rows of weight 0 are
-    dropped. Batches are drawn uniformly within each class, so integer
-    weights equal repeated rows in expectation, not draw for draw.
+    discrepancy, the mean, the scales and the start (only their ratios
+    matter); rows of weight 0 are dropped. Batches are drawn uniformly
+    within each class, so integer weights equal repeated rows exactly when
+    every class fits in one batch (half of ``batch_size`` each for two
+    classes), and in expectation otherwise.
+
+    With fewer rows than features, when the rows span no more directions
+    than are kept, the start is a saddle of the discrepancy and rounding
+    decides which way the steps leave it: the same rows in another order
+    can give another projection.
 
     Unlike :class:`NonlinearConceptEraser`, the map has no oracle form and
     does not depend on a row's class: rows of the two classes at the same
@@ -269,7 +283,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "n_kernels": [Interval(Integral, 1, None, closed="left")],
+        "n_kernels": [Interval(Integral, 1, 64, closed="both")],
         "random_state": ["random_state"],
     }
 
@@ -302,13 +316,29 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             The fitted eraser.
         """
         caller = self._caller("fit")
+        if isinstance(self.n_components, bool):
+            raise ValueError(
+                f"{caller}: n_components={self.n_components} is a bool. Pass the number "
+                "of directions to keep (an int) or their share (a float in (0, 1])."
+            )
         X, y, sample_weight = self._validate_X_y(X, y, y_kind="labels",
                                                  sample_weight=sample_weight)
+        largest = float(np.abs(X).max())
+        if largest > np.finfo(np.float64).max / X.shape[0]:
+            raise ValueError(
+                f"{caller}: X has values up to {largest:.2g}, whose sum over its "
+                f"{X.shape[0]:,} rows exceeds float64's range, so its means cannot be "
+                "computed. Rescale the features first: the eraser does not depend on "
+                "their units."
+            )
         weights = (np.ones(X.shape[0]) if sample_weight is None
                    else np.asarray(sample_weight, dtype=np.float64))
         positive = weights > 0
         if not positive.all():
             X, y, weights = X[positive], y[positive], weights[positive]
+        # Only the weights' ratios matter: the largest set to 1, so products of
+        # two weights (the batch's kernel weights) neither underflow nor overflow.
+        weights = weights / weights.max()
         classes, codes = np.unique(y, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
@@ -325,7 +355,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             removed = orthonormal_basis(differences.T)
             n_linear = removed.shape[1]
             n_left = n_features - n_linear
-            n_components = self._resolve_n_components(n_left, caller)
+            n_components = self._resolve_n_components(n_left, n_features, caller)
             complement = scipy.linalg.qr(removed, mode="full")[0][:, n_linear:] \
                 if n_linear else np.eye(n_features)
             reduced = self._standardised(X, mean, scale) @ complement
@@ -361,9 +391,16 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
     def _standardised(X, mean, scale):
         return (np.asarray(X, dtype=np.float64) - mean) / scale
 
-    def _resolve_n_components(self, n_left, caller):
+    def _resolve_n_components(self, n_left, n_features, caller):
         wanted = self.n_components
-        if n_left == 0:  # the class means differ along every direction: none is kept
+        if n_left == 0:
+            warn(
+                f"X has {n_features} feature(s) and the class means differ along all of "
+                "them, so the linear step leaves no direction to keep: every row becomes "
+                "the mean. Use LinearConceptEraser, which erases the class means with a "
+                "smaller edit, or add features.",
+                UserWarning,
+            )
             return 0
         if isinstance(wanted, Integral) and not isinstance(wanted, bool):
             if wanted > n_left:
@@ -412,8 +449,9 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             # The tangent is all rounding noise where U is stationary (when
             # the rows span no more directions than are kept, the start
             # already is): entries below sqrt(eps) of the largest Euclidean
-            # gradient seen count as zero, so the fit does not depend on
-            # rounding (the rows' order, weights as repeats).
+            # gradient seen count as zero. (Where the rows span no more
+            # directions than are kept, rounding still decides which way the
+            # steps leave that saddle: see the class docstring's Notes.)
             floor = _SQRT_EPS * gradient_scale + np.finfo(np.float64).tiny
             step_direction = (first / (1 - beta1 ** (step + 1))) / (spread + floor)
             Q, R = np.linalg.qr(U - self.learning_rate * step_direction)
@@ -446,13 +484,16 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         return float_bytes(2 * n_samples * n_features + 4 * batch**2
                            + 4 * n_features**2, 4 * n_samples)
 
-    def transform(self, X):
+    def transform(self, X, y=None):
         """Project X: the rows without the concept's directions.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Embeddings.
+        y : None
+            Not used: the projection needs no labels (unlike the oracle form
+            of :class:`NonlinearConceptEraser`). Passing labels is an error.
 
         Returns
         -------
@@ -460,6 +501,12 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             In X's dtype (computed in float64, rounded once).
         """
         check_is_fitted(self, "components_")
+        if y is not None:
+            raise ValueError(
+                f"{self._caller('transform')}: got labels y, but the projection needs "
+                "none: every row is projected the same way whatever its class. Call "
+                "transform(X)."
+            )
         X = self._validate_X(X, reset=False)
         out = np.empty(X.shape, dtype=X.dtype)
         for rows in gen_batches(X.shape[0], MOMENT_BLOCK_ROWS):
