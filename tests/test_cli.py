@@ -79,14 +79,16 @@ def test_demo_runs_every_section_on_bundled_sample(capsys):
     before, after, _, edit = printed(sections["LinearConceptEraser"], "%")
     assert before > 90 and 40 <= after < 60 and 0 < edit < 100  # gender erased to chance
 
-    mlp_linear, mlp_quadratic, qda_linear, qda_quadratic, majority, kept_linear, kept_quadratic = (
-        printed(sections["NonlinearConceptEraser"], "%")
-    )
+    (mlp_linear, mlp_quadratic, qda_linear, qda_quadratic, majority, kept_linear, kept_quadratic,
+     mlp_density, qda_density, kept_density) = printed(sections["NonlinearConceptEraser"], "%")
     assert 45 <= majority <= 55
     # Nonlinear probes still read gender after LEACE; the quadratic eraser takes more of it,
     # and more of the neighbourhoods.
     assert majority < mlp_quadratic < mlp_linear and majority < qda_quadratic < qda_linear
     assert 0 < kept_quadratic < kept_linear < 100
+    # Dropping directions takes more of gender than LEACE, and more of the neighbourhoods.
+    assert majority < mlp_density < mlp_linear and majority < qda_density < qda_linear
+    assert 0 < kept_density < kept_linear
 
     ours, pca = printed(sections["NNPreservingReducer"], "%")
     assert 0 < pca < ours <= 100

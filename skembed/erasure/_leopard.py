@@ -61,12 +61,15 @@ from ..utils._compat import Interval, fit_context
 from ..utils._memory import float_bytes
 from ..utils._messages import warn
 from ..utils._moments import MOMENT_BLOCK_ROWS, WeightedMoments
+from ..utils._progress import ProgressLog
 from ..utils.extmath import orthonormal_basis, psd_eigh
 from ._nonlinear import _feature_scales
 
 #: Adam's moment decay rates (Kingma and Ba's defaults, the paper's optimiser).
 _ADAM_BETAS = (0.9, 0.999)
 _SQRT_EPS = float(np.sqrt(np.finfo(np.float64).eps))
+#: Steps between progress lines at verbose=1.
+_REPORT_EVERY = 50
 
 
 def _pair_weights(codes, weights, n_classes):
@@ -183,6 +186,10 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         times the batch's mean squared distance), at most 64.
     random_state : int, RandomState instance or None, default=None
         Draws the batches. An int makes fit reproducible.
+    verbose : int, default=0
+        Progress on standard output: 1 prints the linear step and, every 50
+        steps, the mean discrepancy of those steps' batches; 2 also every
+        step.
 
     Attributes
     ----------
@@ -285,16 +292,18 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "n_kernels": [Interval(Integral, 1, 64, closed="both")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(self, n_components=0.5, *, max_iter=300, batch_size=1024,
-                 learning_rate=0.01, n_kernels=5, random_state=None):
+                 learning_rate=0.01, n_kernels=5, random_state=None, verbose=0):
         self.n_components = n_components
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.n_kernels = n_kernels
         self.random_state = random_state
+        self.verbose = verbose
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -347,6 +356,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
                 "positive weight."
             )
         n_features = X.shape[1]
+        log = ProgressLog(self, self.verbose)
         with self._named_errors("fit"):
             mean, scale, differences = self._standardisation(X, codes, weights, classes.size)
             # Linear step: the complement of the standardised class-mean
@@ -359,8 +369,10 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             complement = scipy.linalg.qr(removed, mode="full")[0][:, n_linear:] \
                 if n_linear else np.eye(n_features)
             reduced = self._standardised(X, mean, scale) @ complement
+            log.stage(f"linear step: {n_linear} direction(s) of the class means removed, "
+                      f"{n_components} of the {n_left} left to keep")
             U, losses = self._match_densities(reduced, codes, weights, classes.size,
-                                              n_components)
+                                              n_components, log)
         self.classes_ = classes
         self.mean_ = mean
         self.scale_ = scale
@@ -412,7 +424,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             return int(wanted)
         return max(1, int(round(float(wanted) * n_left)))
 
-    def _match_densities(self, reduced, codes, weights, n_classes, n_components):
+    def _match_densities(self, reduced, codes, weights, n_classes, n_components, log):
         """Adam on the Stiefel manifold from the top principal directions: (U, losses)."""
         rng = check_random_state(self.random_state)
         n_left = reduced.shape[1]
@@ -457,6 +469,11 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
             Q, R = np.linalg.qr(U - self.learning_rate * step_direction)
             # QR's sign convention flips columns at random: keep R's diagonal positive.
             U = Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+            log.chunk(step + 1, self.max_iter, "steps")
+            if (step + 1) % _REPORT_EVERY == 0 or step + 1 == self.max_iter:
+                recent = losses[max(0, step + 1 - _REPORT_EVERY):step + 1]
+                log.stage(f"step {step + 1}/{self.max_iter}: mean batch discrepancy "
+                          f"{recent.mean():.4g}")
         return U, losses
 
     @staticmethod
