@@ -1,7 +1,7 @@
 """
-============================================================
+==============================================================
 Beyond linear probes: what each eraser costs and what it hides
-============================================================
+==============================================================
 
 LEACE makes gender unreadable for a *linear* probe; nonlinear probes still
 read it. This example erases gender from the 1,500 GloVe words of the word
