@@ -257,6 +257,11 @@ NONLINEAR_METHODS = {
     "quadratic ORACLE, shrinkage=True": (QUADRATIC_SHRUNK, "train", True),
     "density matching (LEOPARD), defaults": (
         functools.partial(DensityMatchingEraser, random_state=0), "train", False),
+    # The two nonlinear erasers in a pipeline: the projection drops the directions where
+    # the classes differ, the transport then equalises the covariances in those it keeps.
+    "pipeline: density matching (n_components=0.8), then quadratic (shrinkage=True)": (
+        lambda: make_pipeline(DensityMatchingEraser(n_components=0.8, random_state=0),
+                              NonlinearConceptEraser(shrinkage=True)), "train", False),
 }
 
 #: Shares of directions DensityMatchingEraser keeps on its trade-off curve (1.0: the

@@ -233,9 +233,9 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
     n_components) + batch_size * n_features * n_components)``, plus one
     ``n_features`` x ``n_features`` eigendecomposition for the start and
     one QR per step, whatever the number of rows beyond a batch: on the
-    benchmark's MiniLM vectors (384 features), 17 to 53 s for 7,350 rows
-    and 33 s for 15,000 rows with the defaults and one BLAS thread, on a
-    shared machine (``benchmarks/RESULTS.md``). Small data pays the same
+    benchmark's MiniLM vectors (384 features), 14 to 22 s for 7,350 rows
+    and 16 s for 15,000 rows with the defaults and one BLAS thread, on a
+    quiet 2-core machine (``benchmarks/RESULTS.md``). Small data pays the same
     steps: lower ``max_iter`` to explore. Memory: the rows in standardised units (one ``n_samples`` x
     ``n_features`` float64 array) and a few ``batch_size`` x
     ``batch_size`` matrices.
