@@ -63,7 +63,7 @@ from ..utils._messages import warn
 from ..utils._moments import MOMENT_BLOCK_ROWS, WeightedMoments
 from ..utils._progress import ProgressLog
 from ..utils.extmath import orthonormal_basis, psd_eigh
-from ._nonlinear import _feature_scales
+from ._nonlinear import _feature_scales, accumulate_class_moments
 
 #: Adam's moment decay rates (Kingma and Ba's defaults, the paper's optimiser).
 _ADAM_BETAS = (0.9, 0.999)
@@ -388,11 +388,7 @@ class DensityMatchingEraser(ValidationMixin, OneToOneFeatureMixin, TransformerMi
         """The weighted mean, pooled within-class scales and standardised mean differences."""
         moments = [WeightedMoments(X.shape[1], {}, track_covariance=False)
                    for _ in range(n_classes)]
-        for rows in gen_batches(X.shape[0], MOMENT_BLOCK_ROWS):
-            block_codes = codes[rows]
-            for k in np.unique(block_codes):
-                mask = block_codes == k
-                moments[k].update(X[rows][mask], {}, weights[rows][mask])
+        accumulate_class_moments(moments, X, codes, weights)
         priors = np.array([m.weight for m in moments])
         priors /= priors.sum()
         means = np.array([m.mean_x for m in moments])

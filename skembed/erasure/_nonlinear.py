@@ -127,6 +127,22 @@ def _feature_scales(moments, priors):
     return np.where(pooled > 0, unit * np.sqrt(pooled), unit)
 
 
+def accumulate_class_moments(moments, X, codes, weights):
+    """Merge the rows of each class into its ``WeightedMoments``; returns the rows per class.
+
+    Block by block, so a class's rows are never copied whole (the merge of
+    Chan et al. is exact: the blocks' moments add up to the class's).
+    """
+    counts = np.zeros(len(moments), dtype=np.int64)
+    for rows in gen_batches(X.shape[0], MOMENT_BLOCK_ROWS):
+        block_codes = codes[rows]
+        for k in np.unique(block_codes):
+            mask = block_codes == k
+            moments[k].update(X[rows][mask], {}, weights[rows][mask])
+            counts[k] += int(np.count_nonzero(mask))
+    return counts
+
+
 def _in_data_units(covariance, scale):
     """A covariance in standardised units times ``outer(scale, scale)`` (inf past float64)."""
     with np.errstate(over="ignore"):
@@ -630,14 +646,7 @@ class NonlinearConceptEraser(ValidationMixin, OneToOneFeatureMixin, TransformerM
             n_features = X.shape[1]
             self._class_moments = [WeightedMoments(n_features, {}) for _ in self.classes_]
             self._class_rows = np.zeros(len(self.classes_), dtype=np.int64)
-        # Block by block, so a class's rows are never copied whole (the merge
-        # of Chan et al. is exact: the blocks' moments add up to the class's).
-        for rows in gen_batches(X.shape[0], MOMENT_BLOCK_ROWS):
-            block_codes = codes[rows]
-            for k in np.unique(block_codes):
-                mask = block_codes == k
-                self._class_moments[k].update(X[rows][mask], {}, weights[rows][mask])
-                self._class_rows[k] += int(np.count_nonzero(mask))
+        self._class_rows += accumulate_class_moments(self._class_moments, X, codes, weights)
         self.n_samples_seen_ = float(sum(m.weight for m in self._class_moments))
         self._solution = None
         self._final = None
